@@ -1,0 +1,306 @@
+/* cmd-projects.c -- steroids projects list|add|remove|enable|disable|prune. */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *
+project_state(const struct st_project *p)
+{
+	char		buf[PATH_MAX];
+	struct stat	sb;
+
+	snprintf(buf, sizeof(buf), "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB,
+	    p->path);
+	if (stat(buf, &sb) == -1)
+		return ("missing");
+	return (p->enabled ? "enabled" : "disabled");
+}
+
+static int
+cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
+{
+	struct st_project_list	 l;
+	struct st_error		 perr;
+	struct table		*t;
+	st_gdb			*g;
+	char			 pending[32], ago[32], cbuf[64];
+	const char		*state, *col;
+	size_t			 i, hidden = 0;
+	long			 n;
+	int			 all = args_has(a, "all");
+
+	if (st_gdb_open(&g, &c->err) == -1 ||
+	    st_registry_list(g, 0, &l, &c->err) == -1) {
+		st_gdb_close(g);
+		return (cli_fail(c));
+	}
+	st_gdb_close(g);
+	t = table_new(5, "PATH", "STATUS", "RUNNER", "PENDING", "LAST SEEN");
+	if (c->json)
+		json_arr_begin(&c->js, NULL);
+	for (i = 0; i < l.n; i++) {
+		if (!all && !l.v[i].enabled) {
+			hidden++;
+			continue;
+		}
+		state = project_state(&l.v[i]);
+		if (strcmp(state, "missing") == 0 ||
+		    st_project_pending(l.v[i].path, ST_PDB_QUICK, &n,
+		    &perr) == -1)
+			n = -1;
+		if (n >= 0)
+			snprintf(pending, sizeof(pending), "%ld", n);
+		else
+			strlcpy(pending, "?", sizeof(pending));
+		if (c->json) {
+			json_obj_begin(&c->js, NULL);
+			json_str(&c->js, "path", l.v[i].path);
+			json_str(&c->js, "name", l.v[i].name);
+			json_str(&c->js, "status", state);
+			json_bool(&c->js, "enabled", l.v[i].enabled);
+			json_null(&c->js, "runner");
+			if (n >= 0)
+				json_int(&c->js, "pending", n);
+			else
+				json_null(&c->js, "pending");
+			json_str(&c->js, "registered_at",
+			    l.v[i].registered_at);
+			json_str(&c->js, "last_seen_at", l.v[i].last_seen_at);
+			json_obj_end(&c->js);
+			continue;
+		}
+		col = strcmp(state, "enabled") == 0 ? "32" :
+		    strcmp(state, "disabled") == 0 ? "33" : "31";
+		table_add(t, cli_path(l.v[i].path),
+		    cli_color(c, col, state, cbuf, sizeof(cbuf)), "-", pending,
+		    cli_ago(l.v[i].last_seen_age, ago, sizeof(ago)));
+	}
+	if (c->json)
+		json_arr_end(&c->js);
+	else if (!c->quiet) {
+		if (l.n - hidden > 0)
+			table_print(t, stdout);
+		else if (l.n == 0)
+			printf("No projects registered; run 'steroids init' in "
+			    "a project or 'steroids projects add <path>'.\n");
+		if (hidden > 0)
+			printf("(%zu disabled project%s not shown; use --all)\n",
+			    hidden, hidden == 1 ? "" : "s");
+	}
+	table_free(t);
+	st_project_list_free(&l);
+	return (0);
+}
+
+static int
+cmd_projects_add_exec(struct cli *c, struct cmd_args *a)
+{
+	const char	*name = args_get(a, "name");
+	char		 path[PATH_MAX];
+	st_gdb		*g;
+	int		 rc;
+
+	if (name != NULL && args_check_text(c, "--name", name) == -1)
+		return (-1);
+	if (st_gdb_open(&g, &c->err) == -1)
+		return (cli_fail(c));
+	rc = st_registry_register(g, a->argv[0], name, path, sizeof(path),
+	    &c->err);
+	st_gdb_close(g);
+	if (rc == -1)
+		return (cli_fail(c));
+	cli_info(c, "Registered %s\n", cli_path(path));
+	if (c->json) {
+		json_obj_begin(&c->js, NULL);
+		json_str(&c->js, "path", path);
+		json_obj_end(&c->js);
+	}
+	return (0);
+}
+
+/* Ask on the terminal; anything but y/yes is no. */
+static int
+confirm(const char *question)
+{
+	char	 line[64];
+	FILE	*tty;
+	int	 yes;
+
+	if ((tty = fopen("/dev/tty", "r+e")) == NULL)
+		return (0);
+	fprintf(tty, "%s [y/N] ", question);
+	fflush(tty);
+	yes = fgets(line, sizeof(line), tty) != NULL &&
+	    (strcmp(line, "y\n") == 0 || strcmp(line, "yes\n") == 0 ||
+	    strcmp(line, "Y\n") == 0);
+	fclose(tty);
+	return (yes);
+}
+
+static int
+cmd_projects_remove_exec(struct cli *c, struct cmd_args *a)
+{
+	struct st_project	 p;
+	char			 path[PATH_MAX], q[ST_DISPLAY_MAX + 64];
+	st_gdb			*g;
+	int			 found;
+
+	if (st_gdb_open(&g, &c->err) == -1)
+		return (cli_fail(c));
+	if (st_registry_get(g, a->argv[0], &p, &found, &c->err) == -1)
+		goto fail;
+	if (!found) {
+		st_path_lookup(a->argv[0], path, sizeof(path), &c->err);
+		cli_error(c, ST_ENOTFOUND, "not a registered project: %s",
+		    cli_path(path));
+		goto fail;
+	}
+	if (!args_has(a, "yes")) {
+		if (!isatty(STDIN_FILENO) || c->json) {
+			st_project_free(&p);
+			cli_error(c, ST_EARGS, "not removing %s without "
+			    "confirmation: not a terminal; add --yes",
+			    cli_path(a->argv[0]));
+			goto fail;
+		}
+		snprintf(q, sizeof(q), "Unregister %s? (its files stay)",
+		    cli_path(p.path));
+		if (!confirm(q)) {
+			st_project_free(&p);
+			cli_error(c, ST_EGENERAL, "not removed");
+			goto fail;
+		}
+	}
+	st_project_free(&p);
+	if (st_registry_unregister(g, a->argv[0], path, sizeof(path),
+	    &c->err) == -1)
+		goto fail;
+	st_gdb_close(g);
+	cli_info(c, "Removed %s from the registry\n", cli_path(path));
+	if (c->json) {
+		json_obj_begin(&c->js, NULL);
+		json_str(&c->js, "path", path);
+		json_obj_end(&c->js);
+	}
+	return (0);
+fail:
+	st_gdb_close(g);
+	return (cli_fail(c));
+}
+
+static int
+set_enabled(struct cli *c, struct cmd_args *a, int on)
+{
+	char	 path[PATH_MAX];
+	st_gdb	*g;
+	int	 rc;
+
+	if (st_gdb_open(&g, &c->err) == -1)
+		return (cli_fail(c));
+	rc = st_registry_set_enabled(g, a->argv[0], on, path, sizeof(path),
+	    &c->err);
+	st_gdb_close(g);
+	if (rc == -1)
+		return (cli_fail(c));
+	cli_info(c, "%s %s\n", on ? "Enabled" : "Disabled", cli_path(path));
+	if (c->json) {
+		json_obj_begin(&c->js, NULL);
+		json_str(&c->js, "path", path);
+		json_bool(&c->js, "enabled", on);
+		json_obj_end(&c->js);
+	}
+	return (0);
+}
+
+static int
+cmd_projects_enable_exec(struct cli *c, struct cmd_args *a)
+{
+	return (set_enabled(c, a, 1));
+}
+
+static int
+cmd_projects_disable_exec(struct cli *c, struct cmd_args *a)
+{
+	return (set_enabled(c, a, 0));
+}
+
+static int
+cmd_projects_prune_exec(struct cli *c, struct cmd_args *a)
+{
+	struct st_prune_list	 l;
+	st_gdb			*g;
+	size_t			 i;
+	int			 dry = args_has(a, "dry-run"), rc;
+	const char		*verb;
+
+	if (st_gdb_open(&g, &c->err) == -1)
+		return (cli_fail(c));
+	rc = st_registry_prune(g, dry, &l, &c->err);
+	st_gdb_close(g);
+	if (rc == -1)
+		return (cli_fail(c));
+	if (c->json)
+		json_arr_begin(&c->js, NULL);
+	for (i = 0; i < l.n; i++) {
+		if (l.v[i].action == ST_PRUNE_UNMOUNTED)
+			verb = "unmounted";
+		else
+			verb = dry ? "would_remove" : "removed";
+		if (c->json) {
+			json_obj_begin(&c->js, NULL);
+			json_str(&c->js, "path", l.v[i].path);
+			json_str(&c->js, "action", verb);
+			json_str(&c->js, "reason", l.v[i].reason);
+			json_obj_end(&c->js);
+		} else
+			cli_info(c, "%-12s %s (%s)\n", verb,
+			    cli_path(l.v[i].path), l.v[i].reason);
+	}
+	if (c->json)
+		json_arr_end(&c->js);
+	else if (l.n == 0)
+		cli_info(c, "Nothing to prune\n");
+	st_prune_list_free(&l);
+	return (0);
+}
+
+const struct cmd_entry cmd_projects_list_entry = {
+	"projects", "list", "[--all]",
+	"List registered projects: path, status, runner, pending tasks and\n"
+	"when each was last seen.  Disabled projects are shown with --all.",
+	{ { "all", 0, 'a' } }, 0, 0, cmd_projects_list_exec
+};
+const struct cmd_entry cmd_projects_add_entry = {
+	"projects", "add", "<path> [--name <name>]",
+	"Register an initialised project (its canonical path).",
+	{ { "name", 1, 0 } }, 1, 1, cmd_projects_add_exec
+};
+const struct cmd_entry cmd_projects_remove_entry = {
+	"projects", "remove", "<path> [--yes]",
+	"Unregister a project; its files stay.  Asks on a terminal; needs\n"
+	"--yes otherwise.",
+	{ { "yes", 0, 'y' } }, 1, 1, cmd_projects_remove_exec
+};
+const struct cmd_entry cmd_projects_enable_entry = {
+	"projects", "enable", "<path>",
+	"Let wakeup and the agent start runners for a project again.",
+	{ { NULL, 0, 0 } }, 1, 1, cmd_projects_enable_exec
+};
+const struct cmd_entry cmd_projects_disable_entry = {
+	"projects", "disable", "<path>",
+	"Stop wakeup and the agent starting runners for a project.",
+	{ { NULL, 0, 0 } }, 1, 1, cmd_projects_disable_exec
+};
+const struct cmd_entry cmd_projects_prune_entry = {
+	"projects", "prune", "[--dry-run]",
+	"Unregister projects whose folder or .steroids is gone.  A project on\n"
+	"a filesystem that is not mounted is kept and reported as unmounted.",
+	{ { "dry-run", 0, 'n' } }, 0, 0, cmd_projects_prune_exec
+};

@@ -1,0 +1,296 @@
+/* paths.c -- canonical project paths and the rules for which are safe. */
+#include "config.h"
+
+#define LIBBSD_OPENBSD_VIS	1	/* the OpenBSD strvis, not NetBSD's */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <vis.h>
+
+#include "st-int.h"
+
+static int
+check_arg(const char *in, struct st_error *err)
+{
+	if (in == NULL || *in == '\0')
+		return (st_seterr(err, ST_EARGS, "empty path"));
+	if (strlen(in) >= PATH_MAX)
+		return (st_seterr(err, ST_EARGS, "path too long (%zu bytes, "
+		    "limit %d)", strlen(in), PATH_MAX - 1));
+	return (0);
+}
+
+/* realpath(3) of an existing directory. */
+int
+st_path_canon(const char *in, char *out, size_t len, struct st_error *err)
+{
+	char		 buf[PATH_MAX];
+	struct stat	 sb;
+
+	if (check_arg(in, err) == -1)
+		return (-1);
+	if (realpath(in, buf) == NULL) {
+		switch (errno) {
+		case ENOENT:
+			return (st_seterr(err, ST_ENOTFOUND, "no such "
+			    "directory: %s", in));
+		case ENOTDIR:
+			return (st_seterr(err, ST_ENOTFOUND, "not a "
+			    "directory: %s", in));
+		case EACCES:
+			return (st_seterr(err, ST_EPERM, "cannot resolve %s: %s",
+			    in, strerror(errno)));
+		case ENAMETOOLONG:
+			return (st_seterr(err, ST_EARGS, "path too long: %s",
+			    in));
+		default:
+			return (st_seterr(err, ST_EGENERAL, "cannot resolve %s: "
+			    "%s", in, strerror(errno)));
+		}
+	}
+	if (stat(buf, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		return (st_seterr(err, ST_ENOTFOUND, "not a directory: %s", in));
+	if (strlcpy(out, buf, len) >= len)
+		return (st_seterr(err, ST_EARGS, "path too long: %s", in));
+	return (0);
+}
+
+/*
+ * The canonical spelling of a path that may no longer exist (a project
+ * to remove or disable after its folder went away): the realpath of its
+ * longest existing ancestor, then the rest with ".", ".." and repeated
+ * slashes folded.
+ */
+int
+st_path_lookup(const char *in, char *out, size_t len, struct st_error *err)
+{
+	char	 abs[PATH_MAX], head[PATH_MAX], res[PATH_MAX];
+	char	*comp, *next, *slash;
+	size_t	 n;
+
+	if (check_arg(in, err) == -1)
+		return (-1);
+	if (realpath(in, res) != NULL) {
+		if (strlcpy(out, res, len) >= len)
+			return (st_seterr(err, ST_EARGS, "path too long: %s",
+			    in));
+		return (0);
+	}
+	if (*in == '/')
+		n = strlcpy(abs, in, sizeof(abs));
+	else {
+		if (getcwd(abs, sizeof(abs)) == NULL)
+			return (st_seterr(err, ST_EGENERAL, "getcwd: %s",
+			    strerror(errno)));
+		strlcat(abs, "/", sizeof(abs));
+		n = strlcat(abs, in, sizeof(abs));
+	}
+	if (n >= sizeof(abs))
+		return (st_seterr(err, ST_EARGS, "path too long: %s", in));
+
+	/* Lexical fold of the whole path. */
+	res[0] = '\0';
+	for (comp = abs; comp != NULL; comp = next) {
+		while (*comp == '/')
+			comp++;
+		if ((next = strchr(comp, '/')) != NULL)
+			*next++ = '\0';
+		if (*comp == '\0' || strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			if ((slash = strrchr(res, '/')) != NULL)
+				*slash = '\0';
+			continue;
+		}
+		strlcat(res, "/", sizeof(res));
+		if (strlcat(res, comp, sizeof(res)) >= sizeof(res))
+			return (st_seterr(err, ST_EARGS, "path too long: %s",
+			    in));
+	}
+	if (res[0] == '\0')
+		strlcpy(res, "/", sizeof(res));
+
+	/* Resolve the longest prefix that exists, keep the rest as is. */
+	strlcpy(head, res, sizeof(head));
+	while ((slash = strrchr(head, '/')) != NULL && slash != head) {
+		*slash = '\0';
+		if (realpath(head, abs) != NULL) {
+			if (strcmp(abs, "/") == 0)
+				abs[0] = '\0';
+			strlcat(abs, res + strlen(head), sizeof(abs));
+			strlcpy(res, abs, sizeof(res));
+			break;
+		}
+	}
+	if (strlcpy(out, res, len) >= len)
+		return (st_seterr(err, ST_EARGS, "path too long: %s", in));
+	return (0);
+}
+
+static int
+under(const char *path, const char *top)
+{
+	size_t	n = strlen(top);
+
+	return (strncmp(path, top, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/'));
+}
+
+/* "/" and the trees that belong to the system, never a project. */
+int
+st_path_is_system(const char *path)
+{
+	static const char *const trees[] = { "/etc", "/usr", "/bin", "/sbin",
+	    "/boot", "/dev", "/proc", "/sys", "/System", "/Library", NULL };
+	const char	*home;
+	size_t		 i;
+
+	if (strcmp(path, "/") == 0)
+		return (1);
+	for (i = 0; trees[i] != NULL; i++)
+		if (under(path, trees[i]))
+			return (1);
+	if (strncmp(path, "/lib", 4) == 0) /* /lib, /lib32, /lib64, /libx32 */
+		return (1);
+	if (under(path, "/var") || under(path, "/private/var")) {
+		home = getenv("HOME");
+		if (home == NULL || *home != '/' || strcmp(home, "/") == 0 ||
+		    !under(path, home))
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * The rules of SPEC 5: not a system tree, the folder and its .steroids
+ * owned by us, .steroids not writable by group or others, initialised.
+ * Like git's safe.directory: otherwise we would run someone else's
+ * runner.command as ourselves.
+ */
+int
+st_path_check_project(const char *path, struct st_error *err)
+{
+	char		 sub[PATH_MAX];
+	struct stat	 sb;
+	uid_t		 uid = geteuid();
+
+	if (st_path_is_system(path))
+		return (st_seterr(err, ST_EPERM, "refusing a system directory "
+		    "as a project: %s", path));
+	if (stat(path, &sb) == -1)
+		return (st_seterr(err, ST_ENOTFOUND, "no such directory: %s",
+		    path));
+	if (!S_ISDIR(sb.st_mode))
+		return (st_seterr(err, ST_ENOTFOUND, "not a directory: %s",
+		    path));
+	if (sb.st_uid != uid)
+		return (st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not "
+		    "by you (uid %lu); refusing to run its tasks", path,
+		    (unsigned long)sb.st_uid, (unsigned long)uid));
+	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR, path);
+	if (lstat(sub, &sb) == -1) {
+		if (errno == ENOENT)
+			return (st_seterr(err, ST_ENOTINIT, "not a steroids "
+			    "project (no %s): run 'steroids init' there first",
+			    ST_PROJECT_DIR));
+		return (st_seterr(err, ST_EPERM, "%s: %s", sub,
+		    strerror(errno)));
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return (st_seterr(err, ST_EPERM, "%s is not a directory", sub));
+	if (sb.st_uid != uid)
+		return (st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not "
+		    "by you", sub, (unsigned long)sb.st_uid));
+	if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		return (st_seterr(err, ST_EPERM, "%s is writable by group or "
+		    "others; fix with: chmod go-w %s", sub, sub));
+	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB,
+	    path);
+	if (stat(sub, &sb) == -1 || !S_ISREG(sb.st_mode))
+		return (st_seterr(err, ST_ENOTINIT, "not a steroids project "
+		    "(no %s/%s): run 'steroids init' there first",
+		    ST_PROJECT_DIR, ST_PROJECT_DB));
+	return (0);
+}
+
+/*
+ * The mount point of the filesystem holding an existing path: walk up
+ * while the device stays the same.
+ */
+int
+st_path_mount_point(const char *path, char *out, size_t len)
+{
+	char		 cur[PATH_MAX], up[PATH_MAX];
+	struct stat	 sb, psb;
+	char		*slash;
+
+	if (strlcpy(cur, path, sizeof(cur)) >= sizeof(cur) ||
+	    stat(cur, &sb) == -1)
+		return (-1);
+	for (;;) {
+		strlcpy(up, cur, sizeof(up));
+		if ((slash = strrchr(up, '/')) == NULL || strcmp(cur, "/") == 0)
+			break;
+		if (slash == up)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(up, &psb) == -1 || psb.st_dev != sb.st_dev)
+			break;
+		strlcpy(cur, up, sizeof(cur));
+	}
+	if (strlcpy(out, cur, len) >= len)
+		return (-1);
+	return (0);
+}
+
+/* Is something mounted at this mount point now? */
+int
+st_path_is_mounted(const char *mp)
+{
+	char		 up[PATH_MAX];
+	struct stat	 sb, psb;
+	char		*slash;
+
+	if (strcmp(mp, "/") == 0)
+		return (1);
+	if (stat(mp, &sb) == -1)
+		return (0);
+	strlcpy(up, mp, sizeof(up));
+	if ((slash = strrchr(up, '/')) == NULL)
+		return (0);
+	if (slash == up)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(up, &psb) == -1)
+		return (0);
+	return (sb.st_dev != psb.st_dev);
+}
+
+/* For people: the home as "~", control characters and odd bytes escaped. */
+void
+st_path_display(const char *path, char *out, size_t len)
+{
+	char		 tmp[PATH_MAX + 2];
+	const char	*home = getenv("HOME");
+	size_t		 n;
+	char		*vis;
+
+	if (home != NULL && *home == '/' && strcmp(home, "/") != 0 &&
+	    under(path, home)) {
+		n = strlen(home);
+		snprintf(tmp, sizeof(tmp), "~%s", path + n);
+	} else
+		strlcpy(tmp, path, sizeof(tmp));
+	if ((vis = st_xmalloc(4 * strlen(tmp) + 1)) == NULL)
+		return;
+	strvis(vis, tmp, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL);
+	strlcpy(out, vis, len);
+	free(vis);
+}

@@ -1,0 +1,190 @@
+/*
+ * projectdb.c -- <project>/.steroids/steroids.db.  Column names follow the
+ * upstream steroids tool, so a project it made is read as it is.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "st-int.h"
+
+static const char project_schema[] =
+    "CREATE TABLE IF NOT EXISTS _schema ("
+    " key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sections ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " position INTEGER NOT NULL DEFAULT 0, priority INTEGER DEFAULT 50,"
+    " skipped INTEGER NOT NULL DEFAULT 0,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS tasks ("
+    " id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT,"
+    " status TEXT NOT NULL DEFAULT 'pending',"
+    " section_id TEXT REFERENCES sections(id),"
+    " failure_count INTEGER NOT NULL DEFAULT 0, last_failure_at TEXT,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " updated_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE INDEX IF NOT EXISTS idx_tasks_status ON tasks(status);"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL,"
+    " from_status TEXT, to_status TEXT NOT NULL, actor TEXT,"
+    " actor_type TEXT, notes TEXT,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "INSERT OR IGNORE INTO _schema (key, value) VALUES"
+    " ('version', '1'), ('created_at', datetime('now'));";
+
+static int
+db_path(const char *dir, char *buf, size_t len, struct st_error *err)
+{
+	if (snprintf(buf, len, "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB, dir) >=
+	    (int)len)
+		return (st_seterr(err, ST_EARGS, "path too long: %s", dir));
+	return (0);
+}
+
+/* Create .steroids (0700) and its DB (0600); run again, it changes nothing. */
+int
+st_project_init(const char *in, struct st_error *err)
+{
+	char		 dir[PATH_MAX], sub[PATH_MAX + 64], path[PATH_MAX + 64];
+	struct stat	 sb;
+	sqlite3		*db;
+	int		 fd;
+
+	if (st_path_canon(in, dir, sizeof(dir), err) == -1)
+		return (-1);
+	if (st_path_is_system(dir))
+		return (st_seterr(err, ST_EPERM, "refusing a system directory "
+		    "as a project: %s", dir));
+	if (stat(dir, &sb) == -1 || sb.st_uid != geteuid())
+		return (st_seterr(err, ST_EPERM, "%s is not owned by you; "
+		    "refusing to make it a project", dir));
+	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR, dir);
+	if (mkdir(sub, 0700) == -1 && errno != EEXIST)
+		return (st_seterr(err, errno == EACCES ? ST_EPERM : ST_EGENERAL,
+		    "cannot create %s: %s", sub, strerror(errno)));
+	if (lstat(sub, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		return (st_seterr(err, ST_EPERM, "%s is not a directory", sub));
+	if (sb.st_uid != geteuid())
+		return (st_seterr(err, ST_EPERM, "%s is not owned by you", sub));
+	if (st_fix_mode(sub, 0700, err) == -1)
+		return (-1);
+	if (db_path(dir, path, sizeof(path), err) == -1)
+		return (-1);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return (st_seterr(err, ST_EPERM, "cannot create %s: %s", path,
+		    strerror(errno)));
+	close(fd);
+	if (st_sql_open(path, SQLITE_OPEN_READWRITE, ST_BUSY_TIMEOUT_MS, &db,
+	    err) == -1)
+		return (-1);
+	if (st_sql_wal(db, err) == -1 || st_sql_begin(db, err) == -1) {
+		sqlite3_close(db);
+		return (-1);
+	}
+	if (st_sql_exec(db, project_schema, err) == -1 ||
+	    st_sql_commit(db, err) == -1) {
+		st_sql_rollback(db);
+		sqlite3_close(db);
+		return (-1);
+	}
+	sqlite3_close(db);
+	return (st_fix_mode(path, 0600, err));
+}
+
+/*
+ * Open a project's DB.  ST_PDB_READONLY for readers; ST_PDB_QUICK for the
+ * sweep and the agent, which must not wait long on one locked project.
+ */
+int
+st_pdb_open(const char *dir, int flags, st_pdb **pp, struct st_error *err)
+{
+	char		 path[PATH_MAX];
+	struct stat	 sb;
+	st_pdb		*p;
+
+	*pp = NULL;
+	if (db_path(dir, path, sizeof(path), err) == -1)
+		return (-1);
+	if (stat(path, &sb) == -1)
+		return (st_seterr(err, ST_ENOTINIT, "Not a steroids project: %s",
+		    dir));
+	p = st_xcalloc(1, sizeof(*p));
+	strlcpy(p->dir, dir, sizeof(p->dir));
+	if (st_sql_open(path, (flags & ST_PDB_READONLY) ?
+	    SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE,
+	    (flags & ST_PDB_QUICK) ? ST_QUICK_TIMEOUT_MS : ST_BUSY_TIMEOUT_MS,
+	    &p->db, err) == -1)
+		goto fail;
+	if (st_sql_exec(p->db, "SELECT id, title, status, section_id, "
+	    "failure_count FROM tasks LIMIT 0", err) == -1) {
+		if (err->code == ST_EGENERAL &&
+		    strstr(err->msg, "no such") != NULL)
+			st_seterr(err, ST_ENOTINIT, "%s: not a steroids project "
+			    "database (no tasks table)", path);
+		goto fail;
+	}
+	*pp = p;
+	return (0);
+fail:
+	st_pdb_close(p);
+	return (-1);
+}
+
+void
+st_pdb_close(st_pdb *p)
+{
+	if (p == NULL)
+		return;
+	sqlite3_close(p->db);
+	free(p);
+}
+
+const char *
+st_pdb_dir(st_pdb *p)
+{
+	return (p->dir);
+}
+
+/* Pending work: a task that is pending, in progress or in review. */
+int
+st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	*count = 0;
+	if (st_sql_prepare(p->db, "SELECT count(*) FROM tasks WHERE status IN "
+	    "('pending', 'in_progress', 'review')", &stmt, err) == -1)
+		return (-1);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*count = (long)sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return (st_sql_err(p->db, rc, err, "cannot count tasks"));
+	return (0);
+}
+
+int
+st_project_pending(const char *dir, int flags, long *count,
+    struct st_error *err)
+{
+	st_pdb	*p;
+	int	 rc;
+
+	*count = 0;
+	if (st_pdb_open(dir, flags | ST_PDB_READONLY, &p, err) == -1)
+		return (-1);
+	rc = st_pdb_pending(p, count, err);
+	st_pdb_close(p);
+	return (rc);
+}

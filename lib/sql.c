@@ -1,0 +1,147 @@
+/* sql.c -- the few SQLite helpers every DB file shares. */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "st-int.h"
+
+/* Map an SQLite failure onto our codes: a lock is RESOURCE_LOCKED. */
+int
+st_sql_err(sqlite3 *db, int rc, struct st_error *err, const char *what)
+{
+	const char	*msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	const char	*file = db != NULL ? sqlite3_db_filename(db, "main") : NULL;
+	int		 prim = rc & 0xff;
+
+	if (file == NULL || *file == '\0')
+		file = "database";
+	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+		return (st_seterr(err, ST_ELOCKED, "%s: %s: database is locked "
+		    "by another process; try again", file, what));
+	if (prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB)
+		return (st_seterr(err, ST_EGENERAL, "%s: %s: not a valid "
+		    "database (%s); move it aside or restore it", file, what,
+		    msg));
+	if (prim == SQLITE_CANTOPEN || prim == SQLITE_PERM ||
+	    prim == SQLITE_READONLY || prim == SQLITE_AUTH)
+		return (st_seterr(err, ST_EPERM, "%s: %s: %s", file, what,
+		    msg));
+	return (st_seterr(err, ST_EGENERAL, "%s: %s: %s", file, what, msg));
+}
+
+int
+st_sql_open(const char *path, int flags, int busy_ms, sqlite3 **dbp,
+    struct st_error *err)
+{
+	sqlite3	*db = NULL;
+	int	 rc;
+
+	*dbp = NULL;
+	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK) {
+		if (db == NULL)
+			return (st_seterr(err, ST_EGENERAL, "%s: %s", path,
+			    sqlite3_errstr(rc)));
+		st_sql_err(db, rc, err, "cannot open");
+		sqlite3_close(db);
+		return (-1);
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, busy_ms);
+	*dbp = db;
+	return (0);
+}
+
+int
+st_sql_exec(sqlite3 *db, const char *sql, struct st_error *err)
+{
+	int	rc;
+
+	if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+		return (st_sql_err(db, rc, err, "query failed"));
+	return (0);
+}
+
+int
+st_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt,
+    struct st_error *err)
+{
+	int	rc;
+
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, stmt, NULL)) != SQLITE_OK)
+		return (st_sql_err(db, rc, err, "cannot prepare query"));
+	return (0);
+}
+
+/* IMMEDIATE: take the write lock up front, so busy_timeout applies once. */
+int
+st_sql_begin(sqlite3 *db, struct st_error *err)
+{
+	return (st_sql_exec(db, "BEGIN IMMEDIATE", err));
+}
+
+int
+st_sql_commit(sqlite3 *db, struct st_error *err)
+{
+	if (st_sql_exec(db, "COMMIT", err) == -1) {
+		st_sql_rollback(db);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+st_sql_rollback(sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* A column as a fresh string; NULL stays NULL.  Bytes kept as they are. */
+char *
+st_sql_strdup(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char	*s;
+	int			 n;
+	char			*p;
+
+	if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+		return (NULL);
+	s = sqlite3_column_text(stmt, col);
+	n = sqlite3_column_bytes(stmt, col);
+	p = st_xmalloc((size_t)n + 1);
+	memcpy(p, s, (size_t)n);
+	p[n] = '\0';
+	return (p);
+}
+
+/* Paths are bytes, not necessarily UTF-8: bind them with their length. */
+int
+st_sql_bind_path(sqlite3_stmt *stmt, int idx, const char *path)
+{
+	if (path == NULL)
+		return (sqlite3_bind_null(stmt, idx));
+	return (sqlite3_bind_text(stmt, idx, path, (int)strlen(path),
+	    SQLITE_TRANSIENT));
+}
+
+/* Enforce a mode on a file we own; a missing file is not an error. */
+int
+st_fix_mode(const char *path, mode_t mode, struct st_error *err)
+{
+	struct stat	sb;
+
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return (0);
+		return (st_seterr(err, ST_EPERM, "%s: %s", path,
+		    strerror(errno)));
+	}
+	if ((sb.st_mode & 07777) != mode && chmod(path, mode) == -1)
+		return (st_seterr(err, ST_EPERM, "%s: cannot set mode %04o: %s",
+		    path, (unsigned)mode, strerror(errno)));
+	return (0);
+}

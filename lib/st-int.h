@@ -1,0 +1,49 @@
+/*
+ * st-int.h -- libsteroids internals.  Not installed; the CLI and the agent
+ * use steroids.h only.
+ */
+#ifndef ST_INT_H
+#define ST_INT_H
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "steroids.h"
+
+#define ST_BUSY_TIMEOUT_MS	5000	/* CLI writers */
+#define ST_QUICK_TIMEOUT_MS	250	/* sweep and agent: never wait long on one project */
+
+struct st_gdb {
+	sqlite3	*db;
+	char	 home[PATH_MAX];
+};
+
+struct st_pdb {
+	sqlite3	*db;
+	char	 dir[PATH_MAX];
+};
+
+/* xmalloc.c */
+void	*st_xmalloc(size_t);
+void	*st_xcalloc(size_t, size_t);
+void	*st_xreallocarray(void *, size_t, size_t);
+char	*st_xstrdup(const char *);
+int	 st_xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* sql.c */
+int	 st_sql_open(const char *, int, int, sqlite3 **, struct st_error *);
+int	 st_sql_err(sqlite3 *, int, struct st_error *, const char *);
+int	 st_sql_exec(sqlite3 *, const char *, struct st_error *);
+int	 st_sql_prepare(sqlite3 *, const char *, sqlite3_stmt **,
+	    struct st_error *);
+int	 st_sql_begin(sqlite3 *, struct st_error *);
+int	 st_sql_commit(sqlite3 *, struct st_error *);
+void	 st_sql_rollback(sqlite3 *);
+char	*st_sql_strdup(sqlite3_stmt *, int);
+int	 st_sql_bind_path(sqlite3_stmt *, int, const char *);
+int	 st_fix_mode(const char *, mode_t, struct st_error *);
+int	 st_sql_wal(sqlite3 *, struct st_error *);
+
+#endif /* ST_INT_H */

@@ -1,0 +1,139 @@
+/*
+ * steroids.h -- the public interface of libsteroids.
+ *
+ * Every function that can fail returns 0 on success and -1 on failure with
+ * *err filled in (a code from enum st_code and one line of text).  Nothing
+ * here prints or exits.  Handles are opaque.
+ */
+#ifndef STEROIDS_H
+#define STEROIDS_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exit codes, shared with the upstream tool. */
+enum st_code {
+	ST_OK = 0,
+	ST_EGENERAL = 1,
+	ST_EARGS = 2,
+	ST_ECONFIG = 3,
+	ST_ENOTINIT = 3,
+	ST_ENOTFOUND = 4,
+	ST_EPERM = 5,
+	ST_ELOCKED = 6,
+	ST_EHEALTH = 7
+};
+
+struct st_error {
+	int	code;
+	char	msg[1024];
+};
+
+/* error.c */
+int	 st_seterr(struct st_error *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+const char *st_code_name(int);
+const char *st_version(void);
+
+/* home.c */
+int	 st_home_dir(char *, size_t, struct st_error *);
+int	 st_home_ensure(char *, size_t, struct st_error *);
+
+/* paths.c */
+int	 st_path_canon(const char *, char *, size_t, struct st_error *);
+int	 st_path_lookup(const char *, char *, size_t, struct st_error *);
+int	 st_path_check_project(const char *, struct st_error *);
+int	 st_path_is_system(const char *);
+int	 st_path_mount_point(const char *, char *, size_t);
+int	 st_path_is_mounted(const char *);
+#define ST_DISPLAY_MAX	(4 * 4096 + 8)	/* room for a PATH_MAX path escaped */
+void	 st_path_display(const char *, char *, size_t);
+
+/* globaldb.c */
+#define ST_GLOBAL_SCHEMA_VERSION	3
+typedef struct st_gdb st_gdb;
+int	 st_gdb_open(st_gdb **, struct st_error *);
+int	 st_gdb_open_dir(const char *, st_gdb **, struct st_error *);
+void	 st_gdb_close(st_gdb *);
+const char *st_gdb_home(st_gdb *);
+int	 st_gdb_version(st_gdb *, int *, struct st_error *);
+
+/* registry.c */
+struct st_project {
+	char	*path;
+	char	*name;
+	char	*registered_at;
+	char	*last_seen_at;
+	long	 last_seen_age;		/* seconds, computed by SQLite */
+	int	 enabled;
+};
+struct st_project_list {
+	struct st_project	*v;
+	size_t			 n;
+};
+int	 st_registry_register(st_gdb *, const char *, const char *, char *,
+	    size_t, struct st_error *);
+int	 st_registry_unregister(st_gdb *, const char *, char *, size_t,
+	    struct st_error *);
+int	 st_registry_set_enabled(st_gdb *, const char *, int, char *, size_t,
+	    struct st_error *);
+int	 st_registry_list(st_gdb *, int, struct st_project_list *,
+	    struct st_error *);
+int	 st_registry_get(st_gdb *, const char *, struct st_project *, int *,
+	    struct st_error *);
+void	 st_project_free(struct st_project *);
+void	 st_project_list_free(struct st_project_list *);
+
+enum st_prune_action {
+	ST_PRUNE_REMOVED,	/* folder or .steroids gone: row deleted */
+	ST_PRUNE_UNMOUNTED	/* its filesystem is not mounted: kept */
+};
+struct st_prune_item {
+	char	*path;
+	int	 action;
+	char	 reason[128];
+};
+struct st_prune_list {
+	struct st_prune_item	*v;
+	size_t			 n;
+};
+int	 st_registry_prune(st_gdb *, int, struct st_prune_list *,
+	    struct st_error *);
+void	 st_prune_list_free(struct st_prune_list *);
+
+/* projectdb.c */
+#define ST_PROJECT_DIR		".steroids"
+#define ST_PROJECT_DB		"steroids.db"
+#define ST_PDB_READONLY		0x1	/* open read-only */
+#define ST_PDB_QUICK		0x2	/* short busy timeout (sweep, agent) */
+typedef struct st_pdb st_pdb;
+int	 st_project_init(const char *, struct st_error *);
+int	 st_pdb_open(const char *, int, st_pdb **, struct st_error *);
+void	 st_pdb_close(st_pdb *);
+const char *st_pdb_dir(st_pdb *);
+int	 st_pdb_pending(st_pdb *, long *, struct st_error *);
+int	 st_project_pending(const char *, int, long *, struct st_error *);
+
+/* config.c */
+typedef struct st_config st_config;
+int	 st_config_load(const char *, st_config **, struct st_error *);
+void	 st_config_free(st_config *);
+long	 st_config_int(const st_config *, const char *);
+const char *st_config_str(const st_config *, const char *);
+int	 st_config_known(const char *);
+int	 st_config_validate(const char *, const char *, struct st_error *);
+int	 st_config_file(int, const char *, char *, size_t, struct st_error *);
+int	 st_config_set(const char *, const char *, const char *,
+	    struct st_error *);
+int	 st_config_lookup(const char *, const char *, char *, size_t, int *,
+	    struct st_error *);
+const char *st_config_default(const char *);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STEROIDS_H */
