@@ -133,6 +133,70 @@ int	 st_config_lookup(const char *, const char *, char *, size_t, int *,
 	    struct st_error *);
 const char *st_config_default(const char *);
 
+/* lock.c */
+int	 st_lock_acquire(const char *, int *, pid_t *, struct st_error *);
+int	 st_lock_probe(const char *, pid_t *);
+pid_t	 st_lock_holder(const char *);
+void	 st_lock_release(int);
+int	 st_pid_alive(pid_t);
+
+/* runners.c */
+struct st_runner {
+	char	*id;
+	char	*status;		/* idle, running, stopping */
+	pid_t	 pid;
+	char	*project_path;
+	char	*current_task_id;
+	char	*started_at;
+	char	*heartbeat_at;
+	long	 heartbeat_age;		/* seconds, computed by SQLite */
+};
+struct st_runner_list {
+	struct st_runner	*v;
+	size_t			 n;
+};
+void	 st_uuid(char [37]);
+int	 st_runners_list(st_gdb *, const char *, struct st_runner_list *,
+	    struct st_error *);
+void	 st_runner_list_free(struct st_runner_list *);
+int	 st_runner_insert(st_gdb *, const char *, pid_t, char [37],
+	    struct st_error *);
+int	 st_runner_heartbeat(st_gdb *, const char *, const char *,
+	    const char *, struct st_error *);
+int	 st_runner_delete(st_gdb *, const char *, struct st_error *);
+
+/* spawn.c -- issue 4 */
+#define ST_SPAWN_DETACH		0x1	/* double fork: not our child (CLI) */
+int	 st_spawn_runner(const char *, int, pid_t *, struct st_error *);
+
+/* sweep.c -- issue 4: one function for the CLI, cron and the agent */
+enum st_sweep_action {
+	ST_SWEEP_NONE,
+	ST_SWEEP_STARTED,
+	ST_SWEEP_WOULD_START,
+	ST_SWEEP_RESTARTED,
+	ST_SWEEP_CLEANED,
+	ST_SWEEP_SKIPPED
+};
+#define ST_SWEEP_DRY_RUN	0x1
+#define ST_SWEEP_NO_DETACH	0x2	/* caller reaps runners (the agent) */
+struct st_sweep_result {
+	char	*project;
+	int	 action;		/* enum st_sweep_action */
+	char	 reason[256];
+	pid_t	 pid;
+};
+struct st_sweep_list {
+	struct st_sweep_result	*v;
+	size_t			 n;
+};
+const char *st_sweep_action_name(int);
+int	 st_sweep(st_gdb *, int, struct st_sweep_list *, struct st_error *);
+int	 st_sweep_project(st_gdb *, const char *, int,
+	    struct st_sweep_result *, struct st_error *);
+void	 st_sweep_result_free(struct st_sweep_result *);
+void	 st_sweep_list_free(struct st_sweep_list *);
+
 #ifdef __cplusplus
 }
 #endif

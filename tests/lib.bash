@@ -1,0 +1,68 @@
+# tests/lib.bash -- shared setup for the black-box bats tests.
+#
+# Every test runs with its own temporary STEROIDS_HOME and HOME, never the
+# real ones, and kills the processes it started by PID (track_pid).
+
+: "${STEROIDS:=${top_builddir:-$PWD}/steroids}"
+: "${STEROIDS_AGENT:=${top_builddir:-$PWD}/steroids-agent}"
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+export STEROIDS STEROIDS_AGENT top_srcdir
+
+setup_home() {
+	TEST_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/steroids-test.XXXXXX")
+	TEST_ROOT=$(cd "$TEST_ROOT" && pwd -P)
+	export STEROIDS_HOME="$TEST_ROOT/home"
+	export HOME="$TEST_ROOT/user"
+	mkdir -p "$HOME"
+	unset NO_COLOR STEROIDS_JSON STEROIDS_LOOP_COMMAND
+	TEST_PIDS=()
+}
+
+# Remember a PID to kill (with its process group if it leads one) at the end.
+track_pid() {
+	TEST_PIDS+=("$1")
+}
+
+teardown_home() {
+	local p
+	for p in "${TEST_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${TEST_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	[ -n "${TEST_ROOT:-}" ] && rm -rf "$TEST_ROOT"
+}
+
+# Run steroids (bats' run captures status and output).
+steroids() {
+	"$STEROIDS" "$@"
+}
+
+# new_project DIR: make and init (and register) a project folder.
+new_project() {
+	mkdir -p "$1" && "$STEROIDS" init "$1" >/dev/null
+}
+
+# add_task DIR TITLE [STATUS]: insert a task the way another tool would.
+add_task() {
+	sqlite3 "$1/.steroids/steroids.db" \
+	    "PRAGMA busy_timeout=5000; INSERT INTO tasks (id, title, status) VALUES (lower(hex(randomblob(16))), '$2', '${3:-pending}');"
+}
+
+# wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds.
+wait_for() {
+	local deadline=$(( $(date +%s) + $1 ))
+	shift
+	while ! "$@"; do
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+# A uid that is not ours, for ownership tests (needs root to chown).
+other_uid() {
+	if [ "$(id -u)" -eq 0 ]; then
+		id -u nobody 2>/dev/null || echo 65534
+	fi
+}

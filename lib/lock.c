@@ -1,0 +1,155 @@
+/*
+ * lock.c -- the runner lock: flock(LOCK_EX) on <project>/.steroids/
+ * runner.lock for the runner's whole life.  The kernel drops it on any
+ * death, so a lock can never be stale and a reused PID can never fake a
+ * live runner.  The holder writes its PID into the file for people to see.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "st-int.h"
+
+#define LOCK_TRIES	50	/* x 5 ms: rides out a concurrent probe */
+
+static int
+lock_path(const char *project, char *buf, size_t len)
+{
+	return (snprintf(buf, len, "%s/" ST_PROJECT_DIR "/runner.lock",
+	    project) >= (int)len ? -1 : 0);
+}
+
+static pid_t
+read_holder(int fd)
+{
+	char	buf[32];
+	ssize_t	n;
+	long	pid;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return (0);
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return (pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0);
+}
+
+/*
+ * Take the lock or say who has it (ST_ELOCKED, *holder set).  A probe
+ * (st_lock_probe) holds a shared lock for a moment; we retry briefly so a
+ * probe never makes a starting runner give up.
+ */
+int
+st_lock_acquire(const char *project, int *fdp, pid_t *holder,
+    struct st_error *err)
+{
+	char		 path[PATH_MAX + 64], buf[32];
+	struct timespec	 ts = { 0, 5 * 1000 * 1000 };
+	int		 fd, i, n;
+
+	*fdp = -1;
+	if (holder != NULL)
+		*holder = 0;
+	if (lock_path(project, path, sizeof(path)) == -1)
+		return (st_seterr(err, ST_EARGS, "path too long: %s", project));
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return (st_seterr(err, ST_EPERM, "cannot open %s: %s", path,
+		    strerror(errno)));
+	for (i = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; i++) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    i == LOCK_TRIES) {
+			n = errno;
+			if (holder != NULL)
+				*holder = read_holder(fd);
+			close(fd);
+			if (n == EWOULDBLOCK)
+				return (st_seterr(err, ST_ELOCKED, "a runner "
+				    "is already running for %s (pid %ld)",
+				    project, holder != NULL ? (long)*holder :
+				    (long)st_lock_holder(project)));
+			return (st_seterr(err, ST_EGENERAL, "flock %s: %s",
+			    path, strerror(n)));
+		}
+		nanosleep(&ts, NULL);
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		n = errno;
+		close(fd);
+		return (st_seterr(err, ST_EGENERAL, "cannot write %s: %s", path,
+		    strerror(n)));
+	}
+	*fdp = fd;
+	return (0);
+}
+
+/* The PID written in a project's lock file, 0 if none. */
+pid_t
+st_lock_holder(const char *project)
+{
+	char	path[PATH_MAX + 64];
+	pid_t	pid;
+	int	fd;
+
+	if (lock_path(project, path, sizeof(path)) == -1)
+		return (0);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return (0);
+	pid = read_holder(fd);
+	close(fd);
+	return (pid);
+}
+
+/*
+ * Is a runner holding the lock?  1 held (*holder its PID, 0 if it has not
+ * written it yet), 0 free, -1 cannot tell.  Never creates the file.
+ */
+int
+st_lock_probe(const char *project, pid_t *holder)
+{
+	char	path[PATH_MAX + 64];
+	int	fd, held;
+
+	if (holder != NULL)
+		*holder = 0;
+	if (lock_path(project, path, sizeof(path)) == -1)
+		return (-1);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		held = 0;
+		flock(fd, LOCK_UN);
+	} else
+		held = errno == EWOULDBLOCK ? 1 : -1;
+	if (held == 1 && holder != NULL)
+		*holder = read_holder(fd);
+	close(fd);
+	return (held);
+}
+
+void
+st_lock_release(int fd)
+{
+	if (fd != -1)
+		close(fd);
+}
+
+/* Is a process alive?  EPERM means it is, just not ours. */
+int
+st_pid_alive(pid_t pid)
+{
+	if (pid <= 0)
+		return (0);
+	return (kill(pid, 0) == 0 || errno == EPERM);
+}

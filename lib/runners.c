@@ -1,0 +1,156 @@
+/*
+ * runners.c -- rows of the runners table in the global DB.  A row says
+ * who runs where; the runner lock (lock.c) says whether it really does.
+ * Ages are computed by SQLite from its own UTC text, never compared as
+ * strings in C (the upstream tool killed healthy runners that way).
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st-int.h"
+
+#define RUNNER_COLUMNS	"id, status, pid, project_path, current_task_id, " \
+	"started_at, heartbeat_at, " \
+	"CAST(strftime('%s', 'now') - strftime('%s', heartbeat_at) AS INTEGER)"
+
+/* A random (version 4) UUID. */
+void
+st_uuid(char out[37])
+{
+	uint8_t	b[16];
+
+	arc4random_buf(b, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+int
+st_runners_list(st_gdb *g, const char *project, struct st_runner_list *l,
+    struct st_error *err)
+{
+	sqlite3_stmt		*stmt;
+	struct st_runner	*r;
+	size_t			 cap = 0;
+	int			 rc;
+
+	l->v = NULL;
+	l->n = 0;
+	if (st_sql_prepare(g->db, "SELECT " RUNNER_COLUMNS " FROM runners "
+	    "WHERE ?1 IS NULL OR project_path = ?1 ORDER BY project_path, "
+	    "started_at", &stmt, err) == -1)
+		return (-1);
+	st_sql_bind_path(stmt, 1, project);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (l->n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			l->v = st_xreallocarray(l->v, cap, sizeof(*l->v));
+		}
+		r = &l->v[l->n++];
+		r->id = st_sql_strdup(stmt, 0);
+		r->status = st_sql_strdup(stmt, 1);
+		r->pid = (pid_t)sqlite3_column_int64(stmt, 2);
+		r->project_path = st_sql_strdup(stmt, 3);
+		r->current_task_id = st_sql_strdup(stmt, 4);
+		r->started_at = st_sql_strdup(stmt, 5);
+		r->heartbeat_at = st_sql_strdup(stmt, 6);
+		r->heartbeat_age = (long)sqlite3_column_int64(stmt, 7);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		st_runner_list_free(l);
+		return (st_sql_err(g->db, rc, err, "cannot list runners"));
+	}
+	return (0);
+}
+
+void
+st_runner_list_free(struct st_runner_list *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].id);
+		free(l->v[i].status);
+		free(l->v[i].project_path);
+		free(l->v[i].current_task_id);
+		free(l->v[i].started_at);
+		free(l->v[i].heartbeat_at);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Insert this process's row; id receives the new UUID. */
+int
+st_runner_insert(st_gdb *g, const char *project, pid_t pid, char id[37],
+    struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	st_uuid(id);
+	if (st_sql_prepare(g->db, "INSERT INTO runners (id, status, pid, "
+	    "project_path, started_at, heartbeat_at) VALUES (?1, 'running', "
+	    "?2, ?3, datetime('now'), datetime('now'))", &stmt, err) == -1)
+		return (-1);
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)pid);
+	st_sql_bind_path(stmt, 3, project);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return (st_sql_err(g->db, rc, err, "cannot record runner"));
+	return (0);
+}
+
+/*
+ * Heartbeat, and the status and current task with it (status NULL keeps
+ * it; task NULL clears it).
+ */
+int
+st_runner_heartbeat(st_gdb *g, const char *id, const char *status,
+    const char *task, struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (st_sql_prepare(g->db, "UPDATE runners SET heartbeat_at = "
+	    "datetime('now'), status = COALESCE(?2, status), "
+	    "current_task_id = ?3 WHERE id = ?1", &stmt, err) == -1)
+		return (-1);
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
+	if (status != NULL)
+		sqlite3_bind_text(stmt, 2, status, -1, SQLITE_TRANSIENT);
+	if (task != NULL)
+		sqlite3_bind_text(stmt, 3, task, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return (st_sql_err(g->db, rc, err, "cannot update runner"));
+	return (0);
+}
+
+int
+st_runner_delete(st_gdb *g, const char *id, struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (st_sql_prepare(g->db, "DELETE FROM runners WHERE id = ?1", &stmt,
+	    err) == -1)
+		return (-1);
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return (st_sql_err(g->db, rc, err, "cannot delete runner"));
+	return (0);
+}
