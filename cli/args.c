@@ -50,7 +50,7 @@ int
 args_check_text(struct cli *c, const char *what, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 n, i;
+	size_t			 n;
 
 	while (*p != '\0') {
 		if (*p < 0x20 || *p == 0x7f)
@@ -60,12 +60,7 @@ args_check_text(struct cli *c, const char *what, const char *s)
 			p++;
 			continue;
 		}
-		n = (*p >= 0xc2 && *p <= 0xdf) ? 2 : (*p >= 0xe0 && *p <= 0xef)
-		    ? 3 : (*p >= 0xf0 && *p <= 0xf4) ? 4 : 0;
-		for (i = 1; i < n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				n = 0;
-		if (n == 0)
+		if ((n = st_utf8_len((const char *)p)) == 0)
 			return (cli_error(c, ST_EARGS, "%s is not valid UTF-8",
 			    what));
 		p += n;

@@ -29,34 +29,6 @@ json_close(struct json *js)
 	js->len = 0;
 }
 
-/* Length of the valid UTF-8 sequence at s, 0 when the byte starts none. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t	n, i;
-
-	if (s[0] < 0x80)
-		return (1);
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return (0);
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return (0);
-	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) ||
-	    (s[0] == 0xed && s[1] >= 0xa0)))
-		return (0);
-	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) ||
-	    (s[0] == 0xf4 && s[1] >= 0x90)))
-		return (0);
-	return (n);
-}
-
 /*
  * Bytes that are not UTF-8 (a path may hold any) become lone surrogates
  * U+DC80..U+DCFF, as Python's surrogateescape does, so a reader can get the
@@ -81,7 +53,7 @@ json_write_string(FILE *f, const char *str)
 			s++;
 		} else if (*s < 0x20 || *s == 0x7f) {
 			fprintf(f, "\\u%04x", *s++);
-		} else if ((n = utf8_len(s)) == 0) {
+		} else if ((n = st_utf8_len((const char *)s)) == 0) {
 			fprintf(f, "\\udc%02x", *s++);
 		} else {
 			fwrite(s, 1, n, f);

@@ -174,8 +174,10 @@ load_file(st_config *cfg, const char *file, struct st_error *err)
 			goto out;
 		}
 		if (split_line(line, &key, &value) == -1) {
-			st_seterr(err, ST_ECONFIG, "%s:%u: expected 'key = "
-			    "value'", file, lineno);
+			line[strcspn(line, " \t=")] = '\0';
+			st_seterr(err, ST_ECONFIG, "%s:%u: %s%sexpected "
+			    "'key = value'", file, lineno, trim(line),
+			    *trim(line) != '\0' ? ": " : "");
 			goto out;
 		}
 		if (key == NULL)
@@ -365,8 +367,11 @@ st_config_set(const char *file, const char *key, const char *value,
 			if (!done)
 				fprintf(out, "%s = %s\n", key, value);
 			done = 1;
-		} else
+		} else {
 			fputs(line, out);
+			if (line[strlen(line) - 1] != '\n')
+				fputc('\n', out);
+		}
 		free(copy);
 	}
 	if (!done)

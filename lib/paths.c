@@ -195,9 +195,9 @@ st_path_check_project(const char *path, struct st_error *err)
 	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR, path);
 	if (lstat(sub, &sb) == -1) {
 		if (errno == ENOENT)
-			return (st_seterr(err, ST_ENOTINIT, "not a steroids "
+			return (st_seterr(err, ST_ENOTINIT, "%s: not a steroids "
 			    "project (no %s): run 'steroids init' there first",
-			    ST_PROJECT_DIR));
+			    path, ST_PROJECT_DIR));
 		return (st_seterr(err, ST_EPERM, "%s: %s", sub,
 		    strerror(errno)));
 	}
@@ -212,9 +212,9 @@ st_path_check_project(const char *path, struct st_error *err)
 	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB,
 	    path);
 	if (stat(sub, &sb) == -1 || !S_ISREG(sb.st_mode))
-		return (st_seterr(err, ST_ENOTINIT, "not a steroids project "
+		return (st_seterr(err, ST_ENOTINIT, "%s: not a steroids project "
 		    "(no %s/%s): run 'steroids init' there first",
-		    ST_PROJECT_DIR, ST_PROJECT_DB));
+		    path, ST_PROJECT_DIR, ST_PROJECT_DB));
 	return (0);
 }
 
@@ -273,14 +273,50 @@ st_path_is_mounted(const char *mp)
 	return (sb.st_dev != psb.st_dev);
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 when the byte starts none. */
+size_t
+st_utf8_len(const char *str)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 n, i;
+
+	if (s[0] < 0x80)
+		return (1);
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return (0);
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return (0);
+	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) ||
+	    (s[0] == 0xed && s[1] >= 0xa0)))
+		return (0);
+	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) ||
+	    (s[0] == 0xf4 && s[1] >= 0x90)))
+		return (0);
+	return (n);
+}
+
+static char *
+vis_char(char *d, int c, int next)
+{
+	return (vis(d, c, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL, next));
+}
+
 /* For people: the home as "~", control characters and odd bytes escaped. */
 void
 st_path_display(const char *path, char *out, size_t len)
 {
 	char		 tmp[PATH_MAX + 2];
 	const char	*home = getenv("HOME");
+	const char	*s;
 	size_t		 n;
-	char		*vis;
+	char		*vis, *d;
 
 	if (home != NULL && *home == '/' && strcmp(home, "/") != 0 &&
 	    under(path, home)) {
@@ -290,7 +326,18 @@ st_path_display(const char *path, char *out, size_t len)
 		strlcpy(tmp, path, sizeof(tmp));
 	if ((vis = st_xmalloc(4 * strlen(tmp) + 1)) == NULL)
 		return;
-	strvis(vis, tmp, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL);
+	/* Printable UTF-8 stays as it is; every other byte goes to vis(3). */
+	for (s = tmp, d = vis; *s != '\0'; s += n) {
+		n = st_utf8_len(s);
+		if (n > 1) {
+			memcpy(d, s, n);
+			d += n;
+		} else {
+			n = 1;
+			d = vis_char(d, (unsigned char)*s, s[1]);
+		}
+	}
+	*d = '\0';
 	strlcpy(out, vis, len);
 	free(vis);
 }

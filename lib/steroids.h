@@ -51,6 +51,7 @@ int	 st_path_is_system(const char *);
 int	 st_path_mount_point(const char *, char *, size_t);
 int	 st_path_is_mounted(const char *);
 #define ST_DISPLAY_MAX	(4 * 4096 + 8)	/* room for a PATH_MAX path escaped */
+size_t	 st_utf8_len(const char *);
 void	 st_path_display(const char *, char *, size_t);
 
 /* globaldb.c */
