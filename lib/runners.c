@@ -154,3 +154,55 @@ st_runner_delete(st_gdb *g, const char *id, struct st_error *err)
 		return (st_sql_err(g->db, rc, err, "cannot delete runner"));
 	return (0);
 }
+
+/*
+ * Delete a project's rows but keep's (NULL: all).  Only for a caller that
+ * holds the project's runner lock: then no other row can be alive.
+ */
+int
+st_runner_delete_others(st_gdb *g, const char *project, const char *keep,
+    struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (st_sql_prepare(g->db, "DELETE FROM runners WHERE project_path = ?1 "
+	    "AND (?2 IS NULL OR id <> ?2)", &stmt, err) == -1)
+		return (-1);
+	st_sql_bind_path(stmt, 1, project);
+	if (keep != NULL)
+		sqlite3_bind_text(stmt, 2, keep, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return (st_sql_err(g->db, rc, err, "cannot delete runners"));
+	return (0);
+}
+
+/*
+ * Is a runner's heartbeat older than secs?  Compared by SQLite on its own
+ * UTC text, never in C.  *stale 0 for a row that is not there.
+ */
+int
+st_runner_stale(st_gdb *g, const char *id, long secs, int *stale,
+    struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	char		 mod[48];
+	int		 rc;
+
+	*stale = 0;
+	snprintf(mod, sizeof(mod), "-%ld seconds", secs);
+	if (st_sql_prepare(g->db, "SELECT heartbeat_at < datetime('now', ?2) "
+	    "FROM runners WHERE id = ?1", &stmt, err) == -1)
+		return (-1);
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, mod, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*stale = sqlite3_column_int(stmt, 0) != 0;
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return (st_sql_err(g->db, rc, err, "cannot read runner"));
+	return (0);
+}

@@ -165,10 +165,101 @@ int	 st_runner_insert(st_gdb *, const char *, pid_t, char [37],
 int	 st_runner_heartbeat(st_gdb *, const char *, const char *,
 	    const char *, struct st_error *);
 int	 st_runner_delete(st_gdb *, const char *, struct st_error *);
+int	 st_runner_delete_others(st_gdb *, const char *, const char *,
+	    struct st_error *);
+int	 st_runner_stale(st_gdb *, const char *, long, int *,
+	    struct st_error *);
+
+/* tasks.c */
+#define ST_TASK_NSTATUS		7
+#define ST_TASK_STATUS_LEN	16
+#define ST_TASK_TITLE_MAX	500	/* bytes */
+#define ST_TASK_DESC_MAX	65536	/* bytes */
+extern const char *const st_task_statuses[ST_TASK_NSTATUS];
+enum st_task_outcome {
+	ST_TASK_DONE,		/* handler exit 0 */
+	ST_TASK_FAILED,		/* non-zero, signal or timeout: counted */
+	ST_TASK_INTERRUPTED	/* runner stopped: back to pending, uncounted */
+};
+struct st_task {
+	char	*id;
+	char	*title;
+	char	*description;
+	char	*status;
+	char	*section_id;
+	char	*section;		/* its name; NULL: none */
+	long	 failure_count;
+	char	*last_failure_at;
+	char	*created_at;
+	char	*updated_at;
+};
+struct st_task_list {
+	struct st_task	*v;
+	size_t		 n;
+};
+int	 st_task_status_valid(const char *);
+int	 st_task_add(st_pdb *, const char *, const char *, const char *,
+	    const char *, char [37], struct st_error *);
+int	 st_task_list(st_pdb *, const char *, struct st_task_list *,
+	    struct st_error *);
+int	 st_task_get(st_pdb *, const char *, struct st_task *,
+	    struct st_error *);
+int	 st_task_set_status(st_pdb *, const char *, const char *,
+	    const char *, const char *, const char *,
+	    char [ST_TASK_STATUS_LEN], struct st_error *);
+int	 st_task_next(st_pdb *, struct st_task *, const char **, int *,
+	    struct st_error *);
+int	 st_task_claim(st_pdb *, const char *, struct st_task *,
+	    const char **, int *, struct st_error *);
+int	 st_task_finish(st_pdb *, const char *, int, long, const char *,
+	    const char *, char [ST_TASK_STATUS_LEN], struct st_error *);
+int	 st_task_counts(st_pdb *, long [ST_TASK_NSTATUS], long *,
+	    struct st_error *);
+void	 st_task_free(struct st_task *);
+void	 st_task_list_free(struct st_task_list *);
+
+/* runner.c -- the loop of 'steroids loop' (SPEC 6) */
+#define ST_RUNNER_LOG_MAX	((off_t)10 * 1024 * 1024)
+#define ST_RUN_ONCE		0x1
+enum st_run_event {
+	ST_RUN_STARTED,		/* lock held, row in place: runner_id */
+	ST_RUN_TASK_BEGIN,	/* task, action */
+	ST_RUN_TASK_END		/* task, action, status, result */
+};
+enum st_run_stop {
+	ST_STOP_DONE,		/* no pending work left */
+	ST_STOP_ONCE,
+	ST_STOP_SIGNAL,		/* SIGTERM or SIGINT */
+	ST_STOP_DISABLED	/* the project was disabled */
+};
+struct st_run_info {
+	int			 event;
+	const char		*runner_id;
+	const char		*project;
+	const struct st_task	*task;
+	const char		*action;	/* start, resume, review */
+	const char		*status;	/* the task's, after it ran */
+	const char		*result;	/* "exit 0", "timeout ...", ... */
+};
+struct st_run_opts {
+	int	 flags;
+	void	(*cb)(const struct st_run_info *, void *);
+	void	*arg;
+};
+struct st_run_result {
+	char	 runner_id[37];
+	long	 tasks;
+	int	 stop;			/* enum st_run_stop */
+};
+int	 st_runner_run(const char *, const struct st_run_opts *,
+	    struct st_run_result *, struct st_error *);
+int	 st_runner_log_open(const char *, off_t, int *, struct st_error *);
+const char *st_run_stop_name(int);
 
 /* spawn.c -- issue 4 */
 #define ST_SPAWN_DETACH		0x1	/* double fork: not our child (CLI) */
 int	 st_spawn_runner(const char *, int, pid_t *, struct st_error *);
+int	 st_steroids_path(char *, size_t);
 
 /* sweep.c -- issue 4: one function for the CLI, cron and the agent */
 enum st_sweep_action {
@@ -192,11 +283,21 @@ struct st_sweep_list {
 	size_t			 n;
 };
 const char *st_sweep_action_name(int);
+/* st_sweep returns 1 (empty list, err says why) when another sweep runs. */
 int	 st_sweep(st_gdb *, int, struct st_sweep_list *, struct st_error *);
+int	 st_sweep_bound(st_gdb *, unsigned int *, struct st_error *);
 int	 st_sweep_project(st_gdb *, const char *, int,
 	    struct st_sweep_result *, struct st_error *);
 void	 st_sweep_result_free(struct st_sweep_result *);
 void	 st_sweep_list_free(struct st_sweep_list *);
+
+/* cron.c -- issue 4: the crontab(1) fallback for the sweep */
+#define ST_CRON_MARKER	"# steroids: runner wakeup (managed by " \
+	"'steroids runners cron')"
+int	 st_cron_entry(char **, struct st_error *);
+int	 st_cron_install(int *, char **, struct st_error *);
+int	 st_cron_uninstall(int *, struct st_error *);
+int	 st_cron_status(int *, char **, struct st_error *);
 
 #ifdef __cplusplus
 }

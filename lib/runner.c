@@ -1,0 +1,612 @@
+/*
+ * runner.c -- the runner (SPEC 6): hold the project's lock, keep a row in
+ * the global DB alive with heartbeats, and run runner.command for each
+ * task in its own process group until no work is left.
+ *
+ * It lives in the library, not in cli/cmd-loop.c, so the CLI stays thin
+ * and the whole loop can be driven from tests; it owns the process while
+ * it runs (chdir, SIGTERM/SIGINT/SIGCHLD through libev's default loop),
+ * which is what a runner process is for.  libev gives one event loop for
+ * the heartbeat, the task timeout, the kill grace, the handler's exit and
+ * the stop signals: no sleep loops, and heartbeats go on while a long
+ * task runs.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "st-int.h"
+
+#define KILL_GRACE	5.0	/* seconds between SIGTERM and SIGKILL */
+#define GROUP_POLL	0.1	/* re-check a dying group this often */
+#define HB_BUSY_MS	1000	/* a heartbeat never holds the loop long */
+
+struct runner {
+	struct ev_loop		*loop;
+	const char		*project;
+	const char		*command;
+	const struct st_run_opts *opts;
+	st_gdb			*g;
+	st_pdb			*p;
+	int			 lockfd;
+	char			 id[37];
+	long			 timeout;
+	long			 max_failures;
+
+	ev_timer		 heartbeat;
+	ev_timer		 deadline;	/* runner.task_timeout */
+	ev_timer		 grace;		/* SIGTERM sent, SIGKILL next */
+	ev_timer		 group_poll;	/* leader gone, group not yet */
+	ev_child		 child;
+	ev_signal		 sigterm;
+	ev_signal		 sigint;
+
+	const char		*task_id;	/* the task running, or NULL */
+	pid_t			 pid;		/* its handler (and group) */
+	int			 wstatus;
+	int			 exited;
+	int			 timed_out;
+	int			 term_sent;
+	int			 kill_sent;
+	int			 stopping;	/* SIGTERM or SIGINT came */
+};
+
+static void
+notify(struct runner *r, int event, const struct st_task *t,
+    const char *action, const char *status, const char *result)
+{
+	struct st_run_info	info;
+
+	if (r->opts == NULL || r->opts->cb == NULL)
+		return;
+	memset(&info, 0, sizeof(info));
+	info.event = event;
+	info.runner_id = r->id;
+	info.project = r->project;
+	info.task = t;
+	info.action = action;
+	info.status = status;
+	info.result = result;
+	r->opts->cb(&info, r->opts->arg);
+}
+
+/*
+ * <project>/.steroids/logs/runner.log, opened for appending: the folder
+ * 0700, the file 0600, and moved to runner.log.1 first once it has
+ * reached max bytes, so a chatty handler cannot fill the disk.
+ */
+int
+st_runner_log_open(const char *project, off_t max, int *fdp,
+    struct st_error *err)
+{
+	char		 dir[PATH_MAX], path[PATH_MAX + 16], old[PATH_MAX + 32];
+	struct stat	 sb;
+	int		 fd;
+
+	*fdp = -1;
+	if (snprintf(dir, sizeof(dir), "%s/" ST_PROJECT_DIR "/logs",
+	    project) >= (int)sizeof(dir))
+		return (st_seterr(err, ST_EARGS, "path too long: %s", project));
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return (st_seterr(err, ST_EPERM, "cannot create %s: %s", dir,
+		    strerror(errno)));
+	if (lstat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode) ||
+	    sb.st_uid != geteuid())
+		return (st_seterr(err, ST_EPERM, "%s is not a directory of "
+		    "yours", dir));
+	if (st_fix_mode(dir, 0700, err) == -1)
+		return (-1);
+	snprintf(path, sizeof(path), "%s/runner.log", dir);
+	if (max > 0 && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_size >= max) {
+		snprintf(old, sizeof(old), "%s.1", path);
+		if (rename(path, old) == -1)
+			return (st_seterr(err, ST_EPERM, "cannot rotate %s: %s",
+			    path, strerror(errno)));
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1)
+		return (st_seterr(err, ST_EPERM, "cannot open %s: %s", path,
+		    strerror(errno)));
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 07777) != 0600)
+		fchmod(fd, 0600);
+	*fdp = fd;
+	return (0);
+}
+
+static void
+log_line(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A line of the runner's own in the log, between the handlers' output. */
+static void
+log_line(int fd, const char *fmt, ...)
+{
+	char		 buf[2048], stamp[32];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	va_list		 ap;
+	int		 n;
+
+	if (fd == -1)
+		return;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	n = snprintf(buf, sizeof(buf), "[steroids %s] ", stamp);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	strlcat(buf, "\n", sizeof(buf));
+	if (write(fd, buf, strlen(buf)) == -1) {
+		/* Nothing to do: the log is best effort. */
+	}
+}
+
+/* Global DB writes wait at most this long: the loop must not stall. */
+static void
+gdb_busy(struct runner *r, int ms)
+{
+	sqlite3_busy_timeout(r->g->db, ms);
+}
+
+static void
+heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct runner	*r = w->data;
+	struct st_error	 err;
+
+	(void)loop;
+	(void)revents;
+	/* A missed beat is retried at the next tick; never fatal. */
+	gdb_busy(r, HB_BUSY_MS);
+	st_runner_heartbeat(r->g, r->id, NULL, r->task_id, &err);
+	gdb_busy(r, ST_BUSY_TIMEOUT_MS);
+}
+
+static int
+group_alive(pid_t pgid)
+{
+	return (kill(-pgid, 0) == 0 || errno == EPERM);
+}
+
+static void
+handler_done(struct runner *r)
+{
+	ev_timer_stop(r->loop, &r->deadline);
+	ev_timer_stop(r->loop, &r->grace);
+	ev_timer_stop(r->loop, &r->group_poll);
+	ev_child_stop(r->loop, &r->child);
+	ev_break(r->loop, EVBREAK_ONE);
+}
+
+static void
+term_group(struct runner *r)
+{
+	if (r->term_sent)
+		return;
+	r->term_sent = 1;
+	killpg(r->pid, SIGTERM);
+	ev_timer_set(&r->grace, KILL_GRACE, 0.);
+	ev_timer_start(r->loop, &r->grace);
+}
+
+/*
+ * The handler's shell is gone.  What it left in its group gets SIGTERM
+ * and the grace; as subreaper we reap them, so an empty group means done.
+ */
+static void
+child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct runner	*r = w->data;
+
+	(void)loop;
+	(void)revents;
+	r->wstatus = w->rstatus;
+	r->exited = 1;
+	ev_child_stop(r->loop, &r->child);
+	ev_timer_stop(r->loop, &r->deadline);
+	if (r->kill_sent || !group_alive(r->pid)) {
+		handler_done(r);
+		return;
+	}
+	term_group(r);
+	ev_timer_start(r->loop, &r->group_poll);
+}
+
+static void
+group_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct runner	*r = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (!group_alive(r->pid))
+		handler_done(r);
+}
+
+static void
+deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct runner	*r = w->data;
+
+	(void)loop;
+	(void)revents;
+	r->timed_out = 1;
+	term_group(r);
+}
+
+static void
+grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct runner	*r = w->data;
+
+	(void)loop;
+	(void)revents;
+	r->kill_sent = 1;
+	killpg(r->pid, SIGKILL);
+	/* SIGKILL is final: once the leader is reaped there is no more. */
+	if (r->exited)
+		handler_done(r);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct runner	*r = w->data;
+
+	(void)revents;
+	r->stopping = 1;
+	if (r->pid > 0 && !r->exited)
+		term_group(r);
+	else if (r->pid == 0)
+		ev_break(loop, EVBREAK_ONE);
+}
+
+/* Set the handler's environment in ours: the child inherits it. */
+static void
+task_env(struct runner *r, const struct st_task *t, const char *action)
+{
+	setenv("STEROIDS_TASK_ID", t->id, 1);
+	setenv("STEROIDS_TASK_TITLE", t->title != NULL ? t->title : "", 1);
+	setenv("STEROIDS_TASK_ACTION", action, 1);
+	setenv("STEROIDS_PROJECT", r->project, 1);
+	setenv("STEROIDS_RUNNER_ID", r->id, 1);
+}
+
+/*
+ * /bin/sh -c runner.command: cwd the project, stdin /dev/null, output to
+ * the log, its own process group, nothing else of ours open.  If we die
+ * (kill -9) the shell gets SIGKILL too, where the kernel can do that.
+ */
+static int
+spawn_handler(struct runner *r, int logfd, struct st_error *err)
+{
+	sigset_t	 none;
+	pid_t		 pid, parent = getpid();
+	int		 nullfd;
+
+	if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		return (st_seterr(err, ST_EGENERAL, "/dev/null: %s",
+		    strerror(errno)));
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		close(nullfd);
+		return (st_seterr(err, ST_EGENERAL, "fork: %s",
+		    strerror(errno)));
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+#ifdef HAVE_SYS_PRCTL_H
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+#else
+		(void)parent;
+#endif
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		if (dup2(nullfd, STDIN_FILENO) == -1 ||
+		    dup2(logfd, STDOUT_FILENO) == -1 ||
+		    dup2(logfd, STDERR_FILENO) == -1)
+			_exit(127);
+		closefrom(3);
+		execl("/bin/sh", "sh", "-c", r->command, (char *)NULL);
+		_exit(127);
+	}
+	/* Both sides set the group, so a kill cannot beat the child to it. */
+	setpgid(pid, pid);
+	close(nullfd);
+	r->pid = pid;
+	r->exited = r->timed_out = r->term_sent = r->kill_sent = 0;
+	r->wstatus = 0;
+	ev_child_set(&r->child, pid, 0);
+	ev_child_start(r->loop, &r->child);
+	if (r->timeout > 0) {
+		ev_timer_set(&r->deadline, (ev_tstamp)r->timeout, 0.);
+		ev_timer_start(r->loop, &r->deadline);
+	}
+	if (r->stopping)
+		term_group(r);
+	return (0);
+}
+
+static void
+describe(struct runner *r, char *buf, size_t len)
+{
+	if (r->timed_out)
+		snprintf(buf, len, "timeout after %ld s", r->timeout);
+	else if (WIFEXITED(r->wstatus))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(r->wstatus));
+	else if (WIFSIGNALED(r->wstatus))
+		snprintf(buf, len, "signal %d", WTERMSIG(r->wstatus));
+	else
+		snprintf(buf, len, "status %d", r->wstatus);
+	if (r->stopping && !(WIFEXITED(r->wstatus) &&
+	    WEXITSTATUS(r->wstatus) == 0 && !r->timed_out))
+		strlcat(buf, ", interrupted", len);
+}
+
+/* Run one claimed task to its end and record the verdict. */
+static int
+run_task(struct runner *r, struct st_task *t, const char *action,
+    struct st_error *err)
+{
+	char		 result[64], status[ST_TASK_STATUS_LEN], notes[128];
+	int		 logfd, outcome;
+	struct st_error	 lerr;
+
+	r->task_id = t->id;
+	gdb_busy(r, HB_BUSY_MS);
+	st_runner_heartbeat(r->g, r->id, "running", t->id, &lerr);
+	gdb_busy(r, ST_BUSY_TIMEOUT_MS);
+	notify(r, ST_RUN_TASK_BEGIN, t, action, NULL, NULL);
+
+	if (st_runner_log_open(r->project, ST_RUNNER_LOG_MAX, &logfd,
+	    err) == -1)
+		goto fail;
+	log_line(logfd, "runner %s: task %s (%s): %s", r->id, t->id, action,
+	    t->title != NULL ? t->title : "");
+	task_env(r, t, action);
+	if (spawn_handler(r, logfd, err) == -1) {
+		close(logfd);
+		goto fail;
+	}
+	ev_run(r->loop, 0);
+	r->pid = 0;
+
+	describe(r, result, sizeof(result));
+	if (!r->timed_out && WIFEXITED(r->wstatus) &&
+	    WEXITSTATUS(r->wstatus) == 0)
+		outcome = ST_TASK_DONE;
+	else if (r->stopping)
+		outcome = ST_TASK_INTERRUPTED;
+	else
+		outcome = ST_TASK_FAILED;
+	snprintf(notes, sizeof(notes), "runner: %s", result);
+	if (st_task_finish(r->p, t->id, outcome, r->max_failures, r->id,
+	    notes, status, err) == -1) {
+		log_line(logfd, "runner %s: task %s: %s; cannot record: %s",
+		    r->id, t->id, result, err->msg);
+		close(logfd);
+		goto fail;
+	}
+	log_line(logfd, "runner %s: task %s: %s -> %s", r->id, t->id, result,
+	    status);
+	close(logfd);
+	notify(r, ST_RUN_TASK_END, t, action, status, result);
+	r->task_id = NULL;
+	gdb_busy(r, HB_BUSY_MS);
+	st_runner_heartbeat(r->g, r->id, r->stopping ? "stopping" : "idle",
+	    NULL, &lerr);
+	gdb_busy(r, ST_BUSY_TIMEOUT_MS);
+	return (0);
+fail:
+	/* Not the handler's fault: the task goes back, uncounted. */
+	st_task_finish(r->p, t->id, ST_TASK_INTERRUPTED, r->max_failures,
+	    r->id, "runner error", NULL, &lerr);
+	r->task_id = NULL;
+	return (-1);
+}
+
+/* A disabled project finishes its task and stops (SPEC 6). */
+static int
+project_disabled(struct runner *r)
+{
+	struct st_project	p;
+	struct st_error		err;
+	int			found, off;
+
+	if (st_registry_get(r->g, r->project, &p, &found, &err) == -1)
+		return (0);	/* cannot tell: keep working */
+	off = found && !p.enabled;
+	st_project_free(&p);
+	return (off);
+}
+
+static int
+setup(struct runner *r, struct st_error *err)
+{
+	st_config	*cfg = NULL;
+	const char	*cmd;
+	pid_t		 holder;
+	long		 interval;
+
+	if (chdir(r->project) == -1)
+		return (st_seterr(err, errno == ENOENT ? ST_ENOTFOUND :
+		    ST_EPERM, "cannot enter %s: %s", r->project,
+		    strerror(errno)));
+	if (st_config_load(r->project, &cfg, err) == -1)
+		return (-1);
+	if ((cmd = st_config_str(cfg, "runner.command")) == NULL) {
+		st_config_free(cfg);
+		return (st_seterr(err, ST_ECONFIG, "runner.command is not set "
+		    "for %s; set it with: steroids config set runner.command "
+		    "'<command>'", r->project));
+	}
+	r->command = st_xstrdup(cmd);
+	r->timeout = st_config_int(cfg, "runner.task_timeout");
+	r->max_failures = st_config_int(cfg, "runner.max_failures");
+	interval = st_config_int(cfg, "runner.heartbeat_interval");
+	st_config_free(cfg);
+
+	if (st_lock_acquire(r->project, &r->lockfd, &holder, err) == -1)
+		return (-1);
+	if (st_pdb_open(r->project, 0, &r->p, err) == -1)
+		return (-1);
+	if ((r->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		return (st_seterr(err, ST_EGENERAL, "cannot start the event "
+		    "loop (libev)"));
+	/* Signals first: from here on a stop cannot leak the row. */
+	ev_signal_init(&r->sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&r->sigint, signal_cb, SIGINT);
+	r->sigterm.data = r->sigint.data = r;
+	ev_signal_start(r->loop, &r->sigterm);
+	ev_signal_start(r->loop, &r->sigint);
+	ev_init(&r->child, child_cb);
+	ev_init(&r->deadline, deadline_cb);
+	ev_init(&r->grace, grace_cb);
+	ev_timer_init(&r->group_poll, group_poll_cb, GROUP_POLL, GROUP_POLL);
+	r->child.data = r->deadline.data = r->grace.data = r;
+	r->group_poll.data = r;
+#if defined(HAVE_SYS_PRCTL_H) && defined(PR_SET_CHILD_SUBREAPER)
+	/* Orphans of a handler come to us, so its group can be seen empty. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+#endif
+
+	if (st_gdb_open(&r->g, err) == -1)
+		return (-1);
+	/*
+	 * We hold the lock, so every other row for this project is a
+	 * runner that died without cleaning up (kill -9, OOM, reboot).
+	 */
+	if (st_runner_delete_others(r->g, r->project, NULL, err) == -1 ||
+	    st_runner_insert(r->g, r->project, getpid(), r->id, err) == -1)
+		return (-1);
+	ev_timer_init(&r->heartbeat, heartbeat_cb, (ev_tstamp)interval,
+	    (ev_tstamp)interval);
+	r->heartbeat.data = r;
+	ev_timer_start(r->loop, &r->heartbeat);
+	return (0);
+}
+
+static void
+teardown(struct runner *r)
+{
+	struct st_error	err;
+
+	if (r->g != NULL && r->id[0] != '\0') {
+		gdb_busy(r, ST_BUSY_TIMEOUT_MS);
+		st_runner_delete(r->g, r->id, &err);
+	}
+	if (r->loop != NULL) {
+		ev_timer_stop(r->loop, &r->heartbeat);
+		ev_signal_stop(r->loop, &r->sigterm);
+		ev_signal_stop(r->loop, &r->sigint);
+		ev_loop_destroy(r->loop);
+	}
+	st_gdb_close(r->g);
+	st_pdb_close(r->p);
+	/* The row goes before the lock: a row never outlives its runner. */
+	st_lock_release(r->lockfd);
+	free((char *)r->command);
+}
+
+/*
+ * Run a project's queue: 0 when it stopped as asked (no work left,
+ * --once, a stop signal, the project disabled), -1 with *err otherwise.
+ * project must be canonical.
+ */
+int
+st_runner_run(const char *project, const struct st_run_opts *opts,
+    struct st_run_result *res, struct st_error *err)
+{
+	struct runner	 r;
+	struct st_task	 t;
+	const char	*action;
+	int		 found, rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	memset(res, 0, sizeof(*res));
+	r.project = project;
+	r.opts = opts;
+	r.lockfd = -1;
+	if (setup(&r, err) == -1)
+		goto out;
+	strlcpy(res->runner_id, r.id, sizeof(res->runner_id));
+	notify(&r, ST_RUN_STARTED, NULL, NULL, NULL, NULL);
+	for (;;) {
+		/* Take a stop signal that came between tasks. */
+		ev_run(r.loop, EVRUN_NOWAIT);
+		if (r.stopping) {
+			res->stop = ST_STOP_SIGNAL;
+			break;
+		}
+		if (project_disabled(&r)) {
+			res->stop = ST_STOP_DISABLED;
+			break;
+		}
+		if (st_task_claim(r.p, r.id, &t, &action, &found, err) == -1)
+			goto out;
+		if (!found) {
+			res->stop = ST_STOP_DONE;
+			break;
+		}
+		rc = run_task(&r, &t, action, err);
+		st_task_free(&t);
+		if (rc == -1)
+			goto out;
+		rc = -1;
+		res->tasks++;
+		if (r.stopping) {
+			res->stop = ST_STOP_SIGNAL;
+			break;
+		}
+		if (opts != NULL && (opts->flags & ST_RUN_ONCE)) {
+			res->stop = ST_STOP_ONCE;
+			break;
+		}
+	}
+	rc = 0;
+out:
+	teardown(&r);
+	return (rc);
+}
+
+const char *
+st_run_stop_name(int stop)
+{
+	switch (stop) {
+	case ST_STOP_DONE:
+		return ("no pending work");
+	case ST_STOP_ONCE:
+		return ("once");
+	case ST_STOP_SIGNAL:
+		return ("stopped by signal");
+	case ST_STOP_DISABLED:
+		return ("project disabled");
+	default:
+		return ("unknown");
+	}
+}
