@@ -320,3 +320,22 @@ action_of() {
 	# Still locked after the sweep: it was held the whole time.
 	! sqlite3 "$db" 'PRAGMA busy_timeout=0; SELECT count(*) FROM tasks' >/dev/null 2>&1
 }
+
+@test "a project whose folder hangs (a read that never returns) is skipped within the probe time" {
+	new_project "$TEST_ROOT/hung"
+	new_project "$TEST_ROOT/ok"
+	add_task "$TEST_ROOT/hung" "t"
+	add_task "$TEST_ROOT/ok" "t"
+	# Opening a fifo for reading blocks until a writer comes: as a read
+	# on a dead mount would.
+	mkfifo "$TEST_ROOT/hung/.steroids/config"
+	start=$(date +%s)
+	run "$STEROIDS" runners wakeup --json
+	took=$(( $(date +%s) - start ))
+	[ "$status" -eq 0 ]
+	[ "$took" -lt 10 ]
+	[[ "$(action_of "$TEST_ROOT/hung")" == "skipped|no answer within 2000 ms"* ]]
+	[ "$(action_of "$TEST_ROOT/ok" | cut -d'|' -f1)" = started ]
+	wait_for 10 has_started 1
+	[ "$(cat "$FAKE_RUNNER_DIR"/*.argv)" = "$TEST_ROOT/ok" ]
+}
