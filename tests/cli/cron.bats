@@ -16,8 +16,9 @@ setup() {
 
 teardown() {
 	local p
+	sleep 0.1	# a fake runner just spawned records itself
 	if [ -f "$TEST_ROOT/fake/runs" ]; then
-		for p in $(awk '{ print $3 }' "$TEST_ROOT/fake/runs"); do
+		for p in $(awk '{ print $3 }' "$TEST_ROOT/fake/runs" | sort -u); do
 			track_pid "$p"
 		done
 	fi
