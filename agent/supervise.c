@@ -201,6 +201,8 @@ runner_exit(struct runner *r, int known, int status)
 		    how);
 		if (!failed)
 			p->delay = 0;
+		/* A task committed as it exited may not be visible yet. */
+		project_kick(p);
 		return;
 	}
 	p->restart = 1;
