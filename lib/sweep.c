@@ -167,8 +167,14 @@ probe(const char *path, struct probe *pr)
 	long		 left;
 	int		 p[2];
 
-	if (pipe(p) == -1 || (pid = fork()) == -1) {
+	if (pipe(p) == -1) {
 		probe_local(path, pr);		/* degraded, not wrong */
+		return (0);
+	}
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		probe_local(path, pr);
 		return (0);
 	}
 	if (pid == 0) {

@@ -1,0 +1,341 @@
+#!/usr/bin/env bats
+# wakeup.bats -- steroids runners wakeup (SPEC 7, issue 4): the sweep from
+# any directory and cron's bare environment, every registered project,
+# never two runners for one project, bounded time.  Runners are the fake
+# runner (tests/cli/fake-runner) through STEROIDS_LOOP_COMMAND.
+
+load ../lib
+
+setup() {
+	setup_home
+	FAKE="$top_srcdir/tests/cli/fake-runner"
+	export STEROIDS_LOOP_COMMAND="$FAKE"
+	export FAKE_RUNNER_DIR="$TEST_ROOT/fake"
+	GDB="$STEROIDS_HOME/steroids.db"
+}
+
+teardown() {
+	local p
+	if [ -n "${LOCK_FD_OPEN:-}" ]; then
+		exec 4>&-
+	fi
+	# Every fake runner that ran, whoever started it.
+	if [ -f "$FAKE_RUNNER_DIR/runs" ]; then
+		for p in $(awk '{ print $3 }' "$FAKE_RUNNER_DIR/runs"); do
+			track_pid "$p"
+		done
+	fi
+	teardown_home
+}
+
+# How many runners got the lock (the fake runner logs "started" then).
+started() {
+	if [ -f "$FAKE_RUNNER_DIR/runs" ]; then
+		grep -c '^started' "$FAKE_RUNNER_DIR/runs" || true
+	else
+		echo 0
+	fi
+}
+
+started_pids() {
+	awk '/^started/ { print $3 }' "$FAKE_RUNNER_DIR/runs"
+}
+
+has_started() {
+	[ "$(started)" -ge "$1" ]
+}
+
+lock_held() {
+	! flock -n "$1/.steroids/runner.lock" true
+}
+
+# What the sweep said about one project, "action|reason|pid" (pid None
+# when null), from the --json output in $output; read with sqlite3's JSON.
+action_of() {
+	printf '%s' "$output" > "$TEST_ROOT/out.json"
+	sqlite3 :memory: "SELECT json_extract(value, '\$.action') || '|' ||
+	    json_extract(value, '\$.reason') || '|' ||
+	    coalesce(json_extract(value, '\$.pid'), 'None')
+	    FROM json_each(readfile('$TEST_ROOT/out.json'), '\$.data')
+	    WHERE json_extract(value, '\$.project') = '$1'"
+}
+
+@test "from / in cron's environment: one runner, in its own dir, canonical path" {
+	mkdir -p "$TEST_ROOT/real dir/p1"
+	ln -s "$TEST_ROOT/real dir" "$TEST_ROOT/link"
+	new_project "$TEST_ROOT/link/p1"
+	add_task "$TEST_ROOT/real dir/p1" "one"
+	canon="$TEST_ROOT/real dir/p1"
+	cd /
+	run env -i PATH=/usr/bin:/bin HOME="$HOME" STEROIDS_HOME="$STEROIDS_HOME" \
+	    STEROIDS_LOOP_COMMAND="$FAKE" FAKE_RUNNER_DIR="$FAKE_RUNNER_DIR" \
+	    "$STEROIDS" runners wakeup --quiet
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	wait_for 10 has_started 1
+	sleep 0.3
+	[ "$(started)" -eq 1 ]
+	pid=$(started_pids)
+	# Its argv: the project's canonical path, as one argument.
+	[ "$(cat "$FAKE_RUNNER_DIR/$pid.argv")" = "$canon" ]
+	[ "$(cat "$FAKE_RUNNER_DIR/$pid.cwd")" = "$canon" ]
+	# Its own session, and not a child of anyone still here.
+	[ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]
+	lock_held "$canon"
+	# A second sweep sees it and starts nothing.
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$canon")" = "none|runner running (pid $pid)|$pid" ]
+	sleep 0.3
+	[ "$(started)" -eq 1 ]
+	[ "$(wc -l < "$FAKE_RUNNER_DIR/runs")" -eq 1 ]
+}
+
+@test "run wakeup from any directory: it finds the registered projects" {
+	new_project "$TEST_ROOT/a"
+	new_project "$TEST_ROOT/b"
+	add_task "$TEST_ROOT/a" "ta"
+	add_task "$TEST_ROOT/b" "tb"
+	mkdir -p "$TEST_ROOT/elsewhere"
+	for d in / "$HOME" "$TEST_ROOT/elsewhere" "$TEST_ROOT/a"; do
+		cd "$d"
+		run "$STEROIDS" runners wakeup --dry-run --json
+		[ "$status" -eq 0 ]
+		[ "$(action_of "$TEST_ROOT/a" | cut -d'|' -f1)" = would_start ]
+		[ "$(action_of "$TEST_ROOT/b" | cut -d'|' -f1)" = would_start ]
+	done
+	cd "$HOME"
+	run "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[[ "$output" == *PROJECT*ACTION* ]]
+	[[ "$output" == *"$TEST_ROOT/a"*started*"1 pending task"* ]]
+	[[ "$output" == *"$TEST_ROOT/b"*started*"1 pending task"* ]]
+	wait_for 10 has_started 2
+	sort "$FAKE_RUNNER_DIR"/*.argv > "$TEST_ROOT/argv"
+	printf '%s\n%s\n' "$TEST_ROOT/a" "$TEST_ROOT/b" | diff - "$TEST_ROOT/argv"
+}
+
+@test "disabled project: no start, nothing printed" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	"$STEROIDS" projects disable "$TEST_ROOT/p" >/dev/null
+	run "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run "$STEROIDS" runners wakeup --json
+	[ "$(action_of "$TEST_ROOT/p")" = "none|disabled|None" ]
+	sleep 0.3
+	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
+}
+
+@test "folder gone: skipped 'directory not found', registry row kept" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	rm -rf "$TEST_ROOT/p"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/p")" = "skipped|directory not found|None" ]
+	run "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[[ "$output" == *skipped*"directory not found"* ]]
+	[ "$(sqlite3 "$GDB" "SELECT count(*) FROM projects WHERE path = '$TEST_ROOT/p'")" -eq 1 ]
+	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
+}
+
+@test "no pending work: no start; only done tasks: no start" {
+	new_project "$TEST_ROOT/p"
+	run "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	add_task "$TEST_ROOT/p" "done" completed
+	add_task "$TEST_ROOT/p" "bad" failed
+	run "$STEROIDS" runners wakeup --json
+	[ "$(action_of "$TEST_ROOT/p")" = "none|no pending work|None" ]
+	sleep 0.3
+	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
+}
+
+@test "--dry-run: would_start, nothing started, nothing changed" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	# A dead runner's row that a real sweep would clean.
+	dead=$(sh -c 'echo $$')
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at) VALUES ('dead1', 'running', $dead, '$TEST_ROOT/p', datetime('now'))"
+	before=$(sqlite3 "$GDB" .dump; sqlite3 "$TEST_ROOT/p/.steroids/steroids.db" .dump)
+	run "$STEROIDS" runners wakeup --dry-run --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/p")" = "would_start|would remove 1 dead runner row; 1 pending task|None" ]
+	run "$STEROIDS" runners wakeup --dry-run
+	[ "$status" -eq 0 ]
+	[[ "$output" == *would_start* ]]
+	sleep 0.5
+	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
+	after=$(sqlite3 "$GDB" .dump; sqlite3 "$TEST_ROOT/p/.steroids/steroids.db" .dump)
+	[ "$before" = "$after" ]
+}
+
+@test "rows of dead runners and of free locks are cleaned" {
+	new_project "$TEST_ROOT/p"
+	dead=$(sh -c 'echo $$')
+	# A dead pid, and a live pid (ours) whose project lock is free.
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at) VALUES ('dead1', 'running', $dead, '$TEST_ROOT/p', datetime('now')), ('nolock', 'running', $$, '$TEST_ROOT/p', datetime('now'))"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/p")" = "cleaned|removed 2 dead runner rows; no pending work|None" ]
+	[ "$(sqlite3 "$GDB" "SELECT count(*) FROM runners")" -eq 0 ]
+	# Cleaned and started in one sweep when work is pending.
+	add_task "$TEST_ROOT/p" "t"
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at) VALUES ('dead2', 'running', $dead, '$TEST_ROOT/p', datetime('now'))"
+	run "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[[ "$output" == *started*"removed 1 dead runner row"* ]]
+	[ "$(sqlite3 "$GDB" "SELECT count(*) FROM runners WHERE id = 'dead2'")" -eq 0 ]
+	wait_for 10 has_started 1
+}
+
+@test "a hung runner (lock held, old heartbeat) is stopped and replaced" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	"$FAKE" "$TEST_ROOT/p" 3>&- &
+	old=$!
+	track_pid "$old"
+	wait_for 10 has_started 1
+	lock_held "$TEST_ROOT/p"
+	# A fresh heartbeat: healthy, left alone.
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at, heartbeat_at) VALUES ('hung', 'running', $old, '$TEST_ROOT/p', datetime('now', '-2000 seconds'), datetime('now', '-10 seconds'))"
+	run "$STEROIDS" runners wakeup --json
+	[ "$(action_of "$TEST_ROOT/p")" = "none|runner running (pid $old)|$old" ]
+	kill -0 "$old"
+	# Older than runner.stale_timeout (300): SIGTERM, row gone, new one.
+	sqlite3 "$GDB" "UPDATE runners SET heartbeat_at = datetime('now', '-1000 seconds') WHERE id = 'hung'"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	res=$(action_of "$TEST_ROOT/p")
+	[[ "$res" == "restarted|stopped hung runner (pid $old); 1 pending task|"* ]]
+	new=${res##*|}
+	[ "$new" != "$old" ]
+	! kill -0 "$old" 2>/dev/null || [ "$(ps -o stat= -p "$old")" = Z ]
+	[ "$(sqlite3 "$GDB" "SELECT count(*) FROM runners WHERE id = 'hung'")" -eq 0 ]
+	wait_for 10 has_started 2
+	[ "$(started_pids | tail -n 1)" = "$new" ]
+	lock_held "$TEST_ROOT/p"
+}
+
+@test "runner.stale_timeout from the project's config is honoured" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	"$FAKE" "$TEST_ROOT/p" 3>&- &
+	old=$!
+	track_pid "$old"
+	wait_for 10 has_started 1
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at, heartbeat_at) VALUES ('r', 'running', $old, '$TEST_ROOT/p', datetime('now'), datetime('now', '-1000 seconds'))"
+	(cd "$TEST_ROOT/p" && "$STEROIDS" config set runner.stale_timeout 5000 >/dev/null)
+	run "$STEROIDS" runners wakeup --json
+	[ "$(action_of "$TEST_ROOT/p")" = "none|runner running (pid $old)|$old" ]
+	kill -0 "$old"
+}
+
+@test "10 concurrent wakeups: exactly one runner" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	pids=()
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		"$STEROIDS" runners wakeup --quiet 3>&- &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p"
+	done
+	wait_for 10 has_started 1
+	sleep 1
+	[ "$(started)" -eq 1 ]
+	lock_held "$TEST_ROOT/p"
+	# Later wakeups keep it at one.
+	"$STEROIDS" runners wakeup --quiet
+	sleep 0.3
+	[ "$(started)" -eq 1 ]
+}
+
+@test "a second sweep while one runs exits 0 at once and says so" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	# This shell holds wakeup.lock as another sweep would.
+	exec 5>"$STEROIDS_HOME/wakeup.lock"
+	flock -n 5
+	start=$(date +%s)
+	run "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"another sweep is running"* ]]
+	[ $(( $(date +%s) - start )) -lt 5 ]
+	run "$STEROIDS" runners wakeup --quiet
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
+	# Released: the next one sweeps.
+	exec 5>&-
+	run "$STEROIDS" runners wakeup --quiet
+	[ "$status" -eq 0 ]
+	wait_for 10 has_started 1
+}
+
+@test "unsafe project (.steroids group-writable): skipped, not started" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	chmod 0770 "$TEST_ROOT/p/.steroids"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[[ "$(action_of "$TEST_ROOT/p")" == "skipped|unsafe: "*writable* ]]
+	sleep 0.3
+	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
+}
+
+@test "a project DB locked for 30 s does not stall the sweep of 50 others" {
+	for i in $(seq 0 50); do
+		new_project "$TEST_ROOT/p$i"
+		add_task "$TEST_ROOT/p$i" "t$i"
+	done
+	# p0's DB under an exclusive write transaction, held by a sqlite3
+	# reading from a fifo for the whole test (killed by PID in teardown).
+	db="$TEST_ROOT/p0/.steroids/steroids.db"
+	mkfifo "$TEST_ROOT/fifo"
+	sqlite3 "$db" < "$TEST_ROOT/fifo" >/dev/null 2>&1 3>&- &
+	track_pid $!
+	exec 4>"$TEST_ROOT/fifo"
+	LOCK_FD_OPEN=1
+	echo "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; INSERT INTO tasks (id, title) VALUES ('x', 'x');" >&4
+	wait_for 10 bash -c "! sqlite3 '$db' 'PRAGMA busy_timeout=0; SELECT count(*) FROM tasks' >/dev/null 2>&1"
+	start=$(date +%s)
+	run "$STEROIDS" runners wakeup --json
+	took=$(( $(date +%s) - start ))
+	[ "$status" -eq 0 ]
+	# Documented bound: 50 s (st_sweep_bound); in practice far less.
+	[ "$took" -lt 50 ]
+	[[ "$(action_of "$TEST_ROOT/p0")" == skipped*locked* ]]
+	for i in $(seq 1 50); do
+		[ "$(action_of "$TEST_ROOT/p$i" | cut -d'|' -f1)" = started ]
+	done
+	wait_for 20 has_started 50
+	sleep 0.3
+	[ "$(started)" -eq 50 ]
+	# Still locked after the sweep: it was held the whole time.
+	! sqlite3 "$db" 'PRAGMA busy_timeout=0; SELECT count(*) FROM tasks' >/dev/null 2>&1
+}
+
+@test "a project whose folder hangs (a read that never returns) is skipped within the probe time" {
+	new_project "$TEST_ROOT/hung"
+	new_project "$TEST_ROOT/ok"
+	add_task "$TEST_ROOT/hung" "t"
+	add_task "$TEST_ROOT/ok" "t"
+	# Opening a fifo for reading blocks until a writer comes: as a read
+	# on a dead mount would.
+	mkfifo "$TEST_ROOT/hung/.steroids/config"
+	start=$(date +%s)
+	run "$STEROIDS" runners wakeup --json
+	took=$(( $(date +%s) - start ))
+	[ "$status" -eq 0 ]
+	[ "$took" -lt 10 ]
+	[[ "$(action_of "$TEST_ROOT/hung")" == "skipped|no answer within 2000 ms"* ]]
+	[ "$(action_of "$TEST_ROOT/ok" | cut -d'|' -f1)" = started ]
+	wait_for 10 has_started 1
+	[ "$(cat "$FAKE_RUNNER_DIR"/*.argv)" = "$TEST_ROOT/ok" ]
+}
