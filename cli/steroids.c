@@ -20,6 +20,9 @@ extern const struct cmd_entry cmd_projects_disable_entry;
 extern const struct cmd_entry cmd_projects_prune_entry;
 extern const struct cmd_entry cmd_runners_wakeup_entry;
 extern const struct cmd_entry cmd_runners_cron_entry;
+extern const struct cmd_entry cmd_agent_start_entry;
+extern const struct cmd_entry cmd_agent_stop_entry;
+extern const struct cmd_entry cmd_agent_status_entry;
 extern const struct cmd_entry cmd_config_get_entry;
 extern const struct cmd_entry cmd_config_set_entry;
 
@@ -33,6 +36,9 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_projects_prune_entry,
 	&cmd_runners_wakeup_entry,
 	&cmd_runners_cron_entry,
+	&cmd_agent_start_entry,
+	&cmd_agent_stop_entry,
+	&cmd_agent_status_entry,
 	&cmd_config_get_entry,
 	&cmd_config_set_entry,
 	NULL

@@ -1,0 +1,365 @@
+/*
+ * cmd-agent.c -- steroids agent start|stop|status.  The agent is found
+ * beside the steroids binary (or in the install's bindir) and started
+ * with -d; it is known to run while it holds the lock on its pidfile.
+ * status exits 1 when the agent is not running and 7 (HEALTH_FAILED)
+ * when it runs but its status file is missing or not its own.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define AGENT_WAIT_MS	10000	/* stop: how long to wait for the exit */
+
+/* The PID of the running agent, 0 if none runs, -1 on error (c->err). */
+static pid_t
+agent_pid(struct cli *c, char *home, size_t len)
+{
+	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
+	char		 path[PATH_MAX + 16], buf[32];
+	ssize_t		 n;
+	long		 pid;
+	int		 fd, i;
+
+	if (st_home_dir(home, len, &c->err) == -1)
+		return (-1);
+	snprintf(path, sizeof(path), "%s/agent.pid", home);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return (0);
+		cli_error(c, ST_EPERM, "cannot open %s: %s", cli_path(path),
+		    strerror(errno));
+		return (-1);
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);		/* nobody holds it: a leftover file */
+		return (0);
+	}
+	/* Held: the agent may not have written its PID yet. */
+	for (i = 0; i < 100; i++) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			pid = strtol(buf, NULL, 10);
+			if (pid > 0 && pid <= INT_MAX) {
+				close(fd);
+				return ((pid_t)pid);
+			}
+		}
+		nanosleep(&ts, NULL);
+	}
+	close(fd);
+	cli_error(c, ST_EHEALTH, "%s is locked but holds no PID",
+	    cli_path(path));
+	return (-1);
+}
+
+/* steroids-agent beside the steroids binary (or the installed one). */
+static int
+agent_path(struct cli *c, char *buf, size_t len)
+{
+	char	 bin[PATH_MAX], *slash;
+
+	if (st_steroids_path(bin, sizeof(bin)) == -1 ||
+	    (slash = strrchr(bin, '/')) == NULL)
+		return (cli_error(c, ST_ENOTFOUND, "cannot find the steroids "
+		    "binary"));
+	*slash = '\0';
+	if (snprintf(buf, len, "%s/steroids-agent", bin) >= (int)len)
+		return (cli_error(c, ST_EGENERAL, "path too long"));
+	if (access(buf, X_OK) == -1)
+		return (cli_error(c, ST_ENOTFOUND, "cannot run %s: %s",
+		    cli_path(buf), strerror(errno)));
+	return (0);
+}
+
+static void
+report_pid(struct cli *c, const char *what, pid_t pid)
+{
+	if (c->json) {
+		json_obj_begin(&c->js, NULL);
+		json_str(&c->js, "state", what);
+		json_int(&c->js, "pid", pid);
+		json_obj_end(&c->js);
+	} else
+		cli_info(c, "agent %s (pid %ld)\n", what, (long)pid);
+}
+
+static int
+cmd_agent_start_exec(struct cli *c, struct cmd_args *a)
+{
+	char	 home[PATH_MAX], path[PATH_MAX];
+	char	*argv[3];
+	pid_t	 pid, child;
+	int	 status;
+
+	(void)a;
+	if ((pid = agent_pid(c, home, sizeof(home))) == -1)
+		return (-1);
+	if (pid > 0) {
+		report_pid(c, "already running", pid);
+		return (0);
+	}
+	if (agent_path(c, path, sizeof(path)) == -1)
+		return (-1);
+	argv[0] = path;
+	argv[1] = (char *)"-d";
+	argv[2] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	if ((child = fork()) == -1)
+		return (cli_error(c, ST_EGENERAL, "fork: %s", strerror(errno)));
+	if (child == 0) {
+		execv(path, argv);
+		fprintf(stderr, "steroids: cannot run %s: %s\n", path,
+		    strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(child, &status, 0) == -1)
+		if (errno != EINTR)
+			return (cli_error(c, ST_EGENERAL, "waitpid: %s",
+			    strerror(errno)));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return (cli_error(c, WIFEXITED(status) &&
+		    WEXITSTATUS(status) < 8 && WEXITSTATUS(status) > 0 ?
+		    WEXITSTATUS(status) : ST_EGENERAL, "the agent did not "
+		    "start; run steroids-agent in the foreground to see why"));
+	if ((pid = agent_pid(c, home, sizeof(home))) == -1)
+		return (-1);
+	if (pid == 0)
+		return (cli_error(c, ST_EGENERAL, "the agent started but "
+		    "exited at once; see the system log"));
+	report_pid(c, "started", pid);
+	return (0);
+}
+
+static int
+cmd_agent_stop_exec(struct cli *c, struct cmd_args *a)
+{
+	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
+	char		 home[PATH_MAX];
+	pid_t		 pid, now;
+	int		 i;
+
+	(void)a;
+	if ((pid = agent_pid(c, home, sizeof(home))) == -1)
+		return (-1);
+	if (pid == 0) {
+		if (c->json) {
+			json_obj_begin(&c->js, NULL);
+			json_str(&c->js, "state", "not running");
+			json_obj_end(&c->js);
+		} else
+			cli_info(c, "agent not running\n");
+		return (0);
+	}
+	if (kill(pid, SIGTERM) == -1)
+		return (cli_error(c, errno == EPERM ? ST_EPERM : ST_EGENERAL,
+		    "cannot signal the agent (pid %ld): %s", (long)pid,
+		    strerror(errno)));
+	for (i = 0; i < AGENT_WAIT_MS / 20; i++) {
+		if ((now = agent_pid(c, home, sizeof(home))) == -1)
+			return (-1);
+		if (now != pid) {
+			report_pid(c, "stopped", pid);
+			return (0);
+		}
+		nanosleep(&ts, NULL);
+	}
+	return (cli_error(c, ST_EGENERAL, "the agent (pid %ld) did not exit "
+	    "within %d s", (long)pid, AGENT_WAIT_MS / 1000));
+}
+
+static const char *
+uptime(long secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 3600)
+		snprintf(buf, len, "%ld min %ld sec", secs / 60, secs % 60);
+	else
+		snprintf(buf, len, "%ld h %ld min", secs / 3600,
+		    secs % 3600 / 60);
+	return (buf);
+}
+
+struct agent_status {
+	long	pid, started, native, polled, unwatched, runners;
+	long	last_sweep, starts, restarts, backoff;
+	char	backend[32], version[32];
+};
+
+static void
+status_line(struct agent_status *s, const char *key, const char *val)
+{
+	static const struct {
+		const char	*key;
+		size_t		 off;
+	} nums[] = {
+		{ "pid", offsetof(struct agent_status, pid) },
+		{ "started", offsetof(struct agent_status, started) },
+		{ "watched_native", offsetof(struct agent_status, native) },
+		{ "watched_poll", offsetof(struct agent_status, polled) },
+		{ "unwatched", offsetof(struct agent_status, unwatched) },
+		{ "runners", offsetof(struct agent_status, runners) },
+		{ "last_sweep", offsetof(struct agent_status, last_sweep) },
+		{ "starts", offsetof(struct agent_status, starts) },
+		{ "restarts", offsetof(struct agent_status, restarts) },
+		{ "backoff", offsetof(struct agent_status, backoff) },
+	};
+	size_t	i;
+
+	if (strcmp(key, "backend") == 0)
+		strlcpy(s->backend, val, sizeof(s->backend));
+	else if (strcmp(key, "version") == 0)
+		strlcpy(s->version, val, sizeof(s->version));
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		if (strcmp(key, nums[i].key) == 0)
+			*(long *)((char *)s + nums[i].off) = strtol(val, NULL,
+			    10);
+}
+
+static int
+cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
+{
+	struct agent_status	 s;
+	struct table		*t;
+	char			 home[PATH_MAX], path[PATH_MAX + 16];
+	char			 line[PATH_MAX * 4 + 64], num[32], ago[64];
+	char			*sp, *nl;
+	char			**backoff = NULL;
+	size_t			 nbackoff = 0, i;
+	FILE			*f;
+	pid_t			 pid;
+	time_t			 now = time(NULL);
+
+	(void)a;
+	if ((pid = agent_pid(c, home, sizeof(home))) == -1)
+		return (-1);
+	if (pid == 0)
+		return (cli_error(c, ST_EGENERAL, "the agent is not running; "
+		    "start it with 'steroids agent start'"));
+	snprintf(path, sizeof(path), "%s/agent.status", home);
+	if ((f = fopen(path, "r")) == NULL)
+		return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but "
+		    "%s cannot be read: %s", (long)pid, cli_path(path),
+		    strerror(errno)));
+	memset(&s, 0, sizeof(s));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl = '\0';
+		if ((sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp++ = '\0';
+		if (strcmp(line, "backoff_project") == 0) {
+			if ((backoff = reallocarray(backoff, nbackoff + 1,
+			    sizeof(*backoff))) == NULL ||
+			    (backoff[nbackoff] = strdup(sp)) == NULL) {
+				fclose(f);
+				return (cli_error(c, ST_EGENERAL, "out of "
+				    "memory"));
+			}
+			nbackoff++;
+		} else
+			status_line(&s, line, sp);
+	}
+	fclose(f);
+	if (s.pid != pid) {
+		for (i = 0; i < nbackoff; i++)
+			free(backoff[i]);
+		free(backoff);
+		return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but "
+		    "%s is not its own (pid %ld)", (long)pid, cli_path(path),
+		    s.pid));
+	}
+	if (c->json) {
+		json_obj_begin(&c->js, NULL);
+		json_bool(&c->js, "running", 1);
+		json_int(&c->js, "pid", s.pid);
+		json_int(&c->js, "uptime", (long long)(now - s.started));
+		json_str(&c->js, "backend", s.backend);
+		json_obj_begin(&c->js, "watched");
+		json_int(&c->js, s.backend, s.native);
+		json_int(&c->js, "poll", s.polled);
+		json_int(&c->js, "unwatched", s.unwatched);
+		json_obj_end(&c->js);
+		json_int(&c->js, "runners", s.runners);
+		if (s.last_sweep > 0)
+			json_int(&c->js, "last_sweep_ago",
+			    (long long)(now - s.last_sweep));
+		else
+			json_null(&c->js, "last_sweep_ago");
+		json_int(&c->js, "starts", s.starts);
+		json_int(&c->js, "restarts", s.restarts);
+		json_arr_begin(&c->js, "backoff");
+		for (i = 0; i < nbackoff; i++)
+			json_str(&c->js, NULL, backoff[i]);
+		json_arr_end(&c->js);
+		json_obj_end(&c->js);
+	} else if (!c->quiet) {
+		t = table_new(2, "KEY", "VALUE");
+		snprintf(num, sizeof(num), "%ld", s.pid);
+		table_add(t, "pid", num);
+		table_add(t, "uptime", uptime(now - s.started, ago,
+		    sizeof(ago)));
+		table_add(t, "backend", s.backend);
+		snprintf(line, sizeof(line), "%s %ld, poll %ld, unwatched %ld",
+		    s.backend, s.native, s.polled, s.unwatched);
+		table_add(t, "projects watched", line);
+		snprintf(num, sizeof(num), "%ld", s.runners);
+		table_add(t, "runners tracked", num);
+		table_add(t, "last sweep", s.last_sweep > 0 ?
+		    cli_ago(now - s.last_sweep, ago, sizeof(ago)) : "never");
+		snprintf(line, sizeof(line), "%ld started, %ld restarted",
+		    s.starts, s.restarts);
+		table_add(t, "runners", line);
+		snprintf(num, sizeof(num), "%ld", s.backoff);
+		table_add(t, "in backoff", num);
+		for (i = 0; i < nbackoff; i++)
+			table_add(t, "", backoff[i]);
+		table_print(t, stdout);
+		table_free(t);
+	}
+	for (i = 0; i < nbackoff; i++)
+		free(backoff[i]);
+	free(backoff);
+	return (0);
+}
+
+const struct cmd_entry cmd_agent_start_entry = {
+	"agent", "start", "",
+	"Start steroids-agent in the background (it daemonises with -d).\n"
+	"Already running: says so and succeeds.",
+	{ { NULL, 0, 0 } }, 0, 0,
+	cmd_agent_start_exec
+};
+const struct cmd_entry cmd_agent_stop_entry = {
+	"agent", "stop", "",
+	"Stop the agent with SIGTERM and wait for it to exit; its runners\n"
+	"keep running.  Not running: says so and succeeds.",
+	{ { NULL, 0, 0 } }, 0, 0,
+	cmd_agent_stop_exec
+};
+const struct cmd_entry cmd_agent_status_entry = {
+	"agent", "status", "",
+	"Show the agent's pid, uptime, watch backend, projects watched per\n"
+	"backend, runners tracked, last sweep, runners started and restarted\n"
+	"and projects in backoff.  Exit 1 when the agent is not running, 7\n"
+	"(HEALTH_FAILED) when it runs but its status file is missing.",
+	{ { NULL, 0, 0 } }, 0, 0,
+	cmd_agent_status_exec
+};

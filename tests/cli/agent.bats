@@ -1,0 +1,331 @@
+#!/usr/bin/env bats
+# agent.bats -- steroids-agent, black box: a real agent in the background
+# per test, its own STEROIDS_HOME, the fake runner through
+# STEROIDS_LOOP_COMMAND.  Bounds are seconds, never fine timing.
+
+load ../lib
+
+FAKE="$top_srcdir/tests/cli/fake-runner"
+
+setup() {
+	setup_home
+	export STEROIDS_LOOP_COMMAND="$FAKE"
+	export FAKE_RUNNER_SLEEP=300 FAKE_RUNNER_EXIT=0
+	mkdir -p "$STEROIDS_HOME"
+	chmod 700 "$STEROIDS_HOME"
+	# The sweep timer effectively off: only events may start runners.
+	global_config agent.sweep_interval 86400
+	global_config agent.backoff_initial 1
+	RUNS="$STEROIDS_HOME/fake/runs"
+	AGENT_PID=
+}
+
+teardown() {
+	local pid
+	if [ -f "$RUNS" ]; then
+		for pid in $(awk '{ print $3 }' "$RUNS"); do
+			track_pid "$pid"
+		done
+	fi
+	if [ -n "${BATS_TEST_COMPLETED:-}" ] || [ ! -f "$TEST_ROOT/agent.log" ]
+	then
+		:
+	else
+		echo "--- agent log"
+		cat "$TEST_ROOT/agent.log"
+	fi
+	teardown_home
+}
+
+global_config() {
+	"$STEROIDS" config set "$1" "$2" --global >/dev/null
+}
+
+# start_agent [ARGS]: a foreground agent in the background, ready.
+start_agent() {
+	rm -f "$STEROIDS_HOME/agent.status"
+	"$STEROIDS_AGENT" -v "$@" >>"$TEST_ROOT/agent.log" 2>&1 &
+	AGENT_PID=$!
+	track_pid "$AGENT_PID"
+	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+}
+
+starts() {
+	if [ -f "$RUNS" ]; then grep -c '^started' "$RUNS"; else echo 0; fi
+}
+
+starts_at_least() {
+	[ "$(starts)" -ge "$1" ]
+}
+
+agent_alive() {
+	kill -0 "$AGENT_PID" 2>/dev/null
+}
+
+status_value() {
+	awk -v k="$1" '$1 == k { print $2 }' "$STEROIDS_HOME/agent.status"
+}
+
+# status_is KEY OP VALUE: test(1) on a value of agent.status, read anew.
+status_is() {
+	[ -f "$STEROIDS_HOME/agent.status" ] &&
+	    [ "$(status_value "$1")" "$2" "$3" ]
+}
+
+# Live fake runners holding the lock of project $1.
+live_runners() {
+	local n=0 pid
+	[ -f "$RUNS" ] || { echo 0; return; }
+	for pid in $(awk '$1 == "started" { print $3 }' "$RUNS"); do
+		if kill -0 "$pid" 2>/dev/null &&
+		    grep -qx "$1" "$STEROIDS_HOME/fake/$pid.argv" 2>/dev/null
+		then
+			n=$((n + 1))
+		fi
+	done
+	echo "$n"
+}
+
+@test "agent: a task inserted with sqlite3 into an idle project starts a runner" {
+	new_project "$TEST_ROOT/p"
+	start_agent
+	[ "$(starts)" -eq 0 ]
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 starts_at_least 1
+	run cat "$STEROIDS_HOME/fake/$(awk '{ print $3; exit }' "$RUNS").cwd"
+	[ "$output" = "$TEST_ROOT/p" ]
+	sleep 1
+	[ "$(starts)" -eq 1 ]
+	wait_for 3 status_is runners = 1
+	[ "$(status_value starts)" -eq 1 ]
+}
+
+@test "agent: a project added after the agent started is watched at once" {
+	mkdir -p "$TEST_ROOT/late"
+	"$STEROIDS" init --no-register "$TEST_ROOT/late" >/dev/null
+	start_agent
+	[ "$(status_value watched_native)" -eq 0 ]
+	"$STEROIDS" projects add "$TEST_ROOT/late" >/dev/null
+	wait_for 5 status_is watched_native = 1
+	add_task "$TEST_ROOT/late" one
+	wait_for 5 starts_at_least 1
+}
+
+@test "agent: a disabled project gets no runner, enabled again it does" {
+	new_project "$TEST_ROOT/p"
+	start_agent
+	"$STEROIDS" projects disable "$TEST_ROOT/p" >/dev/null
+	wait_for 5 status_is watched_native = 0
+	add_task "$TEST_ROOT/p" one
+	sleep 2
+	[ "$(starts)" -eq 0 ]
+	"$STEROIDS" projects enable "$TEST_ROOT/p" >/dev/null
+	wait_for 5 starts_at_least 1
+}
+
+@test "agent: a runner that exits 0 leaving work is started again" {
+	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=0
+	new_project "$TEST_ROOT/p"
+	start_agent
+	add_task "$TEST_ROOT/p" one
+	wait_for 8 starts_at_least 2
+	wait_for 3 status_is restarts -ge 1
+}
+
+@test "agent: a runner that always exits 1 is started with a growing backoff" {
+	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=1
+	global_config agent.backoff_max 60
+	new_project "$TEST_ROOT/p"
+	start_agent
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 starts_at_least 1
+	sleep 6
+	# Starts at 0, 1, 3, (7) s: without backoff there would be hundreds.
+	n=$(starts)
+	[ "$n" -ge 2 ] && [ "$n" -le 4 ]
+	grep -q 'starting again in 4s' "$TEST_ROOT/agent.log"
+	wait_for 3 status_is backoff = 1
+	agent_alive
+}
+
+@test "agent: a runner started by hand is adopted; killed, it is restarted (pidfd)" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" one
+	"$FAKE" "$TEST_ROOT/p" >/dev/null 2>&1 &
+	hand=$!
+	track_pid "$hand"
+	wait_for 5 starts_at_least 1
+	start_agent
+	grep -q "adopted the runner with pid $hand" "$TEST_ROOT/agent.log"
+	[ "$(starts)" -eq 1 ]
+	kill "$hand"
+	wait "$hand" || true
+	wait_for 8 starts_at_least 2
+	[ "$(live_runners "$TEST_ROOT/p")" -eq 1 ]
+}
+
+@test "agent: a runner started by hand, killed, is restarted (poll backend)" {
+	global_config agent.poll_interval 1
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" one
+	"$FAKE" "$TEST_ROOT/p" >/dev/null 2>&1 &
+	hand=$!
+	track_pid "$hand"
+	wait_for 5 starts_at_least 1
+	start_agent -P
+	[ "$(status_value backend)" = poll ]
+	grep -q "adopted the runner with pid $hand" "$TEST_ROOT/agent.log"
+	kill "$hand"
+	wait "$hand" || true
+	wait_for 8 starts_at_least 2
+}
+
+@test "agent: the poll backend forced: an inserted task starts a runner" {
+	global_config agent.poll_interval 1
+	new_project "$TEST_ROOT/p"
+	STEROIDS_AGENT_POLL=1 start_agent
+	[ "$(status_value watched_poll)" -eq 1 ]
+	add_task "$TEST_ROOT/p" one
+	wait_for 8 starts_at_least 1
+}
+
+@test "agent: watch limit reached: the project is polled, logged once" {
+	global_config agent.poll_interval 1
+	new_project "$TEST_ROOT/p"
+	# One watch: $STEROIDS_HOME takes it, the project gets ENOSPC.
+	STEROIDS_AGENT_MAX_WATCHES=1 start_agent
+	[ "$(status_value watched_poll)" -eq 1 ]
+	[ "$(grep -c 'polling it every' "$TEST_ROOT/agent.log")" -eq 1 ]
+	add_task "$TEST_ROOT/p" one
+	wait_for 8 starts_at_least 1
+}
+
+@test "agent: kill -9 and start again: still one runner per project" {
+	new_project "$TEST_ROOT/a"
+	new_project "$TEST_ROOT/b"
+	add_task "$TEST_ROOT/a" one
+	add_task "$TEST_ROOT/b" one
+	start_agent
+	wait_for 5 starts_at_least 2
+	kill -KILL "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null || true
+	start_agent
+	grep -q "adopted" "$TEST_ROOT/agent.log"
+	add_task "$TEST_ROOT/a" two
+	add_task "$TEST_ROOT/b" two
+	sleep 2
+	[ "$(live_runners "$TEST_ROOT/a")" -eq 1 ]
+	[ "$(live_runners "$TEST_ROOT/b")" -eq 1 ]
+	[ "$(starts)" -eq 2 ]
+	wait_for 3 status_is runners = 2
+}
+
+@test "agent: a second agent exits 6" {
+	start_agent
+	run "$STEROIDS_AGENT"
+	[ "$status" -eq 6 ]
+	[[ "$output" == *"already running (pid $AGENT_PID)"* ]]
+	agent_alive
+}
+
+@test "agent: SIGTERM exits cleanly and leaves the runners running" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" one
+	start_agent
+	wait_for 5 starts_at_least 1
+	runner=$(awk '{ print $3; exit }' "$RUNS")
+	kill -TERM "$AGENT_PID"
+	wait "$AGENT_PID"
+	kill -0 "$runner"
+	[ ! -e "$STEROIDS_HOME/agent.pid" ]
+	grep -q 'exiting; runners keep running' "$TEST_ROOT/agent.log"
+}
+
+@test "agent: project folder removed while watched: no crash; restored: watched again" {
+	global_config agent.sweep_interval 1
+	new_project "$TEST_ROOT/p"
+	start_agent
+	[ "$(status_value watched_native)" -eq 1 ]
+	mv "$TEST_ROOT/p" "$TEST_ROOT/away"
+	wait_for 5 status_is unwatched = 1
+	agent_alive
+	mv "$TEST_ROOT/away" "$TEST_ROOT/p"
+	wait_for 5 status_is watched_native = 1
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 starts_at_least 1
+	# .steroids deleted outright: the inotify watch goes away with it.
+	kill "$(awk '{ print $3; exit }' "$RUNS")"
+	rm -rf "$TEST_ROOT/p/.steroids"
+	wait_for 5 status_is unwatched = 1
+	agent_alive
+}
+
+no_pending() {
+	[ "$(sqlite3 "$1" ".timeout 5000" "SELECT count(*) FROM tasks WHERE status = 'pending'")" = 0 ]
+}
+
+# The Trap (SPEC 8): the file event comes before the commit is visible.
+# One INSERT per round from a connection that stays open (so no checkpoint
+# or other write follows it), the sweep timer off: the agent must still
+# see the task and start a runner, every time.
+@test "agent: one insert into an idle project, nothing after it: a runner starts, 30 times" {
+	cat >"$TEST_ROOT/consume" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	flock -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
+	EOF
+	chmod +x "$TEST_ROOT/consume"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
+	mkdir -p "$STEROIDS_HOME/fake"
+	new_project "$TEST_ROOT/p"
+	db="$TEST_ROOT/p/.steroids/steroids.db"
+	mkfifo "$TEST_ROOT/sql"
+	sqlite3 "$db" <"$TEST_ROOT/sql" >/dev/null 2>&1 &
+	track_pid $!
+	exec 8>"$TEST_ROOT/sql"
+	echo ".timeout 5000" >&8
+	start_agent
+	for i in $(seq 1 30); do
+		echo "INSERT INTO tasks (id, title) VALUES ('t$i', 'x');" >&8
+		wait_for 5 starts_at_least "$i" || {
+			echo "round $i: no runner"
+			exec 8>&-
+			false
+		}
+		wait_for 5 no_pending "$db"
+		wait_for 5 flock -n "$TEST_ROOT/p/.steroids/runner.lock" true
+	done
+	exec 8>&-
+	[ "$(starts)" -eq 30 ]
+}
+
+@test "agent start|status|stop through the CLI" {
+	new_project "$TEST_ROOT/p"
+	run "$STEROIDS" agent status
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not running"* ]]
+	run "$STEROIDS" agent start
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"agent started (pid "* ]]
+	pid=$(cat "$STEROIDS_HOME/agent.pid")
+	track_pid "$pid"
+	run "$STEROIDS" --json agent status
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"\"pid\":$pid"* ]]
+	[[ "$output" == *"\"backend\":"* ]]
+	[[ "$output" == *"\"starts\":0"* ]]
+	run "$STEROIDS" agent start
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"already running"* ]]
+	rm "$STEROIDS_HOME/agent.status"
+	run "$STEROIDS" agent status
+	[ "$status" -eq 7 ]
+	run "$STEROIDS" agent stop
+	[ "$status" -eq 0 ]
+	! kill -0 "$pid" 2>/dev/null
+	run "$STEROIDS" agent status
+	[ "$status" -eq 1 ]
+}
