@@ -30,11 +30,11 @@ struct agent	 agent;
 
 static ev_signal	sig_term, sig_int, sig_hup;
 
-static void
-usage(void)
+static void __attribute__((__noreturn__))
+usage(int help)
 {
-	fprintf(stderr, "usage: steroids-agent [-dPv]\n");
-	exit(ST_EARGS);
+	fprintf(help ? stdout : stderr, "usage: steroids-agent [-dPv]\n");
+	exit(help ? 0 : ST_EARGS);
 }
 
 static int
@@ -221,12 +221,15 @@ main(int argc, char **argv)
 		case 'v':
 			verbose++;
 			break;
+		case 'h':
+			usage(1);
+			/* NOTREACHED */
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(0);
 	if (getenv("STEROIDS_AGENT_POLL") != NULL &&
 	    strcmp(getenv("STEROIDS_AGENT_POLL"), "1") == 0)
 		force_poll = 1;

@@ -147,7 +147,7 @@ _steroids()
 
 _steroids_agent()
 {
-	COMPREPLY=($(compgen -W '-d -v' -- "${COMP_WORDS[COMP_CWORD]}"))
+	COMPREPLY=($(compgen -W '-d -P -v' -- "${COMP_WORDS[COMP_CWORD]}"))
 }
 
 complete -F _steroids steroids

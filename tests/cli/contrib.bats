@@ -161,11 +161,18 @@ lint_man() {
 	lint_man steroids-agent.8
 }
 
-@test "steroids-agent(8) documents -d, -v, the pidfile, SIGHUP and exit 6" {
-	local m="$top_srcdir/man/steroids-agent.8"
-	grep -q '^\.Op Fl dv$' "$m"
-	grep -q '^\.It Fl d$' "$m"
-	grep -q '^\.It Fl v$' "$m"
+@test "steroids-agent(8) documents every flag of -h, the pidfile, SIGHUP and exit 6" {
+	local m="$top_srcdir/man/steroids-agent.8" flags f
+	run "$STEROIDS_AGENT" -h
+	[ "$status" -eq 0 ]
+	flags=$(printf '%s\n' "$output" | sed -n 's/^usage: steroids-agent \[-\([a-zA-Z]*\)\]$/\1/p')
+	[ -n "$flags" ]
+	grep -q "^\.Op Fl $flags\$" "$m"
+	for f in $(printf '%s\n' "$flags" | fold -w1); do
+		grep -q "^\.It Fl $f\$" "$m"
+		bash -c ". '$BASH_COMPLETION'; COMP_WORDS=(steroids-agent -); COMP_CWORD=1; _steroids_agent; printf '%s\n' \"\${COMPREPLY[@]}\"" | grep -qx -- "-$f"
+		grep -q -- "'\*\?-$f\[" "$top_srcdir/contrib/completions/_steroids"
+	done
 	grep -q 'agent\.pid' "$m"
 	grep -q '^\.It Dv SIGHUP$' "$m"
 	grep -q '^\.It 6$' "$m"
@@ -224,7 +231,7 @@ lint_man() {
 	run bash_complete steroids runners cron install ''
 	[ -z "$output" ]
 	run bash_complete steroids-agent -
-	[ "$(words $output)" = "$(words -d -v)" ]
+	[ "$(words $output)" = "$(words -d -P -v)" ]
 }
 
 @test "bash completion: directories, one entry even with a space" {
