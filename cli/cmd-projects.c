@@ -30,11 +30,12 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 	struct st_error		 perr;
 	struct table		*t;
 	st_gdb			*g;
-	char			 pending[32], ago[32], cbuf[64];
+	char			 pending[32], ago[32], cbuf[64], runner[32];
 	const char		*state, *col;
 	size_t			 i, hidden = 0;
 	long			 n;
-	int			 all = args_has(a, "all");
+	pid_t			 holder;
+	int			 all = args_has(a, "all"), held;
 
 	if (st_gdb_open(&g, &c->err) == -1 ||
 	    st_registry_list(g, 0, &l, &c->err) == -1) {
@@ -59,13 +60,25 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 			snprintf(pending, sizeof(pending), "%ld", n);
 		else
 			strlcpy(pending, "?", sizeof(pending));
+		/* The lock, not a row, says whether a runner is there. */
+		held = st_lock_probe(l.v[i].path, &holder);
+		if (held == 1)
+			snprintf(runner, sizeof(runner), "pid %ld",
+			    (long)holder);
+		else
+			strlcpy(runner, held == 0 ? "-" : "?", sizeof(runner));
 		if (c->json) {
 			json_obj_begin(&c->js, NULL);
 			json_str(&c->js, "path", l.v[i].path);
 			json_str(&c->js, "name", l.v[i].name);
 			json_str(&c->js, "status", state);
 			json_bool(&c->js, "enabled", l.v[i].enabled);
-			json_null(&c->js, "runner");
+			if (held == 1) {
+				json_obj_begin(&c->js, "runner");
+				json_int(&c->js, "pid", holder);
+				json_obj_end(&c->js);
+			} else
+				json_null(&c->js, "runner");
 			if (n >= 0)
 				json_int(&c->js, "pending", n);
 			else
@@ -79,7 +92,7 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 		col = strcmp(state, "enabled") == 0 ? "32" :
 		    strcmp(state, "disabled") == 0 ? "33" : "31";
 		table_add(t, cli_path(l.v[i].path),
-		    cli_color(c, col, state, cbuf, sizeof(cbuf)), "-", pending,
+		    cli_color(c, col, state, cbuf, sizeof(cbuf)), runner, pending,
 		    cli_ago(l.v[i].last_seen_age, ago, sizeof(ago)));
 	}
 	if (c->json)

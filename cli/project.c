@@ -30,15 +30,16 @@ is_project(const char *dir)
 int
 cli_project_dir(struct cli *c, const char *opt, char *out, size_t len)
 {
-	char	 dir[PATH_MAX];
-	char	*slash;
+	struct st_error	 perr;
+	char		 dir[PATH_MAX];
+	char		*slash;
 
 	if (opt != NULL) {
-		if (st_path_canon(opt, dir, sizeof(dir), &c->err) == -1) {
-			if (c->err.code == ST_ENOTFOUND)
-				c->err.code = ST_ENOTINIT;
-			return (cli_error(c, c->err.code, "Not a steroids "
-			    "project: %s (%s)", cli_path(opt), c->err.msg));
+		if (st_path_canon(opt, dir, sizeof(dir), &perr) == -1) {
+			if (perr.code == ST_ENOTFOUND)
+				perr.code = ST_ENOTINIT;
+			return (cli_error(c, perr.code, "Not a steroids "
+			    "project: %s (%s)", cli_path(opt), perr.msg));
 		}
 		if (!is_project(dir))
 			return (cli_error(c, ST_ENOTINIT, "Not a steroids "

@@ -18,6 +18,12 @@ extern const struct cmd_entry cmd_projects_remove_entry;
 extern const struct cmd_entry cmd_projects_enable_entry;
 extern const struct cmd_entry cmd_projects_disable_entry;
 extern const struct cmd_entry cmd_projects_prune_entry;
+extern const struct cmd_entry cmd_tasks_add_entry;
+extern const struct cmd_entry cmd_tasks_list_entry;
+extern const struct cmd_entry cmd_tasks_update_entry;
+extern const struct cmd_entry cmd_loop_entry;
+extern const struct cmd_entry cmd_runners_list_entry;
+extern const struct cmd_entry cmd_runners_stop_entry;
 extern const struct cmd_entry cmd_runners_wakeup_entry;
 extern const struct cmd_entry cmd_runners_cron_entry;
 extern const struct cmd_entry cmd_agent_start_entry;
@@ -34,6 +40,12 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_projects_enable_entry,
 	&cmd_projects_disable_entry,
 	&cmd_projects_prune_entry,
+	&cmd_tasks_add_entry,
+	&cmd_tasks_list_entry,
+	&cmd_tasks_update_entry,
+	&cmd_loop_entry,
+	&cmd_runners_list_entry,
+	&cmd_runners_stop_entry,
 	&cmd_runners_wakeup_entry,
 	&cmd_runners_cron_entry,
 	&cmd_agent_start_entry,

@@ -55,6 +55,7 @@ st_lock_acquire(const char *project, int *fdp, pid_t *holder,
 {
 	char		 path[PATH_MAX + 64], buf[32];
 	struct timespec	 ts = { 0, 5 * 1000 * 1000 };
+	pid_t		 pid;
 	int		 fd, i, n;
 
 	*fdp = -1;
@@ -70,14 +71,18 @@ st_lock_acquire(const char *project, int *fdp, pid_t *holder,
 		if ((errno != EWOULDBLOCK && errno != EINTR) ||
 		    i == LOCK_TRIES) {
 			n = errno;
+			pid = read_holder(fd);
 			if (holder != NULL)
-				*holder = read_holder(fd);
+				*holder = pid;
 			close(fd);
-			if (n == EWOULDBLOCK)
+			if (n == EWOULDBLOCK && pid > 0)
 				return (st_seterr(err, ST_ELOCKED, "a runner "
 				    "is already running for %s (pid %ld)",
-				    project, holder != NULL ? (long)*holder :
-				    (long)st_lock_holder(project)));
+				    project, (long)pid));
+			if (n == EWOULDBLOCK)
+				return (st_seterr(err, ST_ELOCKED, "a runner "
+				    "is starting for %s (its pid is not "
+				    "written yet)", project));
 			return (st_seterr(err, ST_EGENERAL, "flock %s: %s",
 			    path, strerror(n)));
 		}

@@ -36,6 +36,7 @@
 
 #define KILL_GRACE	5.0	/* seconds between SIGTERM and SIGKILL */
 #define GROUP_POLL	0.1	/* re-check a dying group this often */
+#define KILL_WAIT	2.0	/* after SIGKILL, wait this long for the group */
 #define HB_BUSY_MS	1000	/* a heartbeat never holds the loop long */
 
 struct runner {
@@ -65,6 +66,7 @@ struct runner {
 	int			 timed_out;
 	int			 term_sent;
 	int			 kill_sent;
+	ev_tstamp		 kill_at;	/* when SIGKILL went */
 	int			 stopping;	/* SIGTERM or SIGINT came */
 };
 
@@ -223,7 +225,7 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	r->exited = 1;
 	ev_child_stop(r->loop, &r->child);
 	ev_timer_stop(r->loop, &r->deadline);
-	if (r->kill_sent || !group_alive(r->pid)) {
+	if (!group_alive(r->pid)) {
 		handler_done(r);
 		return;
 	}
@@ -236,9 +238,13 @@ group_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct runner	*r = w->data;
 
-	(void)loop;
 	(void)revents;
-	if (!group_alive(r->pid))
+	/*
+	 * Members killed with SIGKILL may take a moment to be reaped; one
+	 * stuck in the kernel (D state) must not hold the runner forever.
+	 */
+	if (!group_alive(r->pid) ||
+	    (r->kill_sent && ev_now(loop) - r->kill_at >= KILL_WAIT))
 		handler_done(r);
 }
 
@@ -258,13 +264,13 @@ grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct runner	*r = w->data;
 
-	(void)loop;
 	(void)revents;
 	r->kill_sent = 1;
+	r->kill_at = ev_now(loop);
 	killpg(r->pid, SIGKILL);
-	/* SIGKILL is final: once the leader is reaped there is no more. */
-	if (r->exited)
-		handler_done(r);
+	/* The leader's exit (child_cb) or the poll ends the wait. */
+	if (r->exited && !ev_is_active(&r->group_poll))
+		ev_timer_start(r->loop, &r->group_poll);
 }
 
 static void

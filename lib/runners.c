@@ -206,3 +206,67 @@ st_runner_stale(st_gdb *g, const char *id, long secs, int *stale,
 		return (st_sql_err(g->db, rc, err, "cannot read runner"));
 	return (0);
 }
+
+/*
+ * Does this row's process hold its project's runner lock?  The lock is
+ * the truth (the kernel drops it on any death); the PID written in the
+ * lock file must be the row's, so a reused PID never looks alive.  When
+ * the lock cannot be probed (folder unreadable) the PID alone decides.
+ */
+int
+st_runner_holds_lock(const struct st_runner *r)
+{
+	pid_t	holder;
+	int	held;
+
+	if (r->pid <= 0 || r->project_path == NULL)
+		return (0);
+	held = st_lock_probe(r->project_path, &holder);
+	if (held == -1)
+		return (st_pid_alive(r->pid));
+	return (held == 1 && holder == r->pid);
+}
+
+/*
+ * Alive, stale or dead (enum st_runner_state).  Staleness is the
+ * heartbeat's age against runner.stale_timeout of its project (the global
+ * value when the project's config cannot be read), compared by SQLite.
+ */
+int
+st_runner_state(st_gdb *g, const struct st_runner *r, int *state,
+    struct st_error *err)
+{
+	st_config	*cfg;
+	struct st_error	 cerr;
+	long		 secs;
+	int		 stale;
+
+	*state = ST_RUNNER_DEAD;
+	if (!st_runner_holds_lock(r))
+		return (0);
+	if (st_config_load(r->project_path, &cfg, &cerr) == -1 &&
+	    st_config_load(NULL, &cfg, &cerr) == -1)
+		secs = strtol(st_config_default("runner.stale_timeout"), NULL,
+		    10);
+	else {
+		secs = st_config_int(cfg, "runner.stale_timeout");
+		st_config_free(cfg);
+	}
+	if (st_runner_stale(g, r->id, secs, &stale, err) == -1)
+		return (-1);
+	*state = stale ? ST_RUNNER_STALE : ST_RUNNER_ALIVE;
+	return (0);
+}
+
+const char *
+st_runner_state_name(int state)
+{
+	switch (state) {
+	case ST_RUNNER_ALIVE:
+		return ("alive");
+	case ST_RUNNER_STALE:
+		return ("stale");
+	default:
+		return ("dead");
+	}
+}

@@ -170,6 +170,15 @@ int	 st_runner_delete_others(st_gdb *, const char *, const char *,
 	    struct st_error *);
 int	 st_runner_stale(st_gdb *, const char *, long, int *,
 	    struct st_error *);
+enum st_runner_state {
+	ST_RUNNER_ALIVE,	/* holds its project's lock, fresh heartbeat */
+	ST_RUNNER_STALE,	/* holds the lock, heartbeat too old: hung */
+	ST_RUNNER_DEAD		/* process gone or lock not its own */
+};
+int	 st_runner_holds_lock(const struct st_runner *);
+int	 st_runner_state(st_gdb *, const struct st_runner *, int *,
+	    struct st_error *);
+const char *st_runner_state_name(int);
 
 /* tasks.c */
 #define ST_TASK_NSTATUS		7

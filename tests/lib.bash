@@ -60,6 +60,44 @@ wait_for() {
 	done
 }
 
+# Exit-code check after `run --separate-stderr`: status CODE, exactly one
+# line on stderr ("steroids: ..."), and it matches the glob PATTERN if given.
+expect_status() {
+	if [ "$status" -ne "$1" ] || [ "${#stderr_lines[@]}" -ne 1 ] ||
+	    [[ "$stderr" != "steroids: "?* ]] ||
+	    { [ -n "${2:-}" ] && [[ "$stderr" != $2 ]]; }; then
+		printf 'expected exit %s, one stderr line like "%s"; got exit ' \
+		    "$1" "${2:-*}" >&2
+		printf '%s, stderr:\n%s\nstdout:\n%s\n' "$status" "$stderr" \
+		    "$output" >&2
+		return 1
+	fi
+}
+
+# pdb DIR SQL / gdb SQL: query a project's DB or the global DB.
+pdb() {
+	sqlite3 -cmd '.timeout 5000' "$1/.steroids/steroids.db" "$2"
+}
+gdb() {
+	sqlite3 -cmd '.timeout 5000' "$STEROIDS_HOME/steroids.db" "$1"
+}
+
+# set_config DIR KEY VALUE: a key in the project's .steroids/config.
+set_config() {
+	"$STEROIDS" config set --project "$1" "$2" "$3" >/dev/null
+}
+
+# group_gone PGID: no process is left in process group PGID.
+group_gone() {
+	! kill -0 -- "-$1" 2>/dev/null &&
+	    [ -z "$(ps -e -o pgid= | awk -v g="$1" '$1 == g')" ]
+}
+
+# Kill a process group at teardown (a handler's, by the PGID it wrote).
+track_pgid() {
+	TEST_PIDS+=("-$1")
+}
+
 # A uid that is not ours, for ownership tests (needs root to chown).
 other_uid() {
 	if [ "$(id -u)" -eq 0 ]; then

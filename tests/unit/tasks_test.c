@@ -1,0 +1,291 @@
+/*
+ * tasks_test.c -- lib/tasks.c: the next-task order (SPEC 4), claiming,
+ * the runner's outcome rules (SPEC 6) and the audit row of every change.
+ */
+#include "config.h"
+
+#include "unit.h"
+
+struct fixture {
+	char	 dir[PATH_MAX];
+	char	 db[PATH_MAX + 32];
+	st_pdb	*p;
+};
+
+static void
+open_project(struct unit *u, struct fixture *f)
+{
+	struct st_error	err;
+
+	unit_project(u, "proj", f->dir, sizeof(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/.steroids/steroids.db", f->dir);
+	if (st_pdb_open(f->dir, 0, &f->p, &err) == -1)
+		fail_msg("open: %s", err.msg);
+}
+
+static void
+add(struct fixture *f, const char *title, const char *section, char id[37])
+{
+	struct st_error	err;
+
+	if (st_task_add(f->p, title, section, NULL, "tester", id, &err) == -1)
+		fail_msg("add %s: %s", title, err.msg);
+}
+
+/* Claim the next task and return its title (caller frees); NULL: none. */
+static char *
+claim(struct fixture *f, const char **action)
+{
+	struct st_error	 err;
+	struct st_task	 t;
+	char		*title;
+	int		 found;
+
+	if (st_task_claim(f->p, "runner-1", &t, action, &found, &err) == -1)
+		fail_msg("claim: %s", err.msg);
+	if (!found)
+		return (NULL);
+	assert_string_equal(t.status, "in_progress");
+	title = strdup(t.title);
+	st_task_free(&t);
+	return (title);
+}
+
+static void
+finish_title(struct fixture *f, const char *title, int outcome, long max,
+    const char *want)
+{
+	struct st_error	err;
+	char		sql[256], to[ST_TASK_STATUS_LEN], *id;
+
+	snprintf(sql, sizeof(sql), "SELECT id FROM tasks WHERE title = '%s'",
+	    title);
+	id = unit_query(f->db, sql);
+	assert_non_null(id);
+	if (st_task_finish(f->p, id, outcome, max, "runner-1", "test", to,
+	    &err) == -1)
+		fail_msg("finish: %s", err.msg);
+	assert_string_equal(to, want);
+	free(id);
+}
+
+static void
+test_next_order(void **state)
+{
+	struct fixture	 f;
+	const char	*want[] = { "in review", "started", "a1", "a2", "b1",
+	    "none1", "none2" };
+	const char	*action;
+	char		 id[37], *title;
+	size_t		 i;
+
+	open_project(*state, &f);
+	add(&f, "none1", NULL, id);
+	add(&f, "b1", "B", id);
+	add(&f, "a2", "A", id);
+	add(&f, "none2", NULL, id);
+	add(&f, "a1", "A", id);
+	add(&f, "started", NULL, id);
+	add(&f, "in review", "B", id);
+	add(&f, "done", "A", id);
+	/* Same created_at for all: rowid breaks ties; a1 is made older. */
+	unit_sql(f.db, "UPDATE tasks SET created_at = '2020-01-01 00:00:00';"
+	    "UPDATE tasks SET created_at = '2019-01-01 00:00:00' WHERE "
+	    "title = 'a1';"
+	    "UPDATE tasks SET status = 'in_progress' WHERE title = 'started';"
+	    "UPDATE tasks SET status = 'review' WHERE title = 'in review';"
+	    "UPDATE tasks SET status = 'completed' WHERE title = 'done';"
+	    "UPDATE sections SET position = 5 WHERE name = 'B';"
+	    "UPDATE sections SET position = 2 WHERE name = 'A';");
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		title = claim(&f, &action);
+		if (title == NULL || strcmp(title, want[i]) != 0)
+			fail_msg("claim %zu: got '%s', want '%s'", i,
+			    title != NULL ? title : "(none)", want[i]);
+		assert_string_equal(action, i == 0 ? "review" : i == 1 ?
+		    "resume" : "start");
+		finish_title(&f, title, ST_TASK_DONE, 3, "completed");
+		free(title);
+	}
+	assert_null(claim(&f, &action));
+	assert_null(action);
+	st_pdb_close(f.p);
+}
+
+static void
+test_next_is_read_only(void **state)
+{
+	struct fixture	 f;
+	struct st_error	 err;
+	struct st_task	 t;
+	const char	*action;
+	char		 id[37];
+	int		 found;
+
+	open_project(*state, &f);
+	add(&f, "only", NULL, id);
+	assert_int_equal(st_task_next(f.p, &t, &action, &found, &err), 0);
+	assert_true(found);
+	assert_string_equal(t.title, "only");
+	assert_string_equal(action, "start");
+	st_task_free(&t);
+	unit_assert_query(f.db, "SELECT status FROM tasks", "pending");
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM audit"), 1);
+	st_pdb_close(f.p);
+}
+
+static void
+test_claim_audits(void **state)
+{
+	struct fixture	 f;
+	const char	*action;
+	char		 id[37], *title, sql[256];
+
+	open_project(*state, &f);
+	add(&f, "t", NULL, id);
+	title = claim(&f, &action);
+	assert_string_equal(title, "t");
+	free(title);
+	snprintf(sql, sizeof(sql), "SELECT from_status || '>' || to_status || "
+	    "' ' || actor || ' ' || actor_type || ' ' || notes FROM audit "
+	    "WHERE task_id = '%s' ORDER BY id DESC LIMIT 1", id);
+	unit_assert_query(f.db, sql,
+	    "pending>in_progress runner-1 runner runner: start");
+	/* A dead runner's task is resumed, and that is in the history too. */
+	title = claim(&f, &action);
+	assert_string_equal(title, "t");
+	assert_string_equal(action, "resume");
+	free(title);
+	unit_assert_query(f.db, sql,
+	    "in_progress>in_progress runner-1 runner runner: resume");
+	st_pdb_close(f.p);
+}
+
+static void
+test_outcomes(void **state)
+{
+	struct fixture	 f;
+	const char	*action;
+	char		 id[37], *title;
+
+	open_project(*state, &f);
+	add(&f, "flaky", NULL, id);
+
+	/* Failures go back to pending until max_failures, then failed. */
+	title = claim(&f, &action);
+	finish_title(&f, title, ST_TASK_FAILED, 3, "pending");
+	free(title);
+	unit_assert_query(f.db, "SELECT failure_count || ' ' || "
+	    "(last_failure_at IS NOT NULL) FROM tasks", "1 1");
+	title = claim(&f, &action);
+	finish_title(&f, title, ST_TASK_FAILED, 3, "pending");
+	free(title);
+	/* Interrupted (the runner was stopped): pending, not counted. */
+	title = claim(&f, &action);
+	finish_title(&f, title, ST_TASK_INTERRUPTED, 3, "pending");
+	free(title);
+	unit_assert_query(f.db, "SELECT failure_count FROM tasks", "2");
+	title = claim(&f, &action);
+	finish_title(&f, title, ST_TASK_FAILED, 3, "failed");
+	free(title);
+	unit_assert_query(f.db, "SELECT status || ' ' || failure_count FROM "
+	    "tasks", "failed 3");
+	assert_null(claim(&f, &action));
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM audit WHERE "
+	    "to_status = 'failed' AND from_status = 'in_progress'"), 1);
+	st_pdb_close(f.p);
+}
+
+static void
+test_handler_status_kept(void **state)
+{
+	struct fixture	 f;
+	struct st_error	 err;
+	const char	*action;
+	char		 id[37], from[ST_TASK_STATUS_LEN], *title;
+
+	open_project(*state, &f);
+	add(&f, "disputed", NULL, id);
+	title = claim(&f, &action);
+	free(title);
+	assert_int_equal(st_task_set_status(f.p, id, "disputed", "runner-1",
+	    "handler", NULL, from, &err), 0);
+	assert_string_equal(from, "in_progress");
+	finish_title(&f, "disputed", ST_TASK_DONE, 3, "disputed");
+
+	add(&f, "done-but-failed", NULL, id);
+	title = claim(&f, &action);
+	free(title);
+	assert_int_equal(st_task_set_status(f.p, id, "completed", "runner-1",
+	    "handler", NULL, from, &err), 0);
+	finish_title(&f, "done-but-failed", ST_TASK_FAILED, 3, "completed");
+	/* The failure still counts, so the history shows it. */
+	unit_assert_query(f.db, "SELECT status || ' ' || failure_count FROM "
+	    "tasks WHERE title = 'done-but-failed'", "completed 1");
+	/* No runner audit row overrode the handler's status. */
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM audit WHERE "
+	    "actor_type = 'runner' AND from_status <> 'pending'"), 0);
+	st_pdb_close(f.p);
+}
+
+static void
+test_bad_input(void **state)
+{
+	struct fixture	 f;
+	struct st_error	 err;
+	struct st_task	 t;
+	char		 id[37], id2[37], title[ST_TASK_TITLE_MAX + 2];
+
+	open_project(*state, &f);
+	assert_int_equal(st_task_add(f.p, "", NULL, NULL, NULL, id, &err), -1);
+	assert_int_equal(err.code, ST_EARGS);
+	memset(title, 'x', sizeof(title) - 1);
+	title[sizeof(title) - 1] = '\0';
+	assert_int_equal(st_task_add(f.p, title, NULL, NULL, NULL, id, &err),
+	    -1);
+	assert_int_equal(err.code, ST_EARGS);
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 0);
+	title[ST_TASK_TITLE_MAX] = '\0';
+	add(&f, title, NULL, id);
+
+	assert_int_equal(st_task_set_status(f.p, id, "done", NULL, NULL, NULL,
+	    NULL, &err), -1);
+	assert_int_equal(err.code, ST_EARGS);
+	assert_int_equal(st_task_set_status(f.p, "nope", "completed", NULL,
+	    NULL, NULL, NULL, &err), -1);
+	assert_int_equal(err.code, ST_ENOTFOUND);
+	assert_int_equal(st_task_get(f.p, "nope", &t, &err), -1);
+	assert_int_equal(err.code, ST_ENOTFOUND);
+	/* Same status again: no change, no audit row. */
+	assert_int_equal(st_task_set_status(f.p, id, "pending", NULL, NULL,
+	    NULL, NULL, &err), 0);
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM audit"), 1);
+
+	/* An ambiguous prefix is refused, not guessed. */
+	add(&f, "second", NULL, id2);
+	unit_sql(f.db, "UPDATE tasks SET id = 'abc1' WHERE title = 'second'");
+	unit_sql(f.db, "UPDATE tasks SET id = 'abc2' WHERE title <> 'abc1' "
+	    "AND title <> 'second'");
+	assert_int_equal(st_task_get(f.p, "abc", &t, &err), -1);
+	assert_int_equal(err.code, ST_EARGS);
+	assert_int_equal(st_task_get(f.p, "abc1", &t, &err), 0);
+	assert_string_equal(t.title, "second");
+	st_task_free(&t);
+	st_pdb_close(f.p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		st_test(test_next_order),
+		st_test(test_next_is_read_only),
+		st_test(test_claim_audits),
+		st_test(test_outcomes),
+		st_test(test_handler_status_kept),
+		st_test(test_bad_input),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
