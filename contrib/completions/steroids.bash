@@ -36,7 +36,7 @@ _steroids_options()
 	'tasks list')	echo '--status --project' ;;
 	'tasks update')	echo '--status --project' ;;
 	loop)		echo '--project --once --dry-run' ;;
-	'runners stop')	echo '--project --id --all' ;;
+	'runners stop')	echo '--project --id --all --force' ;;
 	'runners wakeup')	echo '--dry-run' ;;
 	'config get' | 'config set')	echo '-g --global -p --project' ;;
 	esac
