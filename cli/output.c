@@ -8,15 +8,22 @@
 
 #include "cli.h"
 
+/*
+ * Callers may pass c->err.msg itself as an argument (to wrap the library's
+ * message), so format into a copy first: vsnprintf onto its own source is
+ * undefined and printed an empty or mangled line.
+ */
 int
 cli_error(struct cli *c, int code, const char *fmt, ...)
 {
+	char	buf[sizeof(c->err.msg)];
 	va_list	ap;
 
-	c->err.code = code;
 	va_start(ap, fmt);
-	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	c->err.code = code;
+	memcpy(c->err.msg, buf, sizeof(c->err.msg));
 	return (-1);
 }
 

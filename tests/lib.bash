@@ -25,6 +25,7 @@ track_pid() {
 
 teardown_home() {
 	local p
+	tty_kill
 	for p in "${TEST_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
@@ -64,5 +65,53 @@ wait_for() {
 other_uid() {
 	if [ "$(id -u)" -eq 0 ]; then
 		id -u nobody 2>/dev/null || echo 65534
+	fi
+}
+
+# expect_error CODE: after `run --separate-stderr`, the command exited CODE
+# and said so in exactly one line on stderr ("steroids: ...").
+expect_error() {
+	if [ "$status" -ne "$1" ] || [ "${#stderr_lines[@]}" -ne 1 ] ||
+	    [[ "$stderr" != "steroids: "?* ]]; then
+		printf 'expected exit %s and one stderr line; got exit %s, ' \
+		    "$1" "$status" >&2
+		printf '%s stderr lines:\n%s\n' "${#stderr_lines[@]}" \
+		    "$stderr" >&2
+		return 1
+	fi
+}
+
+# mode_of FILE: permission bits in octal (GNU or BSD stat).
+mode_of() {
+	stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"
+}
+
+# The registry's content as text, to show a command changed nothing.
+registry_dump() {
+	sqlite3 "$STEROIDS_HOME/steroids.db" .dump
+}
+
+# tty_run SCRIPT: run a bash script in a detached tmux pane (a real terminal)
+# on a private server; tty_screen prints the pane, tty_keys types into it.
+# teardown_home kills the server.
+tty_run() {
+	TTY_SOCKET="steroids-test-$$"
+	unset TMUX
+	tmux -L "$TTY_SOCKET" -f /dev/null new-session -d -x 200 -y 40 \
+	    "bash '$1'"
+}
+
+tty_screen() {
+	tmux -L "$TTY_SOCKET" capture-pane -p "$@"
+}
+
+tty_keys() {
+	tmux -L "$TTY_SOCKET" send-keys "$@"
+}
+
+tty_kill() {
+	if [ -n "${TTY_SOCKET:-}" ]; then
+		tmux -L "$TTY_SOCKET" kill-server 2>/dev/null || true
+		TTY_SOCKET=
 	fi
 }
