@@ -204,7 +204,7 @@ print([p["status"] for p in json.load(sys.stdin) if p["path"].endswith("/off")][
 # Spaces, quotes, a newline, a tab, non-UTF-8 bytes: add, list (escaped),
 # --json (the same bytes back), remove.
 @test "odd paths round-trip through add, list, --json and remove" {
-	local p n=0 i
+	local p n=0
 	local -a odd=("$TEST_ROOT/with space" "$TEST_ROOT/new"$'\n'"line" \
 	    "$TEST_ROOT/bytes"$'\xff\xfe' "$TEST_ROOT/q'uo\"te"$'\t'tab \
 	    "$TEST_ROOT/esc"$'\033'"[31m")
