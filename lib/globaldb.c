@@ -219,6 +219,7 @@ st_gdb_open(st_gdb **gp, struct st_error *err)
 {
 	char	home[PATH_MAX];
 
+	*gp = NULL;
 	if (st_home_ensure(home, sizeof(home), err) == -1)
 		return (-1);
 	return (st_gdb_open_dir(home, gp, err));
