@@ -37,7 +37,7 @@ d = json.load(sys.stdin)
 assert sorted(d) == ["command", "data", "error", "subcommand", "success"], d
 assert d["success"] is False and d["data"] is None, d
 assert d["error"]["details"]["exit_code"] == int(sys.argv[1]), d
-assert d["error"]["message"] and "\n" not in d["error"]["message"], d
+assert d["error"]["message"], d
 ' "$code" || { echo "envelope: $*: $output"; return 1; }
 	[ "$(state)" = "$BEFORE" ]
 }
@@ -223,4 +223,16 @@ import json, sys; print(json.load(sys.stdin)["error"]["code"])')" = \
 	[ "$(state)" = "$BEFORE" ]
 	run steroids projects add "$TEST_ROOT/new"
 	[ "$status" -eq 0 ]
+}
+
+# Library messages carry paths as they are: the error line escapes them.
+@test "a missing path with control bytes: one escaped line on stderr" {
+	p="$TEST_ROOT/esc"$'\033[2J'"x"$'\n'"nl"$'\xff'
+	bad 4 projects add "$p"
+	[[ "$stderr" != *$'\033'* ]] && [[ "$stderr" != *$'\xff'* ]]
+	[[ "$stderr" == *"$TEST_ROOT/esc\\033[2Jx\\nnl\\377"* ]]
+	bad 4 init "$p"
+	[ ! -e "$p" ]
+	bad 4 projects remove "$p"
+	[[ "$stderr" != *$'\033'* ]]
 }
