@@ -93,25 +93,30 @@ registry_dump() {
 
 # tty_run SCRIPT: run a bash script in a detached tmux pane (a real terminal)
 # on a private server; tty_screen prints the pane, tty_keys types into it.
-# teardown_home kills the server.
+# teardown_home kills the server.  Its socket lives under TEST_ROOT, so
+# nothing is left in /tmp.
+tty_tmux() {
+	TMUX_TMPDIR="$TEST_ROOT" tmux -L "$TTY_SOCKET" "$@"
+}
+
 tty_run() {
+	command -v tmux >/dev/null || skip "tmux is not installed"
 	TTY_SOCKET="steroids-test-$$"
 	unset TMUX
-	tmux -L "$TTY_SOCKET" -f /dev/null new-session -d -x 200 -y 40 \
-	    "bash '$1'"
+	tty_tmux -f /dev/null new-session -d -x 200 -y 40 "bash '$1'"
 }
 
 tty_screen() {
-	tmux -L "$TTY_SOCKET" capture-pane -p "$@"
+	tty_tmux capture-pane -p "$@"
 }
 
 tty_keys() {
-	tmux -L "$TTY_SOCKET" send-keys "$@"
+	tty_tmux send-keys "$@"
 }
 
 tty_kill() {
 	if [ -n "${TTY_SOCKET:-}" ]; then
-		tmux -L "$TTY_SOCKET" kill-server 2>/dev/null || true
+		tty_tmux kill-server 2>/dev/null || true
 		TTY_SOCKET=
 	fi
 }
