@@ -8,15 +8,22 @@
 
 #include "cli.h"
 
+/*
+ * Callers may pass c->err.msg itself as an argument (to wrap the library's
+ * message), so format into a copy first: vsnprintf onto its own source is
+ * undefined and printed an empty or mangled line.
+ */
 int
 cli_error(struct cli *c, int code, const char *fmt, ...)
 {
+	char	buf[sizeof(c->err.msg)];
 	va_list	ap;
 
-	c->err.code = code;
 	va_start(ap, fmt);
-	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	c->err.code = code;
+	memcpy(c->err.msg, buf, sizeof(c->err.msg));
 	return (-1);
 }
 
@@ -41,20 +48,46 @@ cli_info(struct cli *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The error line: one line, and nothing a terminal would act on.  Library
+ * messages carry paths as they are, so control characters and bytes that
+ * are not UTF-8 are escaped here (\n, \t, \ooo) as paths are in lists.
+ */
+static void
+print_error(FILE *f, const char *msg)
+{
+	const unsigned char	*s = (const unsigned char *)msg;
+	size_t			 n;
+
+	fputs("steroids: ", f);
+	while (*s != '\0') {
+		n = st_utf8_len((const char *)s);
+		if (n > 1 || (n == 1 && *s >= 0x20 && *s != 0x7f)) {
+			fwrite(s, 1, n, f);
+			s += n;
+			continue;
+		}
+		if (*s == '\n')
+			fputs("\\n", f);
+		else if (*s == '\t')
+			fputs("\\t", f);
+		else if (*s == '\r')
+			fputs("\\r", f);
+		else
+			fprintf(f, "\\%03o", (unsigned)*s);
+		s++;
+	}
+	putc('\n', f);
+}
+
 /* Print the envelope (with --json) and the error line; rc is 0 or -1. */
 void
 cli_finish(struct cli *c, int rc)
 {
-	char	*msg;
-	size_t	 i;
+	size_t	i;
 
-	if (rc != 0) {
-		/* One line: a message never carries a raw newline. */
-		for (msg = c->err.msg; *msg != '\0'; msg++)
-			if (*msg == '\n' || *msg == '\r')
-				*msg = ' ';
-		fprintf(stderr, "steroids: %s\n", c->err.msg);
-	}
+	if (rc != 0)
+		print_error(stderr, c->err.msg);
 	if (!c->json)
 		return;
 	if (c->js.f != NULL)

@@ -82,6 +82,33 @@ group_usage(FILE *f, const char *name)
 			fprintf(f, "  %s %s\n", e->sub, e->usage);
 }
 
+/*
+ * The command words (group NULL) or one group's subcommands, comma
+ * separated, for an error that must stay on one line.
+ */
+static const char *
+word_list(const char *group, char *buf, size_t len)
+{
+	const struct cmd_entry	*e;
+	const char		*w, *last = NULL;
+	size_t			 i;
+
+	buf[0] = '\0';
+	for (i = 0; (e = cmd_table[i]) != NULL; i++) {
+		if (group != NULL && (e->sub == NULL ||
+		    strcmp(e->name, group) != 0))
+			continue;
+		w = group != NULL ? e->sub : e->name;
+		if (last != NULL && strcmp(last, w) == 0)
+			continue;
+		if (buf[0] != '\0')
+			strlcat(buf, ", ", len);
+		strlcat(buf, w, len);
+		last = w;
+	}
+	return (buf);
+}
+
 /* A global flag before the command word; 0 if arg is not one. */
 static int
 global_flag(struct cli *c, const char *arg)
@@ -104,6 +131,7 @@ dispatch(struct cli *c, int argc, char **argv, int *done)
 {
 	const struct cmd_entry	*e = NULL;
 	struct cmd_args		 a;
+	char			 names[256];
 	int			 i = 1, j, group = 0, rc;
 
 	*done = 0;
@@ -123,10 +151,9 @@ dispatch(struct cli *c, int argc, char **argv, int *done)
 			return (cli_error(c, ST_EARGS, "unknown option %s; see "
 			    "'steroids --help'", cli_path(argv[i])));
 	}
-	if (i == argc) {
-		usage(stderr);
-		return (cli_error(c, ST_EARGS, "no command given"));
-	}
+	if (i == argc)
+		return (cli_error(c, ST_EARGS, "no command given (%s); see "
+		    "'steroids --help'", word_list(NULL, names, sizeof(names))));
 	c->command = argv[i];
 	for (j = 0; cmd_table[j] != NULL; j++) {
 		if (strcmp(cmd_table[j]->name, argv[i]) != 0)
@@ -149,11 +176,11 @@ dispatch(struct cli *c, int argc, char **argv, int *done)
 				    "%s; see 'steroids %s --help'",
 				    cli_path(argv[i]), c->command));
 		}
-		if (i == argc) {
-			group_usage(stderr, c->command);
+		if (i == argc)
 			return (cli_error(c, ST_EARGS, "steroids %s needs a "
-			    "subcommand", c->command));
-		}
+			    "subcommand (%s); see 'steroids %s --help'",
+			    c->command, word_list(c->command, names,
+			    sizeof(names)), c->command));
 		c->subcommand = argv[i];
 		for (j = 0; cmd_table[j] != NULL; j++)
 			if (strcmp(cmd_table[j]->name, c->command) == 0 &&
@@ -182,13 +209,20 @@ main(int argc, char **argv)
 {
 	struct cli	 c;
 	const char	*env;
-	int		 rc, done;
+	int		 rc, done, i;
 
 	memset(&c, 0, sizeof(c));
 	c.color = isatty(STDOUT_FILENO) &&
 	    ((env = getenv("NO_COLOR")) == NULL || *env == '\0');
 	if ((env = getenv("STEROIDS_JSON")) != NULL && strcmp(env, "1") == 0)
 		c.json = 1;
+	/*
+	 * "steroids bogus --json" fails before any command parses its flags,
+	 * and must still answer with the envelope.
+	 */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--json") == 0)
+			c.json = 1;
 	rc = dispatch(&c, argc, argv, &done);
 	if (done)
 		return (0);

@@ -25,6 +25,7 @@ track_pid() {
 
 teardown_home() {
 	local p
+	tty_kill
 	for p in "${TEST_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
@@ -102,5 +103,45 @@ track_pgid() {
 other_uid() {
 	if [ "$(id -u)" -eq 0 ]; then
 		id -u nobody 2>/dev/null || echo 65534
+	fi
+}
+
+# mode_of FILE: permission bits in octal (GNU or BSD stat).
+mode_of() {
+	stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"
+}
+
+# The registry's content as text, to show a command changed nothing.
+registry_dump() {
+	sqlite3 "$STEROIDS_HOME/steroids.db" .dump
+}
+
+# tty_run SCRIPT: run a bash script in a detached tmux pane (a real terminal)
+# on a private server; tty_screen prints the pane, tty_keys types into it.
+# teardown_home kills the server.  Its socket lives under TEST_ROOT, so
+# nothing is left in /tmp.
+tty_tmux() {
+	TMUX_TMPDIR="$TEST_ROOT" tmux -L "$TTY_SOCKET" "$@"
+}
+
+tty_run() {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	TTY_SOCKET="steroids-test-$$"
+	unset TMUX
+	tty_tmux -f /dev/null new-session -d -x 200 -y 40 "bash '$1'"
+}
+
+tty_screen() {
+	tty_tmux capture-pane -p "$@"
+}
+
+tty_keys() {
+	tty_tmux send-keys "$@"
+}
+
+tty_kill() {
+	if [ -n "${TTY_SOCKET:-}" ]; then
+		tty_tmux kill-server 2>/dev/null || true
+		TTY_SOCKET=
 	fi
 }
