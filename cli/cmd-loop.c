@@ -5,18 +5,27 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+
+/*
+ * Started by the agent or a sweep, our stdout is the runner log, where the
+ * library already writes each task with a timestamp: say it once.
+ */
+static int	out_is_log;
 
 static void
 loop_event(const struct st_run_info *i, void *arg)
 {
 	struct cli	*c = arg;
 
-	if (c->quiet || c->json)
+	if (c->quiet || c->json || (out_is_log && i->event != ST_RUN_STARTED))
 		return;
 	switch (i->event) {
 	case ST_RUN_STARTED:
@@ -117,12 +126,17 @@ cmd_loop_exec(struct cli *c, struct cmd_args *a)
 {
 	struct st_run_opts	 opts;
 	struct st_run_result	 res;
-	char			 dir[PATH_MAX];
+	struct stat		 log, out;
+	char			 dir[PATH_MAX], path[PATH_MAX + 32];
 
 	if (cli_project_dir(c, args_get(a, "project"), dir, sizeof(dir)) == -1)
 		return (-1);
 	if (args_has(a, "dry-run"))
 		return (loop_dry_run(c, dir));
+	snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR "/logs/runner.log",
+	    dir);
+	out_is_log = stat(path, &log) == 0 && fstat(STDOUT_FILENO, &out) == 0 &&
+	    log.st_dev == out.st_dev && log.st_ino == out.st_ino;
 
 	memset(&opts, 0, sizeof(opts));
 	opts.flags = args_has(a, "once") ? ST_RUN_ONCE : 0;

@@ -15,7 +15,7 @@ teardown() {
 	teardown_home
 }
 
-@test "demo.sh from the build root inits a project, lists it and cleans up" {
+@test "demo.sh from the build root: the agent runs the demo's tasks, all cleaned up" {
 	cd "${top_builddir:?}"
 	run --separate-stderr env -u STEROIDS sh "$top_srcdir/contrib/demo.sh"
 	[ "$status" -eq 0 ] || { echo "$output$stderr"; false; }
@@ -23,6 +23,13 @@ teardown() {
 	[[ "$output" == *"$ steroids init --name demo $TMPDIR/steroids-demo-project."* ]]
 	[[ "$output" =~ $'\n'"$TMPDIR"/steroids-demo-project\.[^\ ]+\ +enabled ]]
 	[[ "$output" == *"demo: OK"* ]]
+	# The agent started a runner that ran the handler for both tasks.
+	[[ "$output" =~ [0-9a-f]{8}\ +completed\ +0\ +-\ +write\ the\ README ]]
+	[[ "$output" =~ [0-9a-f]{8}\ +completed\ +0\ +-\ +ship\ it ]]
+	[[ "$output" == *$'\ndid: write the README\n'* ]]
+	[[ "$output" == *$'\ndid: ship it\n'* ]]
+	# No agent or runner of the demo is left.
+	[ -z "$(ps -e -o args= | grep -F "$TMPDIR/steroids-demo" | grep -v grep)" ]
 	# Its temporary folders are gone; our own STEROIDS_HOME was not touched.
 	[ -z "$(ls -A "$TMPDIR")" ]
 	[ ! -e "$STEROIDS_HOME" ]

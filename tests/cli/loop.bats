@@ -400,3 +400,20 @@ in_progress() {
 	[ ! -e "$REC" ]
 	[ "$(gdb "SELECT count(*) FROM runners")" -eq 0 ]
 }
+
+@test "started with stdout on the runner log, as the agent does: each task is logged once" {
+	steroids tasks add alpha --project "$P" >/dev/null
+	steroids tasks add beta --project "$P" >/dev/null
+	handler "echo ran"
+	mkdir -p "$P/.steroids/logs"
+	log="$P/.steroids/logs/runner.log"
+	"$STEROIDS" loop --project "$P" >>"$log" 2>&1
+	[ "$(grep -c '(start): alpha$' "$log")" -eq 1 ]
+	[ "$(grep -c '(start): beta$' "$log")" -eq 1 ]
+	[ "$(grep -c -- '-> completed$' "$log")" -eq 2 ]
+	# On a terminal or a pipe the progress still shows.
+	steroids tasks add gamma --project "$P" >/dev/null
+	run "$STEROIDS" loop --project "$P"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(start): gamma"* ]]
+}
