@@ -63,6 +63,24 @@ load_config(int first)
 	return (0);
 }
 
+/*
+ * The sweep starts nothing for a project that waits out its crash-loop
+ * backoff (SPEC 8): the backoff timer starts it when the time is up.
+ */
+static const char *
+sweep_hold(const char *path, void *arg)
+{
+	struct project	*p;
+
+	(void)arg;
+	if ((p = project_find(path)) != NULL && ev_is_active(&p->backoff)) {
+		log_debug("sweep: %s: not started: in crash-loop backoff",
+		    path);
+		return ("in crash-loop backoff");
+	}
+	return (NULL);
+}
+
 /* The periodic sweep: the same library code as 'steroids runners wakeup'. */
 static void
 sweep(void)
@@ -74,7 +92,8 @@ sweep(void)
 	size_t			 i;
 	int			 rc;
 
-	rc = st_sweep(agent.gdb, ST_SWEEP_NO_DETACH, &l, &err);
+	rc = st_sweep_held(agent.gdb, ST_SWEEP_NO_DETACH, sweep_hold, NULL,
+	    &l, &err);
 	if (rc == -1) {
 		log_warnx("sweep: %s", err.msg);
 		return;

@@ -287,6 +287,10 @@ int	 st_steroids_path(char *, size_t);
  * st_sweep_bound() seconds.  st_sweep_project: one registered project,
  * without wakeup.lock (the agent, on an event).  With ST_SWEEP_NO_DETACH
  * the runners started are the caller's children, to reap.
+ * st_sweep_held: st_sweep, but before starting a runner for a project it
+ * asks hold(path, arg): a non-NULL answer (why, e.g. the agent's crash-
+ * loop backoff) starts nothing there, noted in the reason; cleaning rows
+ * and stopping hung runners still happen.
  */
 enum st_sweep_action {
 	ST_SWEEP_NONE,		/* nothing done (reason says why) */
@@ -309,7 +313,10 @@ struct st_sweep_list {
 	size_t			 n;
 };
 const char *st_sweep_action_name(int);
+typedef const char *(*st_sweep_hold)(const char *, void *);
 int	 st_sweep(st_gdb *, int, struct st_sweep_list *, struct st_error *);
+int	 st_sweep_held(st_gdb *, int, st_sweep_hold, void *,
+	    struct st_sweep_list *, struct st_error *);
 unsigned int st_sweep_bound(void);
 int	 st_sweep_project(st_gdb *, const char *, int,
 	    struct st_sweep_result *, struct st_error *);

@@ -349,12 +349,12 @@ add_note(char *buf, size_t len, const char *fmt, ...)
 /* One project, the steps of SPEC 7 in order. */
 static void
 sweep_one(st_gdb *g, const struct st_project *p, int flags,
-    struct st_sweep_result *res)
+    st_sweep_hold hold, void *arg, struct st_sweep_result *res)
 {
 	struct st_error	 e;
 	struct probe	 pr;
 	struct runstate	 rs;
-	const char	*path = p->path;
+	const char	*path = p->path, *why;
 	char		*reason = res->reason;
 	size_t		 rlen = sizeof(res->reason);
 	int		 dry = (flags & ST_SWEEP_DRY_RUN) != 0;
@@ -422,6 +422,10 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 	}
 	add_note(reason, rlen, "%ld pending task%s", pr.pending,
 	    pr.pending == 1 ? "" : "s");
+	if (hold != NULL && (why = hold(path, arg)) != NULL) {
+		add_note(reason, rlen, "not started: %s", why);
+		return;
+	}
 	if (dry) {
 		res->action = ST_SWEEP_WOULD_START;
 		return;
@@ -457,7 +461,7 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 	if (!found)
 		return (st_seterr(err, ST_ENOTFOUND, "not a registered project: "
 		    "%s", path));
-	sweep_one(g, &p, flags, res);
+	sweep_one(g, &p, flags, NULL, NULL, res);
 	st_project_free(&p);
 	return (0);
 }
@@ -470,6 +474,14 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
  */
 int
 st_sweep(st_gdb *g, int flags, struct st_sweep_list *l, struct st_error *err)
+{
+	return (st_sweep_held(g, flags, NULL, NULL, l, err));
+}
+
+/* st_sweep, asking hold before each start (the agent's backoff). */
+int
+st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
+    struct st_sweep_list *l, struct st_error *err)
 {
 	struct st_project_list	 pl;
 	struct timespec		 t0;
@@ -511,7 +523,7 @@ st_sweep(st_gdb *g, int flags, struct st_sweep_list *l, struct st_error *err)
 			    "will see it", SWEEP_BUDGET);
 			continue;
 		}
-		sweep_one(g, &pl.v[i], flags, &l->v[i]);
+		sweep_one(g, &pl.v[i], flags, hold, arg, &l->v[i]);
 	}
 	st_project_list_free(&pl);
 	close(fd);

@@ -148,6 +148,29 @@ live_runners() {
 	agent_alive
 }
 
+@test "agent: the periodic sweep keeps to the crash-loop backoff" {
+	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=1
+	global_config agent.sweep_interval 1
+	global_config agent.backoff_max 60
+	new_project "$TEST_ROOT/p"
+	start_agent
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 starts_at_least 1
+	first=$(awk '$1 == "started" { print $2; exit }' "$RUNS")
+	sleep 8
+	# Backoff 1, 2, 4, 8 s: starts at 0, 1, 3, 7 s.  A sweep every second
+	# that ignored it would start one a second.
+	n=$(starts)
+	[ "$n" -ge 2 ] && [ "$n" -le 4 ]
+	# Each start keeps to the schedule: the kth no sooner than 2^(k-1)-1 s.
+	awk -v t0="$first" '$1 == "started" {
+		k++; if ($2 - t0 < 2 ^ (k - 1) - 2) { print "start " k " at +" $2 - t0; exit 1 }
+	}' "$RUNS"
+	grep -q 'not started: in crash-loop backoff' "$TEST_ROOT/agent.log"
+	! grep -q 'starting again in 16s' "$TEST_ROOT/agent.log"
+	agent_alive
+}
+
 @test "agent: a runner started by hand is adopted; killed, it is restarted (pidfd)" {
 	new_project "$TEST_ROOT/p"
 	add_task "$TEST_ROOT/p" one
