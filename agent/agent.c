@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__FreeBSD__) || defined(__DragonFly__)
@@ -27,6 +28,8 @@
 #include "agent.h"
 
 struct agent	 agent;
+
+#define PIDFILE_WAIT_MS	2000	/* a lock on agent.pid with no live agent */
 
 static ev_signal	sig_term, sig_int, sig_hup;
 
@@ -219,6 +222,35 @@ daemonise(void)
 	return (p[1]);
 }
 
+/*
+ * pidfile_open, riding out a moment's lock by someone who is not an agent
+ * (a probe of the file, or an old 'steroids agent status'): a holder
+ * whose file names no live process is retried for PIDFILE_WAIT_MS.
+ */
+static struct pidfh *
+open_pidfile(const char *path, pid_t *other)
+{
+	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
+	struct pidfh	*pfh;
+	int		 i, e;
+
+	for (i = 0; i < PIDFILE_WAIT_MS / 20; i++) {
+		*other = -1;
+		if ((pfh = pidfile_open(path, 0600, other)) != NULL)
+			return (pfh);
+		/* EINVAL: locked, and what it holds is no PID. */
+		if ((e = errno) != EEXIST && e != EINVAL)
+			return (NULL);
+		if (e == EEXIST && st_pid_alive(*other)) {
+			errno = EEXIST;
+			return (NULL);
+		}
+		nanosleep(&ts, NULL);
+	}
+	errno = EEXIST;
+	return (NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,7 +259,7 @@ main(int argc, char **argv)
 	char		 pidpath[PATH_MAX + 16];
 	pid_t		 other;
 	int		 ch, daemon_mode = 0, verbose = 0, force_poll = 0;
-	int		 ready = -1;
+	int		 ready = -1, e;
 
 	while ((ch = getopt(argc, argv, "dPvh")) != -1) {
 		switch (ch) {
@@ -263,15 +295,22 @@ main(int argc, char **argv)
 	}
 	load_config(1);
 	snprintf(pidpath, sizeof(pidpath), "%s/agent.pid", agent.home);
-	if ((pfh = pidfile_open(pidpath, 0600, &other)) == NULL) {
-		if (errno == EEXIST) {
+	if ((pfh = open_pidfile(pidpath, &other)) == NULL) {
+		e = errno;
+		if (e == EEXIST && st_pid_alive(other)) {
 			fprintf(stderr, "steroids-agent: already running "
 			    "(pid %ld)\n", (long)other);
 			return (ST_ELOCKED);
 		}
+		if (e == EEXIST) {
+			fprintf(stderr, "steroids-agent: %s is locked by "
+			    "another process; is an agent starting?\n",
+			    pidpath);
+			return (ST_ELOCKED);
+		}
 		fprintf(stderr, "steroids-agent: cannot open %s: %s\n",
-		    pidpath, strerror(errno));
-		return (errno == EAGAIN ? ST_ELOCKED : 1);
+		    pidpath, strerror(e));
+		return (e == EAGAIN ? ST_ELOCKED : 1);
 	}
 	/* Open the global DB once before daemonising so errors show. */
 	if (st_gdb_open_dir(agent.home, &agent.gdb, &err) == -1) {

@@ -1,7 +1,8 @@
 /*
  * cmd-agent.c -- steroids agent start|stop|status.  The agent is found
  * beside the steroids binary (or in the install's bindir) and started
- * with -d; it is known to run while it holds the lock on its pidfile.
+ * with -d; it is known to run while the PID in its pidfile lives and it
+ * holds the lock on that file (probed only then; see agent_pid).
  * status exits 1 when the agent is not running and 7 (HEALTH_FAILED)
  * when it runs but its status file is missing or not its own.
  */
@@ -25,15 +26,45 @@
 
 #define AGENT_WAIT_MS	10000	/* stop: how long to wait for the exit */
 
-/* The PID of the running agent, 0 if none runs, -1 on error (c->err). */
+static pid_t
+read_pid(int fd)
+{
+	char	buf[32];
+	ssize_t	n;
+	long	pid;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return (0);
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return (pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0);
+}
+
+/* Does someone hold the lock on agent.pid?  Takes it for a moment if not. */
+static int
+pidfile_held(int fd)
+{
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN);
+		return (0);
+	}
+	return (errno == EWOULDBLOCK);
+}
+
+/*
+ * The PID of the running agent, 0 if none runs, -1 on error (c->err).
+ * The file's PID is read first, and the lock is probed only when that
+ * process lives (to tell the agent from a reused PID): a probe takes the
+ * lock for a moment when it is free, which could refuse an agent starting
+ * right then, so it is never done on a leftover file naming a dead PID.
+ */
 static pid_t
 agent_pid(struct cli *c, char *home, size_t len)
 {
 	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
-	char		 path[PATH_MAX + 16], buf[32];
-	ssize_t		 n;
-	long		 pid;
-	int		 fd, i;
+	char		 path[PATH_MAX + 16];
+	pid_t		 pid;
+	int		 fd, i, held;
 
 	if (st_home_dir(home, len, &c->err) == -1)
 		return (-1);
@@ -45,27 +76,21 @@ agent_pid(struct cli *c, char *home, size_t len)
 		    strerror(errno));
 		return (-1);
 	}
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		close(fd);		/* nobody holds it: a leftover file */
+	/* Empty: an agent is starting and has not written its PID yet. */
+	for (i = 0; (pid = read_pid(fd)) == 0 && i < 100; i++)
+		nanosleep(&ts, NULL);
+	if (pid > 0 && !st_pid_alive(pid)) {
+		close(fd);		/* a leftover of a killed agent */
 		return (0);
 	}
-	/* Held: the agent may not have written its PID yet. */
-	for (i = 0; i < 100; i++) {
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		if (n > 0) {
-			buf[n] = '\0';
-			pid = strtol(buf, NULL, 10);
-			if (pid > 0 && pid <= INT_MAX) {
-				close(fd);
-				return ((pid_t)pid);
-			}
-		}
-		nanosleep(&ts, NULL);
-	}
+	held = pidfile_held(fd);
 	close(fd);
-	cli_error(c, ST_EHEALTH, "%s is locked but holds no PID",
-	    cli_path(path));
-	return (-1);
+	if (!held)
+		return (0);		/* a leftover; the PID was reused */
+	if (pid == 0)
+		return (cli_error(c, ST_EHEALTH, "%s is locked but holds no "
+		    "PID", cli_path(path)));
+	return (pid);
 }
 
 /* steroids-agent beside the steroids binary (or the installed one). */

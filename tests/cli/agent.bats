@@ -251,6 +251,42 @@ live_runners() {
 	agent_alive
 }
 
+# A pid that no process has (one that just exited).
+dead_pid() {
+	sh -c 'exit 0' &
+	local pid=$!
+	wait "$pid"
+	echo "$pid"
+}
+
+@test "agent: a moment's lock on a leftover agent.pid does not refuse a starting agent" {
+	command -v flock >/dev/null || skip "flock(1) is not installed"
+	# As pidfile_write(3) leaves it: digits, no newline.
+	printf '%s' "$(dead_pid)" >"$STEROIDS_HOME/agent.pid"
+	# What an 'agent status' probing the file at that moment would do.
+	flock -s "$STEROIDS_HOME/agent.pid" sleep 0.5 &
+	track_pid $!
+	sleep 0.1
+	start_agent
+	agent_alive
+	[ "$(cat "$STEROIDS_HOME/agent.pid")" -eq "$AGENT_PID" ]
+}
+
+@test "agent status: a leftover agent.pid naming a dead pid is not running, its lock untouched" {
+	command -v flock >/dev/null || skip "flock(1) is not installed"
+	dead_pid >"$STEROIDS_HOME/agent.pid"
+	# An exclusive lock held elsewhere: status must not need the lock.
+	flock -x "$STEROIDS_HOME/agent.pid" sleep 5 &
+	track_pid $!
+	sleep 0.2
+	run "$STEROIDS" agent status
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not running"* ]]
+	run "$STEROIDS" agent stop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"not running"* ]]
+}
+
 @test "agent: SIGTERM exits cleanly and leaves the runners running" {
 	new_project "$TEST_ROOT/p"
 	add_task "$TEST_ROOT/p" one
