@@ -361,6 +361,41 @@ no_pending() {
 	[ "$(starts)" -eq 30 ]
 }
 
+# Context switches of process $1 so far (voluntary + involuntary).
+ctxt_switches() {
+	awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$1/status"
+}
+
+@test "agent: idle means idle: no wakeups with 20 projects and nothing happening" {
+	[ -r "/proc/$$/status" ] || skip "no /proc"
+	cat >"$TEST_ROOT/consume" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	flock -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
+	EOF
+	chmod +x "$TEST_ROOT/consume"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
+	mkdir -p "$STEROIDS_HOME/fake"
+	for i in $(seq 1 20); do
+		new_project "$TEST_ROOT/p$i"
+	done
+	start_agent
+	# Some real work first: a task done by a runner that writes the DB.
+	add_task "$TEST_ROOT/p1" one
+	wait_for 5 starts_at_least 1
+	wait_for 5 no_pending "$TEST_ROOT/p1/.steroids/steroids.db"
+	sleep 4		# the re-check ladders (2 s) and the status write end
+	before=$(ctxt_switches "$AGENT_PID")
+	sleep 5
+	after=$(ctxt_switches "$AGENT_PID")
+	echo "context switches while idle: $before -> $after"
+	[ $((after - before)) -le 3 ]
+	agent_alive
+}
+
 @test "agent start|status|stop through the CLI" {
 	new_project "$TEST_ROOT/p"
 	run "$STEROIDS" agent status
