@@ -33,6 +33,7 @@ struct project {
 	ev_timer			 backoff;
 	double				 delay;	/* current backoff, 0: none */
 	int				 restart; /* next start is a restart */
+	int				 locked;  /* exits 6 in a row, lock free */
 };
 TAILQ_HEAD(projects, project);
 

@@ -177,6 +177,8 @@ runner_exit(struct runner *r, int known, int status)
 	progressed = mark != -1 && start_mark != -1 && mark > start_mark;
 	if (progressed)
 		p->delay = 0;
+	if (!locked || progressed)
+		p->locked = 0;
 
 	held = st_lock_probe(path, &holder);
 	if (held == 1) {
@@ -206,11 +208,16 @@ runner_exit(struct runner *r, int known, int status)
 		return;
 	}
 	p->restart = 1;
-	if (locked) {
+	/*
+	 * Exit 6 is no failure: the holder of the lock must have just gone,
+	 * so start again at once.  But a runner that exits 6 again and again
+	 * with the lock free is a crash loop like any other.
+	 */
+	if (locked && p->locked++ == 0) {
 		project_kick(p);
 		return;
 	}
-	if (failed || !progressed) {
+	if (failed || !progressed || locked) {
 		p->delay = p->delay == 0 ? agent.backoff_initial :
 		    p->delay * 2;
 		if (p->delay > agent.backoff_max)

@@ -171,6 +171,46 @@ live_runners() {
 	agent_alive
 }
 
+@test "agent: a runner that exits 6 again and again with the lock free backs off" {
+	cat >"$TEST_ROOT/exit6" <<-EOF
+	#!/bin/sh
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	exit 6
+	EOF
+	chmod +x "$TEST_ROOT/exit6"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/exit6"
+	mkdir -p "$STEROIDS_HOME/fake"
+	new_project "$TEST_ROOT/p"
+	start_agent
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 starts_at_least 1
+	sleep 4
+	# Once at once, then 1, 2, 4 s apart: not a start every few ms.
+	n=$(starts)
+	[ "$n" -ge 2 ] && [ "$n" -le 5 ]
+	grep -q 'exited 6 with 1 task(s) left; starting again in 2s' \
+	    "$TEST_ROOT/agent.log"
+}
+
+@test "agent: a lock held by a foreign process: no runner, and the re-checks stop" {
+	[ -r "/proc/$$/status" ] || skip "no /proc"
+	command -v flock >/dev/null || skip "flock(1) is not installed"
+	new_project "$TEST_ROOT/p"
+	# A lock holder that writes no PID, so it cannot be adopted.
+	flock -x "$TEST_ROOT/p/.steroids/runner.lock" sleep 60 &
+	track_pid $!
+	start_agent
+	add_task "$TEST_ROOT/p" one
+	sleep 4		# the ladder of re-checks is over after about 2 s
+	before=$(ctxt_switches "$AGENT_PID")
+	sleep 3
+	after=$(ctxt_switches "$AGENT_PID")
+	echo "context switches: $before -> $after"
+	[ $((after - before)) -le 3 ]
+	[ "$(starts)" -eq 0 ]
+	agent_alive
+}
+
 @test "agent: a runner started by hand is adopted; killed, it is restarted (pidfd)" {
 	new_project "$TEST_ROOT/p"
 	add_task "$TEST_ROOT/p" one
