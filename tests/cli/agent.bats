@@ -436,6 +436,37 @@ ctxt_switches() {
 	agent_alive
 }
 
+# Zombie children of process $1.
+zombies_of() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v pp="$1" '
+	    { sub(/.*\) /, ""); if ($1 == "Z" && $2 == pp) n++ }
+	    END { print n + 0 }'
+}
+
+no_zombies_of() {
+	[ "$(zombies_of "$1")" -eq 0 ]
+}
+
+@test "agent: every child is reaped: sweep probes (one timed out) and runners" {
+	[ -r "/proc/$$/stat" ] || skip "no /proc"
+	export FAKE_RUNNER_SLEEP=1 FAKE_RUNNER_EXIT=0
+	global_config agent.sweep_interval 1
+	new_project "$TEST_ROOT/ok"
+	new_project "$TEST_ROOT/hung"
+	new_project "$TEST_ROOT/idle"
+	add_task "$TEST_ROOT/ok" one
+	# The probe of this one blocks opening its config: killed after 2 s.
+	mkfifo "$TEST_ROOT/hung/.steroids/config"
+	start_agent
+	wait_for 10 grep -q 'hung: skipped no answer within' "$TEST_ROOT/agent.log"
+	wait_for 10 starts_at_least 3
+	# A zombie is there for a moment at most; one that stays is a leak.
+	wait_for 5 no_zombies_of "$AGENT_PID"
+	sleep 2
+	wait_for 5 no_zombies_of "$AGENT_PID"
+	agent_alive
+}
+
 @test "agent start|status|stop through the CLI" {
 	new_project "$TEST_ROOT/p"
 	run "$STEROIDS" agent status
