@@ -66,6 +66,7 @@ struct probe {
 /* What is known about a project's runner after the rows are checked. */
 struct runstate {
 	size_t	 cleaned;		/* rows deleted (or to delete, dry) */
+	int	 held;		/* the runner lock is held */
 	pid_t	 running;		/* a live, healthy runner, or 0 */
 	pid_t	 killed;		/* a hung runner stopped (or to stop) */
 };
@@ -254,6 +255,11 @@ wait_gone(pid_t pid, long ms)
 static int
 stop_hung(const char *path, pid_t pid)
 {
+	pid_t	holder;
+
+	/* Still the holder?  Else it is gone and its pid may be another's. */
+	if (st_lock_probe(path, &holder) != 1 || holder != pid)
+		return (0);
 	if (kill(pid, SIGTERM) == -1 && errno == ESRCH)
 		return (0);
 	if (!wait_gone(pid, STALE_GRACE_MS)) {
@@ -269,7 +275,10 @@ stop_hung(const char *path, pid_t pid)
  * is not the lock holder's (a reused pid), is deleted.  The holder's row
  * with a heartbeat older than stale_timeout (compared by SQLite) is a
  * hung runner: stopped and its row deleted.  A held lock with no row is
- * a runner all the same (starting, or a foreground loop).
+ * a runner all the same (starting, or a foreground loop).  A held lock
+ * whose PID is not written yet is a runner starting: no row is touched,
+ * no process signalled (a live pid in a row may be a reused one) and
+ * nothing started.
  */
 static int
 check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
@@ -287,6 +296,7 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 		    "lock of %s", path));
 	if (st_runners_list(g, path, &l, err) == -1)
 		return (-1);
+	rs->held = held;
 	for (i = 0; i < l.n; i++) {
 		r = &l.v[i];
 		if (held && st_pid_alive(r->pid) &&
@@ -301,8 +311,8 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 	}
 	if (!held)
 		goto out;
-	rs->running = holder != 0 ? holder : (mine != NULL ? mine->pid : 0);
-	if (mine == NULL || stale_timeout <= 0)
+	rs->running = holder;
+	if (holder == 0 || mine == NULL || stale_timeout <= 0)
 		goto out;
 	if (st_runner_stale(g, mine->id, stale_timeout, &stale, err) == -1)
 		goto fail;
@@ -408,6 +418,11 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 		add_note(reason, rlen, "runner running (pid %ld)",
 		    (long)rs.running);
 		res->pid = rs.running;
+		return;
+	}
+	if (rs.held) {
+		add_note(reason, rlen, "runner starting (its lock is held, its "
+		    "pid not yet written)");
 		return;
 	}
 	if (pr.pending < 0) {

@@ -341,3 +341,68 @@ action_of() {
 	wait_for 10 has_started 1
 	[ "$(cat "$FAKE_RUNNER_DIR"/*.argv)" = "$TEST_ROOT/ok" ]
 }
+
+@test "a foreground runner (lock held, no row) gets no twin; other projects still start" {
+	new_project "$TEST_ROOT/p1"
+	new_project "$TEST_ROOT/p2"
+	add_task "$TEST_ROOT/p1" "t1"
+	add_task "$TEST_ROOT/p2" "t2"
+	"$FAKE" "$TEST_ROOT/p1" 3>&- &
+	fg=$!
+	track_pid "$fg"
+	wait_for 10 has_started 1
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/p1")" = "none|runner running (pid $fg)|$fg" ]
+	[ "$(action_of "$TEST_ROOT/p2" | cut -d'|' -f1)" = started ]
+	wait_for 10 has_started 2
+	sleep 0.3
+	# One spawn only (p2's): nothing was started for p1.
+	[ "$(grep -c '^spawned' "$FAKE_RUNNER_DIR/runs")" -eq 2 ]
+	[ "$(grep -c '^locked' "$FAKE_RUNNER_DIR/runs")" -eq 0 ]
+	kill -0 "$fg"
+}
+
+@test "a runner starting (lock held, pid not written yet): no start, no kill of a reused pid" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	# The lock held with an empty file, as between a runner's flock and
+	# its writing its pid.
+	flock "$TEST_ROOT/p/.steroids/runner.lock" sleep 300 3>&- &
+	track_pid $!
+	wait_for 10 lock_held "$TEST_ROOT/p"
+	[ ! -s "$TEST_ROOT/p/.steroids/runner.lock" ]
+	# A dead runner's row with an old heartbeat whose pid is now another
+	# process's (a reused pid).
+	sleep 300 3>&- &
+	other=$!
+	track_pid "$other"
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at, heartbeat_at) VALUES ('old', 'running', $other, '$TEST_ROOT/p', datetime('now', '-2000 seconds'), datetime('now', '-1000 seconds'))"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[[ "$(action_of "$TEST_ROOT/p")" == "none|runner starting"*"|None" ]]
+	sleep 0.5
+	kill -0 "$other"
+	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
+}
+
+@test "a reused pid in a row is not the lock holder: row cleaned, process left alone" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	"$FAKE" "$TEST_ROOT/p" 3>&- &
+	fg=$!
+	track_pid "$fg"
+	wait_for 10 has_started 1
+	sleep 300 3>&- &
+	other=$!
+	track_pid "$other"
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at, heartbeat_at) VALUES ('old', 'running', $other, '$TEST_ROOT/p', datetime('now', '-2000 seconds'), datetime('now', '-1000 seconds'))"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/p")" = "cleaned|removed 1 dead runner row; runner running (pid $fg)|$fg" ]
+	[ "$(sqlite3 "$GDB" "SELECT count(*) FROM runners")" -eq 0 ]
+	sleep 0.3
+	kill -0 "$other"
+	kill -0 "$fg"
+	[ "$(grep -c '^spawned' "$FAKE_RUNNER_DIR/runs")" -eq 1 ]
+}
