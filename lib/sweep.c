@@ -329,6 +329,7 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 	}
 	rs->killed = mine->pid;
 	rs->running = 0;
+	rs->held = 0;
 out:
 	st_runner_list_free(&l);
 	return (0);
