@@ -6,6 +6,8 @@
 
 load ../lib
 
+bats_require_minimum_version 1.5.0
+
 setup() {
 	setup_home
 	FAKE="$top_srcdir/tests/cli/fake-runner"
@@ -272,6 +274,14 @@ action_of() {
 	run "$STEROIDS" runners wakeup --quiet
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
+	# --json: the envelope alone on stdout, the reason on stderr.
+	run --separate-stderr "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"success":true,"command":"runners","subcommand":"wakeup","data":[],"error":null}' ]
+	[[ "$stderr" == "steroids: another sweep is running"*"nothing to do" ]]
+	run --separate-stderr "$STEROIDS" runners wakeup --json --quiet
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
 	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
 	# Released: the next one sweeps.
 	exec 5>&-
