@@ -14,7 +14,7 @@
  *    and the child left behind, never waited for;
  *  - a hung runner gets STALE_GRACE_MS after SIGTERM, then SIGKILL;
  *  - no project is taken on after SWEEP_BUDGET seconds: the rest are
- *    reported skipped and the next sweep gets them;
+ *    reported skipped and the next sweep begins with them;
  *  - so a sweep ends within ST_SWEEP_BOUND seconds (st_sweep_bound),
  *    which the CLI arms with alarm(2) as a backstop for what no timeout
  *    here can catch (a global DB locked for minutes, a hung lock probe).
@@ -479,8 +479,30 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 }
 
 /*
- * Sweep every registered project, in registry order, one result each
- * (disabled ones too, action none).  0: done, *l filled; 1: another
+ * Where to begin: the project a sweep cut short by its time budget did
+ * not take on first, whose path it left in wakeup.lock; so projects late
+ * in the registry cannot starve behind slow ones.  0 if none.
+ */
+static size_t
+resume_at(int fd, const struct st_project_list *pl)
+{
+	char	buf[PATH_MAX + 1];
+	ssize_t	n;
+	size_t	i;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return (0);
+	buf[n] = '\0';
+	for (i = 0; i < pl->n; i++)
+		if (strcmp(pl->v[i].path, buf) == 0)
+			return (i);
+	return (0);
+}
+
+/*
+ * Sweep every registered project, one result each in registry order
+ * (disabled ones too, action none), beginning where a sweep cut short by
+ * its budget stopped (resume_at).  0: done, *l filled; 1: another
  * sweep holds wakeup.lock, *l empty and err says so (not a failure);
  * -1: the global DB or wakeup.lock could not be used.
  */
@@ -490,7 +512,8 @@ st_sweep(st_gdb *g, int flags, struct st_sweep_list *l, struct st_error *err)
 	struct st_project_list	 pl;
 	struct timespec		 t0;
 	char			 lock[PATH_MAX + 16];
-	size_t			 i;
+	const char		*cut = NULL;
+	size_t			 i, k, first;
 	int			 fd;
 
 	l->v = NULL;
@@ -518,17 +541,25 @@ st_sweep(st_gdb *g, int flags, struct st_sweep_list *l, struct st_error *err)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	l->v = st_xcalloc(pl.n == 0 ? 1 : pl.n, sizeof(*l->v));
-	for (i = 0; i < pl.n; i++, l->n++) {
+	first = resume_at(fd, &pl);
+	for (k = 0; k < pl.n; k++) {
+		i = (first + k) % pl.n;
 		if (ms_since(&t0) >= SWEEP_BUDGET * 1000L) {
+			if (cut == NULL)
+				cut = pl.v[i].path;
 			l->v[i].project = st_xstrdup(pl.v[i].path);
 			l->v[i].action = ST_SWEEP_SKIPPED;
 			snprintf(l->v[i].reason, sizeof(l->v[i].reason),
 			    "sweep time budget (%d s) used up; the next sweep "
-			    "will see it", SWEEP_BUDGET);
+			    "starts here", SWEEP_BUDGET);
 			continue;
 		}
 		sweep_one(g, &pl.v[i], flags, &l->v[i]);
 	}
+	l->n = pl.n;
+	if (!(flags & ST_SWEEP_DRY_RUN) && ftruncate(fd, 0) == 0 &&
+	    cut != NULL)
+		(void)pwrite(fd, cut, strlen(cut), 0);
 	st_project_list_free(&pl);
 	close(fd);
 	return (0);

@@ -416,3 +416,39 @@ action_of() {
 	kill -0 "$fg"
 	[ "$(grep -c '^spawned' "$FAKE_RUNNER_DIR/runs")" -eq 1 ]
 }
+
+# The epoch at which the runner of project $1 recorded itself.
+spawned_at() {
+	local f pid
+	for f in "$FAKE_RUNNER_DIR"/*.argv; do
+		if [ "$(cat "$f")" = "$1" ]; then
+			pid=$(basename "$f" .argv)
+			awk -v p="$pid" '$1 == "spawned" && $3 == p { print $2 }' \
+			    "$FAKE_RUNNER_DIR/runs"
+		fi
+	done
+}
+
+@test "a sweep cut short by its budget is resumed where it stopped, then from the top" {
+	new_project "$TEST_ROOT/p0"
+	new_project "$TEST_ROOT/p1"
+	new_project "$TEST_ROOT/p2"
+	for p in p0 p1 p2; do
+		add_task "$TEST_ROOT/$p" "t"
+	done
+	# p1 costs the probe's 2 s; the previous sweep stopped before p2.
+	mkfifo "$TEST_ROOT/p1/.steroids/config"
+	printf '%s' "$TEST_ROOT/p2" > "$STEROIDS_HOME/wakeup.lock"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	# Results stay in registry order.
+	printf '%s' "$output" > "$TEST_ROOT/out.json"
+	[ "$(sqlite3 :memory: "SELECT group_concat(json_extract(value, '\$.project'), ' ') FROM json_each(readfile('$TEST_ROOT/out.json'), '\$.data')")" = "$TEST_ROOT/p0 $TEST_ROOT/p1 $TEST_ROOT/p2" ]
+	[ "$(action_of "$TEST_ROOT/p2" | cut -d'|' -f1)" = started ]
+	[ "$(action_of "$TEST_ROOT/p0" | cut -d'|' -f1)" = started ]
+	wait_for 10 has_started 2
+	# p2 went first, not 2 s after p0 behind the slow p1.
+	[ $(( $(spawned_at "$TEST_ROOT/p2") - $(spawned_at "$TEST_ROOT/p0") )) -le 1 ]
+	# Not cut short this time: the next sweep starts from the top.
+	[ ! -s "$STEROIDS_HOME/wakeup.lock" ]
+}
