@@ -452,3 +452,40 @@ spawned_at() {
 	# Not cut short this time: the next sweep starts from the top.
 	[ ! -s "$STEROIDS_HOME/wakeup.lock" ]
 }
+
+@test "no registered project: exit 0, nothing printed, data []" {
+	run "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"success":true,"command":"runners","subcommand":"wakeup","data":[],"error":null}' ]
+}
+
+@test "a corrupt project DB is reported for that project only, in one line saying what to do" {
+	new_project "$TEST_ROOT/bad"
+	new_project "$TEST_ROOT/good"
+	add_task "$TEST_ROOT/good" "t"
+	head -c 8192 /dev/urandom > "$TEST_ROOT/bad/.steroids/steroids.db"
+	run --separate-stderr "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[1]}" == "$TEST_ROOT/bad "*skipped*"-"*"not a valid database"*"move it aside or restore it" ]]
+	[[ "${lines[2]}" == "$TEST_ROOT/good "*started*"1 pending task" ]]
+	wait_for 10 has_started 1
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[[ "$(action_of "$TEST_ROOT/bad")" == "skipped|$TEST_ROOT/bad/.steroids/steroids.db: "*"not a valid database"*"|None" ]]
+	[ "$(action_of "$TEST_ROOT/good" | cut -d'|' -f1)" = none ]
+	[ "$(sqlite3 "$GDB" "SELECT count(*) FROM projects")" -eq 2 ]
+}
+
+@test "--quiet never hides a failure: cron mails stderr" {
+	echo x > "$TEST_ROOT/file"
+	STEROIDS_HOME="$TEST_ROOT/file/home" run --separate-stderr "$STEROIDS" runners wakeup --quiet
+	[ "$status" -ne 0 ]
+	[ -z "$output" ]
+	[[ "$stderr" == "steroids: "*"$TEST_ROOT/file/home"* ]]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+}
