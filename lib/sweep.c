@@ -249,8 +249,12 @@ wait_gone(pid_t pid, long ms)
 }
 
 /*
- * A hung runner: SIGTERM (it puts its task back and exits), SIGKILL after
- * the grace.  0 once its lock is free.
+ * A hung runner: SIGTERM (it puts its task back, stops its task handler's
+ * process group and exits), SIGKILL after the grace.  0 once its lock is
+ * free.  Known gap: after SIGKILL the handler's group (its own pgid, in
+ * the runner's session) is not signalled here, as neither the runner's
+ * row nor its lock file names that pgid; on Linux PR_SET_PDEATHSIG kills
+ * the handler's shell, but what the shell started may live on.
  */
 static int
 stop_hung(const char *path, pid_t pid)
