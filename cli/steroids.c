@@ -18,6 +18,8 @@ extern const struct cmd_entry cmd_projects_remove_entry;
 extern const struct cmd_entry cmd_projects_enable_entry;
 extern const struct cmd_entry cmd_projects_disable_entry;
 extern const struct cmd_entry cmd_projects_prune_entry;
+extern const struct cmd_entry cmd_runners_wakeup_entry;
+extern const struct cmd_entry cmd_runners_cron_entry;
 extern const struct cmd_entry cmd_config_get_entry;
 extern const struct cmd_entry cmd_config_set_entry;
 
@@ -29,6 +31,8 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_projects_enable_entry,
 	&cmd_projects_disable_entry,
 	&cmd_projects_prune_entry,
+	&cmd_runners_wakeup_entry,
+	&cmd_runners_cron_entry,
 	&cmd_config_get_entry,
 	&cmd_config_set_entry,
 	NULL

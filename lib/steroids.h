@@ -256,36 +256,51 @@ int	 st_runner_run(const char *, const struct st_run_opts *,
 int	 st_runner_log_open(const char *, off_t, int *, struct st_error *);
 const char *st_run_stop_name(int);
 
-/* spawn.c -- issue 4 */
-#define ST_SPAWN_DETACH		0x1	/* double fork: not our child (CLI) */
+/*
+ * spawn.c -- start a runner: new session, cwd the project, stdin
+ * /dev/null, stdout/stderr appended to its runner log, no other fd, execv
+ * of STEROIDS_LOOP_COMMAND (split on blanks, first word an absolute path)
+ * or "<steroids> loop --project", the canonical project path last.
+ * ST_SPAWN_DETACH: the runner is not our child (the CLI); without it the
+ * caller must reap it (the agent).  st_steroids_path: the steroids binary
+ * by absolute path (beside the running program, else the installed one).
+ */
+#define ST_SPAWN_DETACH		0x1
 int	 st_spawn_runner(const char *, int, pid_t *, struct st_error *);
 int	 st_steroids_path(char *, size_t);
 
-/* sweep.c -- issue 4: one function for the CLI, cron and the agent */
+/*
+ * sweep.c -- SPEC 7: one function for the CLI, cron and the agent.
+ * st_sweep: every registered project, one result each (disabled ones
+ * with action none), under $STEROIDS_HOME/wakeup.lock; returns 1 with an
+ * empty list (err says why) when another sweep holds it.  It ends within
+ * st_sweep_bound() seconds.  st_sweep_project: one registered project,
+ * without wakeup.lock (the agent, on an event).  With ST_SWEEP_NO_DETACH
+ * the runners started are the caller's children, to reap.
+ */
 enum st_sweep_action {
-	ST_SWEEP_NONE,
-	ST_SWEEP_STARTED,
-	ST_SWEEP_WOULD_START,
-	ST_SWEEP_RESTARTED,
-	ST_SWEEP_CLEANED,
-	ST_SWEEP_SKIPPED
+	ST_SWEEP_NONE,		/* nothing done (reason says why) */
+	ST_SWEEP_STARTED,	/* pid: the runner started */
+	ST_SWEEP_WOULD_START,	/* --dry-run */
+	ST_SWEEP_RESTARTED,	/* hung runner stopped, pid: the new one */
+	ST_SWEEP_CLEANED,	/* dead rows deleted or a hung runner stopped */
+	ST_SWEEP_SKIPPED	/* missing, unsafe, DB unreadable, ... */
 };
-#define ST_SWEEP_DRY_RUN	0x1
+#define ST_SWEEP_DRY_RUN	0x1	/* change nothing, start nothing */
 #define ST_SWEEP_NO_DETACH	0x2	/* caller reaps runners (the agent) */
 struct st_sweep_result {
 	char	*project;
 	int	 action;		/* enum st_sweep_action */
 	char	 reason[256];
-	pid_t	 pid;
+	pid_t	 pid;			/* started, or the one running */
 };
 struct st_sweep_list {
 	struct st_sweep_result	*v;
 	size_t			 n;
 };
 const char *st_sweep_action_name(int);
-/* st_sweep returns 1 (empty list, err says why) when another sweep runs. */
 int	 st_sweep(st_gdb *, int, struct st_sweep_list *, struct st_error *);
-int	 st_sweep_bound(st_gdb *, unsigned int *, struct st_error *);
+unsigned int st_sweep_bound(void);
 int	 st_sweep_project(st_gdb *, const char *, int,
 	    struct st_sweep_result *, struct st_error *);
 void	 st_sweep_result_free(struct st_sweep_result *);
