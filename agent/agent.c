@@ -1,13 +1,319 @@
-/* agent.c -- placeholder until the agent lands (issue 5). */
+/*
+ * agent.c -- steroids-agent: the always-on, per-user daemon on libev that
+ * starts a runner the moment a project gets pending work or its runner
+ * dies (SPEC 8).  main, options, pidfile, daemonising, signals, config
+ * and the periodic sweep; the rest lives in project.c and supervise.c.
+ */
 #include "config.h"
 
-#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
-#include "steroids.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__FreeBSD__) || defined(__DragonFly__)
+#include <libutil.h>
+#elif defined(__NetBSD__) || defined(__OpenBSD__)
+#include <util.h>
+#endif
+
+#include "agent.h"
+
+struct agent	 agent;
+
+static ev_signal	sig_term, sig_int, sig_hup;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: steroids-agent [-dPv]\n");
+	exit(ST_EARGS);
+}
+
+static int
+load_config(int first)
+{
+	struct st_error	 err;
+	st_config	*cfg;
+
+	if (st_config_load(NULL, &cfg, &err) == -1) {
+		if (first) {
+			fprintf(stderr, "steroids-agent: %s\n", err.msg);
+			exit(err.code == 0 ? ST_ECONFIG : err.code);
+		}
+		log_warnx("config not reloaded: %s", err.msg);
+		return (-1);
+	}
+	agent.sweep_interval = (double)st_config_int(cfg,
+	    "agent.sweep_interval");
+	agent.backoff_initial = (double)st_config_int(cfg,
+	    "agent.backoff_initial");
+	agent.backoff_max = (double)st_config_int(cfg, "agent.backoff_max");
+	agent.poll_interval = (double)st_config_int(cfg, "agent.poll_interval");
+	if (agent.backoff_max < agent.backoff_initial)
+		agent.backoff_max = agent.backoff_initial;
+	st_config_free(cfg);
+	return (0);
+}
+
+/* The periodic sweep: the same library code as 'steroids runners wakeup'. */
+static void
+sweep(void)
+{
+	struct st_sweep_list	 l;
+	struct st_error		 err;
+	struct st_sweep_result	*res;
+	struct project		*p;
+	size_t			 i;
+	int			 rc;
+
+	rc = st_sweep(agent.gdb, ST_SWEEP_NO_DETACH, &l, &err);
+	if (rc == -1) {
+		log_warnx("sweep: %s", err.msg);
+		return;
+	}
+	if (rc == 1) {
+		log_debug("sweep skipped: %s", err.msg);
+		st_sweep_list_free(&l);
+		return;
+	}
+	agent.last_sweep = time(NULL);
+	for (i = 0; i < l.n; i++) {
+		res = &l.v[i];
+		switch (res->action) {
+		case ST_SWEEP_STARTED:
+		case ST_SWEEP_RESTARTED:
+			if (res->pid <= 0)
+				break;
+			runner_track(res->project, res->pid, 1);
+			agent.starts++;
+			if ((p = project_find(res->project)) != NULL &&
+			    p->restart) {
+				agent.restarts++;
+				p->restart = 0;
+			}
+			log_info("sweep: %s: %s a runner (pid %ld)",
+			    res->project, st_sweep_action_name(res->action),
+			    (long)res->pid);
+			break;
+		case ST_SWEEP_NONE:
+			break;
+		default:
+			log_debug("sweep: %s: %s %s", res->project,
+			    st_sweep_action_name(res->action), res->reason);
+			break;
+		}
+	}
+	st_sweep_list_free(&l);
+	if (agent.home_w == NULL)
+		home_watch();
+	projects_sync();
+	projects_revalidate();
+	status_changed();
+}
+
+static void
+sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	sweep();
+}
+
+static void
+sweep_timer_start(void)
+{
+	ev_timer_stop(agent.loop, &agent.sweep_timer);
+	ev_timer_set(&agent.sweep_timer, agent.sweep_interval,
+	    agent.sweep_interval);
+	ev_timer_start(agent.loop, &agent.sweep_timer);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	if (w->signum == SIGHUP) {
+		log_info("SIGHUP: reloading config and registry");
+		if (load_config(0) == 0) {
+			watch_poll_interval(agent.poll_interval);
+			sweep_timer_start();
+		}
+		projects_sync();
+		projects_revalidate();
+		status_changed();
+		return;
+	}
+	log_info("signal %d: exiting; runners keep running", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/*
+ * -d: fork, new session, stdio to /dev/null.  The parent waits on a pipe
+ * until the child is set up, so 'steroids agent start' returns only once
+ * the agent runs (0) or has failed (1).
+ */
+static int
+daemonise(void)
+{
+	pid_t	pid;
+	int	p[2], fd, status;
+	char	c;
+
+	if (pipe(p) == -1) {
+		fprintf(stderr, "steroids-agent: pipe: %s\n", strerror(errno));
+		exit(1);
+	}
+	if ((pid = fork()) == -1) {
+		fprintf(stderr, "steroids-agent: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid != 0) {
+		close(p[1]);
+		c = 0;
+		while (read(p[0], &c, 1) == -1 && errno == EINTR)
+			;
+		(void)waitpid(pid, &status, WNOHANG);
+		_exit(c == 'r' ? 0 : 1);
+	}
+	close(p[0]);
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	setsid();
+	if (chdir("/") == -1) {
+		/* keep the cwd; nothing depends on it */
+	}
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return (p[1]);
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	fprintf(stderr, "steroids-agent %s: not built yet\n", st_version());
-	return (1);
+	struct st_error	 err;
+	struct pidfh	*pfh;
+	char		 pidpath[PATH_MAX + 16];
+	pid_t		 other;
+	int		 ch, daemon_mode = 0, verbose = 0, force_poll = 0;
+	int		 ready = -1;
+
+	while ((ch = getopt(argc, argv, "dPvh")) != -1) {
+		switch (ch) {
+		case 'd':
+			daemon_mode = 1;
+			break;
+		case 'P':
+			force_poll = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (getenv("STEROIDS_AGENT_POLL") != NULL &&
+	    strcmp(getenv("STEROIDS_AGENT_POLL"), "1") == 0)
+		force_poll = 1;
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&agent, 0, sizeof(agent));
+	TAILQ_INIT(&agent.projects);
+	TAILQ_INIT(&agent.runners);
+	if (st_home_ensure(agent.home, sizeof(agent.home), &err) == -1) {
+		fprintf(stderr, "steroids-agent: %s\n", err.msg);
+		return (err.code == 0 ? 1 : err.code);
+	}
+	load_config(1);
+	snprintf(pidpath, sizeof(pidpath), "%s/agent.pid", agent.home);
+	if ((pfh = pidfile_open(pidpath, 0600, &other)) == NULL) {
+		if (errno == EEXIST) {
+			fprintf(stderr, "steroids-agent: already running "
+			    "(pid %ld)\n", (long)other);
+			return (ST_ELOCKED);
+		}
+		fprintf(stderr, "steroids-agent: cannot open %s: %s\n",
+		    pidpath, strerror(errno));
+		return (errno == EAGAIN ? ST_ELOCKED : 1);
+	}
+	/* Open the global DB once before daemonising so errors show. */
+	if (st_gdb_open_dir(agent.home, &agent.gdb, &err) == -1) {
+		fprintf(stderr, "steroids-agent: %s\n", err.msg);
+		pidfile_remove(pfh);
+		return (err.code == 0 ? 1 : err.code);
+	}
+	if (daemon_mode) {
+		st_gdb_close(agent.gdb);	/* no SQLite handle across fork */
+		ready = daemonise();
+	}
+	pidfile_write(pfh);
+	log_init(daemon_mode, verbose);
+	if (daemon_mode &&
+	    st_gdb_open_dir(agent.home, &agent.gdb, &err) == -1)
+		fatalx("%s", err.msg);
+
+	agent.loop = ev_default_loop(0);
+	agent.started = time(NULL);
+	watch_poll.init(agent.loop);
+	watch_poll_interval(agent.poll_interval);
+	agent.native = force_poll ? &watch_poll : WATCH_NATIVE;
+	if (agent.native != &watch_poll && agent.native->init(agent.loop) ==
+	    -1) {
+		log_warn("%s unavailable; polling every project",
+		    agent.native->name);
+		agent.native = &watch_poll;
+	}
+	status_init();
+	runner_child_init();
+	ev_signal_init(&sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&sig_int, signal_cb, SIGINT);
+	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
+	ev_signal_start(agent.loop, &sig_term);
+	ev_signal_start(agent.loop, &sig_int);
+	ev_signal_start(agent.loop, &sig_hup);
+	ev_timer_init(&agent.sweep_timer, sweep_cb, 0., 0.);
+
+	home_init();
+	home_watch();
+	projects_sync();	/* watch, adopt, check */
+	sweep();		/* clean rows, start what was missed */
+	sweep_timer_start();
+	status_write();
+	log_info("started (pid %ld, %s backend, %s)", (long)getpid(),
+	    agent.native->name, agent.home);
+	if (ready != -1) {
+		if (write(ready, "r", 1) != 1)
+			log_warn("cannot tell the parent we started");
+		close(ready);
+	}
+
+	ev_run(agent.loop, 0);
+
+	ev_timer_stop(agent.loop, &agent.sweep_timer);
+	home_unwatch();
+	projects_free();
+	runners_free();
+	if (agent.native != &watch_poll)
+		agent.native->done();
+	watch_poll.done();
+	status_done();
+	st_gdb_close(agent.gdb);
+	pidfile_remove(pfh);
+	ev_loop_destroy(agent.loop);
+	return (0);
 }

@@ -244,3 +244,26 @@ st_gdb_version(st_gdb *g, int *version, struct st_error *err)
 {
 	return (read_version(g->db, version, err));
 }
+
+/*
+ * PRAGMA data_version: changes when another connection commits.  The
+ * agent keeps one connection and asks this after every file event, so a
+ * commit is seen once it is visible and not before (SPEC 8, "Trap").
+ */
+int
+st_gdb_data_version(st_gdb *g, long long *v, struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	*v = 0;
+	if (st_sql_prepare(g->db, "PRAGMA data_version", &stmt, err) == -1)
+		return (-1);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return (st_sql_err(g->db, rc, err, "cannot read data_version"));
+	return (0);
+}

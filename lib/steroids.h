@@ -62,6 +62,7 @@ int	 st_gdb_open_dir(const char *, st_gdb **, struct st_error *);
 void	 st_gdb_close(st_gdb *);
 const char *st_gdb_home(st_gdb *);
 int	 st_gdb_version(st_gdb *, int *, struct st_error *);
+int	 st_gdb_data_version(st_gdb *, long long *, struct st_error *);
 
 /* registry.c */
 struct st_project {

@@ -1,0 +1,117 @@
+/*
+ * agent.h -- steroids-agent internals: the projects it watches, the
+ * runners it tracks, and the functions of each agent/ file.
+ */
+#ifndef AGENT_H
+#define AGENT_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <limits.h>
+#include <time.h>
+
+#include <ev.h>
+
+#include "steroids.h"
+#include "watch.h"
+
+/* A registered, enabled project. */
+struct project {
+	TAILQ_ENTRY(project)		 entry;
+	char				*path;	/* canonical */
+	char				*dir;	/* path/.steroids */
+	const struct watch_backend	*wb;	/* NULL: not watched (gone) */
+	struct watch			*w;
+	dev_t				 dev;	/* of dir when watched */
+	ino_t				 ino;
+	int				 seen;	/* registry sync mark */
+	int				 skip_logged;
+	int				 poll_logged;
+	ev_timer			 check;	/* re-checks after an event */
+	int				 step;
+	ev_timer			 backoff;
+	double				 delay;	/* current backoff, 0: none */
+	int				 restart; /* next start is a restart */
+};
+TAILQ_HEAD(projects, project);
+
+/* A runner we know of: our child (ev_child) or adopted (pid watch). */
+struct runner {
+	TAILQ_ENTRY(runner)		 entry;
+	pid_t				 pid;
+	int				 child;
+	const struct watch_backend	*pwb;
+	struct pidwatch			*pw;
+	char				*path;
+	long				 progress;	/* tasks done at start */
+};
+TAILQ_HEAD(runners, runner);
+
+struct agent {
+	struct ev_loop			*loop;
+	st_gdb				*gdb;
+	char				 home[PATH_MAX];
+	const struct watch_backend	*native;	/* poll under -P */
+	struct projects			 projects;
+	struct runners			 runners;
+
+	double				 sweep_interval;
+	double				 backoff_initial;
+	double				 backoff_max;
+	double				 poll_interval;
+
+	const struct watch_backend	*home_wb;
+	struct watch			*home_w;
+	ev_timer			 home_check;
+	int				 home_step;
+	long long			 data_version;
+
+	ev_timer			 sweep_timer;
+	ev_child			 child;
+
+	time_t				 started;
+	time_t				 last_sweep;
+	long				 starts;
+	long				 restarts;
+};
+extern struct agent agent;
+
+/* The re-check ladder after an event: 1, 2, 4 ... 1024 ms after the last. */
+#define CHECK_STEPS	11
+
+/* log.c */
+void	log_init(int, int);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+/* project.c */
+struct project *project_find(const char *);
+void	projects_sync(void);
+void	projects_revalidate(void);
+void	projects_free(void);
+void	project_kick(struct project *);
+void	project_start(struct project *);
+void	home_init(void);
+void	home_watch(void);
+void	home_kick(void);
+void	home_unwatch(void);
+
+/* supervise.c */
+struct runner *runner_find(const char *);
+void	runner_track(const char *, pid_t, int);
+void	runner_child_init(void);
+void	runners_free(void);
+long	progress_mark(const char *);
+
+/* status.c */
+void	status_init(void);
+void	status_changed(void);
+void	status_write(void);
+void	status_done(void);
+
+#endif /* AGENT_H */

@@ -1,0 +1,400 @@
+/*
+ * project.c -- the projects the agent watches: kept in step with the
+ * registry, each one's .steroids watched by the native backend (or
+ * polled), and checked after every change.
+ *
+ * The check after an event is repeated (1, 2, 4 ... 1024 ms after the
+ * last event) because the event comes before the commit that caused it
+ * is visible: SQLite writes and syncs the WAL frames, then publishes the
+ * commit in -shm, which raises no event (SPEC 8, "Trap").  A check made
+ * only at the event misses the task that caused it.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+static int	home_tag;	/* the arg of the $STEROIDS_HOME watch */
+
+static double
+step_delay(int step)
+{
+	return ((double)(1 << step) / 1000.0);
+}
+
+struct project *
+project_find(const char *path)
+{
+	struct project	*p;
+
+	TAILQ_FOREACH(p, &agent.projects, entry)
+		if (strcmp(p->path, path) == 0)
+			return (p);
+	return (NULL);
+}
+
+/* Start a runner through the library's per-project sweep. */
+void
+project_start(struct project *p)
+{
+	struct st_sweep_result	res;
+	struct st_error		err;
+
+	memset(&res, 0, sizeof(res));
+	if (st_sweep_project(agent.gdb, p->path, ST_SWEEP_NO_DETACH, &res,
+	    &err) == -1) {
+		log_warnx("%s: %s", p->path, err.msg);
+		return;
+	}
+	switch (res.action) {
+	case ST_SWEEP_STARTED:
+	case ST_SWEEP_RESTARTED:
+		p->skip_logged = 0;
+		if (res.pid > 0) {
+			runner_track(p->path, res.pid, 1);
+			agent.starts++;
+			if (p->restart)
+				agent.restarts++;
+			p->restart = 0;
+			log_info("%s: started a runner (pid %ld)", p->path,
+			    (long)res.pid);
+			status_changed();
+		}
+		break;
+	case ST_SWEEP_SKIPPED:
+		if (!p->skip_logged)
+			log_warnx("%s: skipped: %s", p->path, res.reason);
+		p->skip_logged = 1;
+		break;
+	default:
+		break;
+	}
+	st_sweep_result_free(&res);
+}
+
+/*
+ * One check: 1 when the ladder can stop (a runner runs or was started,
+ * or the project waits out its backoff), 0 to look again later.
+ */
+static int
+project_check(struct project *p)
+{
+	struct st_error	err;
+	pid_t		holder;
+	long		n;
+	int		held;
+
+	if (runner_find(p->path) != NULL || ev_is_active(&p->backoff))
+		return (1);
+	held = st_lock_probe(p->path, &holder);
+	if (held == 1) {
+		if (holder > 0 && st_pid_alive(holder)) {
+			runner_track(p->path, holder, 0);
+			return (1);
+		}
+		return (0);	/* it has not written its PID yet */
+	}
+	if (held == -1)
+		return (0);
+	if (st_project_pending(p->path, ST_PDB_QUICK, &n, &err) == -1) {
+		log_debug("%s: %s", p->path, err.msg);
+		return (0);
+	}
+	if (n == 0)
+		return (0);
+	project_start(p);
+	return (1);
+}
+
+static void
+check_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct project	*p = t->data;
+
+	(void)revents;
+	if (project_check(p))
+		return;
+	if (++p->step < CHECK_STEPS) {
+		ev_timer_set(t, step_delay(p->step), 0.);
+		ev_timer_start(loop, t);
+	}
+}
+
+/* Something changed: (re)start the ladder of checks. */
+void
+project_kick(struct project *p)
+{
+	p->step = 0;
+	ev_timer_stop(agent.loop, &p->check);
+	ev_timer_set(&p->check, step_delay(0), 0.);
+	ev_timer_start(agent.loop, &p->check);
+}
+
+static void
+backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct project	*p = t->data;
+
+	(void)loop;
+	(void)revents;
+	log_debug("%s: backoff over", p->path);
+	status_changed();
+	project_kick(p);
+}
+
+static void
+project_unwatch(struct project *p)
+{
+	if (p->w != NULL)
+		p->wb->del(p->w);
+	p->w = NULL;
+	p->wb = NULL;
+}
+
+/* Watch .steroids natively, else poll it; 0 watched, -1 it is gone. */
+static int
+project_watch(struct project *p)
+{
+	struct stat	sb;
+	int		e;
+
+	if (stat(p->dir, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		return (-1);
+	p->dev = sb.st_dev;
+	p->ino = sb.st_ino;
+	p->wb = agent.native;
+	if ((p->w = p->wb->add(p->dir, p)) != NULL)
+		return (0);
+	e = errno;
+	if (e == ENOENT || e == ENOTDIR) {
+		p->wb = NULL;
+		return (-1);
+	}
+	if (!p->poll_logged)
+		log_warnx("%s: cannot watch with %s (%s); polling it every "
+		    "%gs instead", p->path, agent.native->name, strerror(e),
+		    agent.poll_interval);
+	p->poll_logged = 1;
+	p->wb = &watch_poll;
+	if ((p->w = p->wb->add(p->dir, p)) != NULL)
+		return (0);
+	p->wb = NULL;
+	return (-1);
+}
+
+static struct project *
+project_new(const char *path)
+{
+	struct project	*p;
+
+	p = calloc(1, sizeof(*p));
+	if (p == NULL || (p->path = strdup(path)) == NULL ||
+	    asprintf(&p->dir, "%s/" ST_PROJECT_DIR, path) == -1)
+		fatalx("out of memory");
+	ev_timer_init(&p->check, check_cb, 0., 0.);
+	p->check.data = p;
+	ev_timer_init(&p->backoff, backoff_cb, 0., 0.);
+	p->backoff.data = p;
+	TAILQ_INSERT_TAIL(&agent.projects, p, entry);
+	if (project_watch(p) == -1)
+		log_info("%s: not found; the sweep will look for it again",
+		    p->path);
+	else
+		log_debug("%s: watched (%s)", p->path, p->wb->name);
+	return (p);
+}
+
+static void
+project_free(struct project *p)
+{
+	TAILQ_REMOVE(&agent.projects, p, entry);
+	project_unwatch(p);
+	ev_timer_stop(agent.loop, &p->check);
+	ev_timer_stop(agent.loop, &p->backoff);
+	free(p->dir);
+	free(p->path);
+	free(p);
+}
+
+void
+projects_free(void)
+{
+	struct project	*p;
+
+	while ((p = TAILQ_FIRST(&agent.projects)) != NULL)
+		project_free(p);
+}
+
+/* Bring the watched set in line with the enabled projects of the registry. */
+void
+projects_sync(void)
+{
+	struct st_project_list	 l;
+	struct st_error		 err;
+	struct project		*p, *next;
+	size_t			 i;
+
+	if (st_registry_list(agent.gdb, 1, &l, &err) == -1) {
+		log_warnx("cannot read the registry: %s", err.msg);
+		return;
+	}
+	TAILQ_FOREACH(p, &agent.projects, entry)
+		p->seen = 0;
+	for (i = 0; i < l.n; i++) {
+		if (!l.v[i].enabled)
+			continue;
+		if ((p = project_find(l.v[i].path)) == NULL) {
+			p = project_new(l.v[i].path);
+			log_info("%s: now watching", p->path);
+			project_kick(p);
+			status_changed();
+		}
+		p->seen = 1;
+	}
+	for (p = TAILQ_FIRST(&agent.projects); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->seen)
+			continue;
+		log_info("%s: removed or disabled; no longer watched", p->path);
+		project_free(p);
+		status_changed();
+	}
+	st_project_list_free(&l);
+}
+
+/*
+ * After a sweep: watch again what came back, drop what went away or was
+ * replaced (a folder moved away raises no event on its .steroids).
+ */
+void
+projects_revalidate(void)
+{
+	struct project	*p;
+	struct stat	 sb;
+
+	TAILQ_FOREACH(p, &agent.projects, entry) {
+		if (p->w != NULL && (stat(p->dir, &sb) == -1 ||
+		    sb.st_dev != p->dev || sb.st_ino != p->ino)) {
+			log_info("%s: .steroids is gone or replaced", p->path);
+			project_unwatch(p);
+			status_changed();
+		}
+		if (p->w == NULL && project_watch(p) == 0) {
+			log_info("%s: back; watching it again (%s)", p->path,
+			    p->wb->name);
+			project_kick(p);
+			status_changed();
+		}
+	}
+}
+
+/* ---- callbacks of the watch backends ---- */
+
+void
+agent_changed(void *arg)
+{
+	if (arg == &home_tag)
+		home_kick();
+	else
+		project_kick(arg);
+}
+
+void
+agent_gone(void *arg)
+{
+	struct project	*p = arg;
+
+	if (arg == &home_tag) {
+		log_warnx("%s is gone; registry changes are seen at the next "
+		    "sweep", agent.home);
+		home_unwatch();
+		return;
+	}
+	if (p->w == NULL)
+		return;
+	log_info("%s: .steroids is gone; unwatched until the sweep finds it "
+	    "again", p->path);
+	project_unwatch(p);
+	status_changed();
+}
+
+void
+agent_overflow(void)
+{
+	struct project	*p;
+
+	log_warnx("event queue overflow: rescanning every project");
+	home_kick();
+	TAILQ_FOREACH(p, &agent.projects, entry)
+		project_kick(p);
+}
+
+/* ---- $STEROIDS_HOME: the registry ---- */
+
+static void
+home_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct st_error	err;
+	long long	v;
+
+	(void)revents;
+	if (st_gdb_data_version(agent.gdb, &v, &err) == -1)
+		log_debug("%s", err.msg);
+	else if (v != agent.data_version) {
+		agent.data_version = v;
+		projects_sync();
+	}
+	if (++agent.home_step < CHECK_STEPS) {
+		ev_timer_set(t, step_delay(agent.home_step), 0.);
+		ev_timer_start(loop, t);
+	}
+}
+
+void
+home_init(void)
+{
+	ev_timer_init(&agent.home_check, home_check_cb, 0., 0.);
+}
+
+void
+home_kick(void)
+{
+	agent.home_step = 0;
+	ev_timer_stop(agent.loop, &agent.home_check);
+	ev_timer_set(&agent.home_check, step_delay(0), 0.);
+	ev_timer_start(agent.loop, &agent.home_check);
+}
+
+void
+home_watch(void)
+{
+	struct st_error	err;
+
+	if (agent.home_w != NULL)
+		return;
+	if (st_gdb_data_version(agent.gdb, &agent.data_version, &err) == -1)
+		log_debug("%s", err.msg);
+	agent.home_wb = agent.native;
+	if ((agent.home_w = agent.home_wb->add(agent.home, &home_tag)) != NULL)
+		return;
+	log_warn("cannot watch %s with %s; polling it", agent.home,
+	    agent.native->name);
+	agent.home_wb = &watch_poll;
+	if ((agent.home_w = agent.home_wb->add(agent.home, &home_tag)) == NULL)
+		log_warn("cannot poll %s", agent.home);
+}
+
+void
+home_unwatch(void)
+{
+	if (agent.home_w != NULL)
+		agent.home_wb->del(agent.home_w);
+	agent.home_w = NULL;
+	ev_timer_stop(agent.loop, &agent.home_check);
+}

@@ -1,0 +1,254 @@
+/*
+ * supervise.c -- the runners the agent knows of: its own children, reaped
+ * through one ev_child, and runners it adopted (started by hand, by cron,
+ * or by an earlier agent), watched by PID.  When one exits: delete its
+ * leftover row, look for work left, and start again at once or after a
+ * per-project backoff that doubles while the project crash-loops.
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+struct runner *
+runner_find(const char *path)
+{
+	struct runner	*r;
+
+	TAILQ_FOREACH(r, &agent.runners, entry)
+		if (strcmp(r->path, path) == 0)
+			return (r);
+	return (NULL);
+}
+
+static struct runner *
+runner_by_pid(pid_t pid, int child)
+{
+	struct runner	*r;
+
+	TAILQ_FOREACH(r, &agent.runners, entry)
+		if (r->pid == pid && r->child == child)
+			return (r);
+	return (NULL);
+}
+
+/*
+ * Tasks in a final status: a runner that moved this on made progress.
+ * -1 when it cannot be read.
+ */
+long
+progress_mark(const char *path)
+{
+	struct st_error	 err;
+	st_pdb		*pdb;
+	long		 counts[ST_TASK_NSTATUS], n = 0;
+	int		 i;
+
+	if (st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK, &pdb, &err)
+	    == -1)
+		return (-1);
+	if (st_task_counts(pdb, counts, NULL, &err) == -1)
+		n = -1;
+	else
+		for (i = 3; i < ST_TASK_NSTATUS; i++)	/* completed ... */
+			n += counts[i];
+	st_pdb_close(pdb);
+	return (n);
+}
+
+/* Track a runner; adopted ones get a PID watch (native, else polled). */
+void
+runner_track(const char *path, pid_t pid, int child)
+{
+	struct runner	*r;
+
+	if (runner_by_pid(pid, child) != NULL)
+		return;
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->path = strdup(path)) == NULL)
+		fatalx("out of memory");
+	r->pid = pid;
+	r->child = child;
+	r->progress = progress_mark(path);
+	TAILQ_INSERT_TAIL(&agent.runners, r, entry);
+	if (!child) {
+		r->pwb = agent.native;
+		if ((r->pw = r->pwb->pid_add(pid, r)) == NULL) {
+			log_debug("pid %ld: %s watch failed (%s); polling it",
+			    (long)pid, r->pwb->name, strerror(errno));
+			r->pwb = &watch_poll;
+			r->pw = r->pwb->pid_add(pid, r);
+		}
+		log_info("%s: adopted the runner with pid %ld", path,
+		    (long)pid);
+	}
+	status_changed();
+}
+
+static void
+runner_free(struct runner *r)
+{
+	TAILQ_REMOVE(&agent.runners, r, entry);
+	if (r->pw != NULL)
+		r->pwb->pid_del(r->pw);
+	free(r->path);
+	free(r);
+}
+
+void
+runners_free(void)
+{
+	struct runner	*r;
+
+	while ((r = TAILQ_FIRST(&agent.runners)) != NULL)
+		runner_free(r);
+}
+
+/* Delete the row the dead runner left, if it left one. */
+static void
+delete_row(const char *path, pid_t pid)
+{
+	struct st_runner_list	l;
+	struct st_error		err;
+	size_t			i;
+
+	if (st_runners_list(agent.gdb, path, &l, &err) == -1) {
+		log_debug("%s: %s", path, err.msg);
+		return;
+	}
+	for (i = 0; i < l.n; i++) {
+		if (l.v[i].pid != pid)
+			continue;
+		if (st_runner_delete(agent.gdb, l.v[i].id, &err) == -1)
+			log_debug("%s: %s", path, err.msg);
+		else
+			log_debug("%s: deleted the row of pid %ld", path,
+			    (long)pid);
+	}
+	st_runner_list_free(&l);
+}
+
+static void
+describe(char *buf, size_t len, int known, int status)
+{
+	if (!known)
+		snprintf(buf, len, "exited");
+	else if (WIFEXITED(status))
+		snprintf(buf, len, "exited %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "stopped");
+}
+
+/*
+ * A runner is gone.  Exit 0 or 6 (another runner holds the lock) is not a
+ * failure; an unknown status (not our child) is judged by progress only.
+ */
+static void
+runner_exit(struct runner *r, int known, int status)
+{
+	struct project	*p;
+	struct st_error	 err;
+	char		 path[PATH_MAX], how[64];
+	pid_t		 pid = r->pid, holder;
+	long		 start_mark = r->progress, mark, n;
+	int		 failed, locked, progressed, held;
+
+	strlcpy(path, r->path, sizeof(path));
+	runner_free(r);
+	status_changed();
+	describe(how, sizeof(how), known, status);
+	locked = known && WIFEXITED(status) && WEXITSTATUS(status) == 6;
+	failed = known && !locked && !(WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
+	if ((p = project_find(path)) == NULL) {
+		log_info("%s: runner %ld %s (project no longer watched)", path,
+		    (long)pid, how);
+		return;
+	}
+	mark = progress_mark(path);
+	progressed = mark != -1 && start_mark != -1 && mark > start_mark;
+	if (progressed)
+		p->delay = 0;
+
+	held = st_lock_probe(path, &holder);
+	if (held == 1) {
+		log_info("%s: runner %ld %s; another runner holds the lock",
+		    path, (long)pid, how);
+		if (holder > 0 && holder != pid && st_pid_alive(holder))
+			runner_track(path, holder, 0);
+		else
+			project_kick(p);
+		return;
+	}
+	if (held == 0)
+		delete_row(path, pid);
+	if (st_project_pending(path, ST_PDB_QUICK, &n, &err) == -1) {
+		log_warnx("%s: runner %ld %s; %s", path, (long)pid, how,
+		    err.msg);
+		project_kick(p);
+		return;
+	}
+	if (n == 0) {
+		log_info("%s: runner %ld %s; no work left", path, (long)pid,
+		    how);
+		if (!failed)
+			p->delay = 0;
+		return;
+	}
+	p->restart = 1;
+	if (locked) {
+		project_kick(p);
+		return;
+	}
+	if (failed || !progressed) {
+		p->delay = p->delay == 0 ? agent.backoff_initial :
+		    p->delay * 2;
+		if (p->delay > agent.backoff_max)
+			p->delay = agent.backoff_max;
+		log_info("%s: runner %ld %s with %ld task(s) left; starting "
+		    "again in %gs", path, (long)pid, how, n, p->delay);
+		ev_timer_stop(agent.loop, &p->backoff);
+		ev_timer_set(&p->backoff, p->delay, 0.);
+		ev_timer_start(agent.loop, &p->backoff);
+		status_changed();
+		return;
+	}
+	log_info("%s: runner %ld %s with %ld task(s) left; starting again",
+	    path, (long)pid, how, n);
+	project_start(p);
+}
+
+static void
+child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct runner	*r;
+
+	(void)loop;
+	(void)revents;
+	if ((r = runner_by_pid(w->rpid, 1)) == NULL) {
+		log_debug("reaped pid %ld, not a runner", (long)w->rpid);
+		return;
+	}
+	runner_exit(r, 1, w->rstatus);
+}
+
+void
+runner_child_init(void)
+{
+	ev_child_init(&agent.child, child_cb, 0, 0);
+	ev_child_start(agent.loop, &agent.child);
+}
+
+void
+agent_pid_exit(void *arg)
+{
+	runner_exit(arg, 0, 0);
+}

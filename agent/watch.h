@@ -1,0 +1,59 @@
+/*
+ * watch.h -- the watch backends of steroids-agent: one small interface,
+ * one file per platform (watch-inotify.c, watch-kqueue.c) and polling
+ * (watch-poll.c), which is always built.  A backend watches a directory
+ * for changes to its steroids.db and steroids.db-wal and watches PIDs
+ * it is told about; it reports through the agent_* callbacks below.
+ */
+#ifndef WATCH_H
+#define WATCH_H
+
+#include <sys/types.h>
+
+#include <ev.h>
+
+struct watch;		/* a watched directory, backend-defined */
+struct pidwatch;	/* a watched PID, backend-defined */
+
+struct watch_backend {
+	const char	*name;
+	/* 0 ok, -1 errno set: the backend cannot be used at all. */
+	int		 (*init)(struct ev_loop *);
+	void		 (*done)(void);
+	/*
+	 * Watch dir (its steroids.db and -wal); arg comes back in the
+	 * callbacks.  NULL with errno set: ENOENT the directory is gone,
+	 * ENOSPC/EMFILE/ENFILE/ENOMEM a limit was reached (poll it instead).
+	 */
+	struct watch	*(*add)(const char *, void *);
+	void		 (*del)(struct watch *);
+	/* Watch a PID that is not our child; NULL with errno set. */
+	struct pidwatch	*(*pid_add)(pid_t, void *);
+	void		 (*pid_del)(struct pidwatch *);
+};
+
+/* The names a watched directory reports changes for. */
+#define WATCH_DB	"steroids.db"
+#define WATCH_WAL	"steroids.db-wal"
+
+extern const struct watch_backend watch_poll;
+#if defined(WATCH_INOTIFY)
+extern const struct watch_backend watch_inotify;
+#define WATCH_NATIVE	(&watch_inotify)
+#elif defined(WATCH_KQUEUE)
+extern const struct watch_backend watch_kqueue;
+#define WATCH_NATIVE	(&watch_kqueue)
+#else
+#define WATCH_NATIVE	(&watch_poll)
+#endif
+
+/* watch-poll.c: the interval, in seconds, of the stat and kill(0) polls. */
+void	watch_poll_interval(double);
+
+/* Provided by the agent, called by every backend. */
+void	agent_changed(void *);		/* the DB or -wal changed */
+void	agent_gone(void *);		/* the directory went away */
+void	agent_overflow(void);		/* events lost: rescan everything */
+void	agent_pid_exit(void *);		/* a watched PID exited */
+
+#endif /* WATCH_H */
