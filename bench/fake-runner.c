@@ -18,6 +18,8 @@
  *
  *	complete	mark every task with pending work completed, exit 0
  *	hold		keep the lock until killed; SIGTERM completes and exits 0
+ *	hold1		complete one task (progress, as a real runner makes), then
+ *			hold as above
  *	exit		exit 0 at once, leaving the work
  *
  * Links only libsqlite3 (never the libtool wrapper of libsteroids), so the
@@ -100,7 +102,7 @@ take_lock(const char *project)
 }
 
 static int
-complete(const char *project)
+complete(const char *project, int one)
 {
 	char	 path[PATH_MAX];
 	sqlite3	*db;
@@ -115,7 +117,11 @@ complete(const char *project)
 		return (-1);
 	}
 	sqlite3_busy_timeout(db, 5000);
-	rc = sqlite3_exec(db, "UPDATE tasks SET status = 'completed', "
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	rc = sqlite3_exec(db, one ? "UPDATE tasks SET status = 'completed', "
+	    "updated_at = datetime('now') WHERE rowid = (SELECT min(rowid) "
+	    "FROM tasks WHERE status IN ('pending', 'in_progress', 'review'))" :
+	    "UPDATE tasks SET status = 'completed', "
 	    "updated_at = datetime('now') WHERE status IN "
 	    "('pending', 'in_progress', 'review')", NULL, NULL, NULL);
 	sqlite3_close(db);
@@ -166,9 +172,11 @@ main(int argc, char *argv[])
 	read_mode(argv[2], mode, sizeof(mode));
 	if (strcmp(mode, "exit") == 0)
 		return (0);
-	if (strcmp(mode, "hold") == 0) {
+	if (strcmp(mode, "hold1") == 0 && complete(project, 1) == -1)
+		return (1);
+	if (strncmp(mode, "hold", 4) == 0) {
 		while (!terminated)
 			sigsuspend(&old);
 	}
-	return (complete(project) == 0 ? 0 : 1);
+	return (complete(project, 0) == 0 ? 0 : 1);
 }

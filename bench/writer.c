@@ -2,7 +2,7 @@
  * writer.c -- the side of the bench that makes work appear and times it.
  *
  *	writer DB
- *	writer [-k] [-n samples] [-s spacing-ms] [-t timeout-ms] [-S seed]
+ *	writer [-k | -K] [-n samples] [-s spacing-ms] [-t timeout-ms] [-S seed]
  *	    -r RESULTS -m MODEFILE -o OUT PROJECTS
  *
  * The first form inserts one pending task into DB (a project DB in WAL
@@ -16,12 +16,15 @@
  *	runner started for that project to append its entry line to RESULTS.
  *	latency = runner entry - COMMIT returned.
  *
- *	restart (-k): commits a task with MODEFILE set to "hold", waits for
- *	the runner, sets MODEFILE to "complete", reads the clock and sends the
- *	runner SIGKILL with the work left.  latency = next runner's entry -
- *	the clock read just before kill(2).
+ *	restart (-k): commits two tasks with MODEFILE set to "hold1", waits
+ *	for the runner to complete one (progress, so a supervisor has no
+ *	reason to back off), sets MODEFILE to "complete", reads the clock and
+ *	sends the runner SIGKILL with work left.  latency = next runner's
+ *	entry - the clock read just before kill(2).  -K: the same with one
+ *	task and "hold" (a crash without progress, where SPEC 8 backs off).
  *
- * Nothing counts as a start but a line from a runner that got the lock.
+ * The writer closes its connection right after COMMIT, as `steroids tasks
+ * add` or any other short-lived writer does.  Nothing counts as a start but a line from a runner that got the lock.
  * No start within the timeout (default 5 s) is a miss.  After every sample
  * it waits until the project is settled (no pending work, lock free), then
  * sleeps spacing plus a random part of it, so samples never coalesce.  It
@@ -94,14 +97,14 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: writer DB\n"
-	    "       writer [-k] [-n samples] [-s spacing-ms] [-t timeout-ms] "
+	    "       writer [-k | -K] [-n samples] [-s spacing-ms] [-t timeout-ms] "
 	    "[-S seed]\n"
 	    "           -r results -m modefile -o out projects\n");
 	exit(2);
 }
 
 static sqlite3 *
-db_open(const char *project, int isdb)
+db_open(const char *project, int isdb, int ro)
 {
 	char	 path[PATH_MAX];
 	sqlite3	*db;
@@ -111,8 +114,8 @@ db_open(const char *project, int isdb)
 	else
 		snprintf(path, sizeof(path), "%s/.steroids/steroids.db",
 		    project);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db, ro ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		fprintf(stderr, "writer: %s: %s\n", path, sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return (NULL);
@@ -258,6 +261,20 @@ wait_start(struct bench *b, const char *project, int64_t t0, pid_t notpid,
 	}
 }
 
+/* Wait (bounded) until the project has n tasks of pending work. */
+static int
+wait_pending(sqlite3 *db, long n)
+{
+	int64_t	deadline = now_ns() + 5 * 1000000000LL;
+
+	while (now_ns() < deadline) {
+		if (pending(db) == n)
+			return (0);
+		sleep_ms(1);
+	}
+	return (-1);
+}
+
 static void
 skip_results(struct bench *b)
 {
@@ -286,10 +303,13 @@ settle(sqlite3 *db, const char *project)
 static void
 clear(sqlite3 *db, const char *project)
 {
-	if (settle(db, project) == 0)
+	sqlite3	*w;
+
+	if (settle(db, project) == 0 || (w = db_open(project, 0, 0)) == NULL)
 		return;
-	exec_sql(db, "UPDATE tasks SET status = 'completed' WHERE status IN "
+	exec_sql(w, "UPDATE tasks SET status = 'completed' WHERE status IN "
 	    "('pending', 'in_progress', 'review')");
+	sqlite3_close(w);
 	settle(db, project);
 }
 
@@ -300,7 +320,7 @@ sample(struct bench *b, const char *project)
 	int64_t	 tb, t0, entry;
 	pid_t	 pid, first;
 
-	if ((db = db_open(project, 0)) == NULL)
+	if ((db = db_open(project, 0, 0)) == NULL)
 		exit(1);
 	/* Only lines from runners started from now on count. */
 	skip_results(b);
@@ -308,12 +328,19 @@ sample(struct bench *b, const char *project)
 	if (!b->restart) {
 		if ((t0 = insert_task(db)) == -1)
 			exit(1);
+		/* As a CLI writer does: close at once (its fds close too). */
+		sqlite3_close(db);
 		entry = wait_start(b, project, tb, 0, &pid);
-	} else {
-		set_mode(b, "hold");
-		if (insert_task(db) == -1)
+		/* Read-only from here: no WAL writes, no events of ours. */
+		if ((db = db_open(project, 0, 1)) == NULL)
 			exit(1);
-		if (wait_start(b, project, tb, 0, &first) == 0) {
+	} else {
+		set_mode(b, b->restart == 2 ? "hold" : "hold1");
+		if (insert_task(db) == -1 ||
+		    (b->restart == 1 && insert_task(db) == -1))
+			exit(1);
+		if (wait_start(b, project, tb, 0, &first) == 0 ||
+		    (b->restart == 1 && wait_pending(db, 1) == -1)) {
 			fprintf(b->out, "%s\t0\t0\t0\tnostart\n", project);
 			set_mode(b, "complete");
 			clear(db, project);
@@ -390,10 +417,13 @@ main(int argc, char *argv[])
 	b.samples = 500;
 	b.spacing_ms = 20;
 	b.timeout_ms = 5000;
-	while ((ch = getopt(argc, argv, "km:n:o:r:s:S:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "kKm:n:o:r:s:S:t:")) != -1) {
 		switch (ch) {
 		case 'k':
 			b.restart = 1;
+			break;
+		case 'K':
+			b.restart = 2;
 			break;
 		case 'm':
 			b.modefile = optarg;
@@ -426,7 +456,7 @@ main(int argc, char *argv[])
 		usage();
 
 	if (b.results == NULL) {
-		if ((db = db_open(argv[0], 1)) == NULL ||
+		if ((db = db_open(argv[0], 1, 0)) == NULL ||
 		    (t = insert_task(db)) == -1)
 			return (1);
 		printf("%lld\n", (long long)t);
