@@ -38,6 +38,7 @@
 #define GROUP_POLL	0.1	/* re-check a dying group this often */
 #define KILL_WAIT	2.0	/* after SIGKILL, wait this long for the group */
 #define HB_BUSY_MS	1000	/* a heartbeat never holds the loop long */
+#define HANDLER_FILE	"handler.pgid"	/* in .steroids: the group running */
 
 struct runner {
 	struct ev_loop		*loop;
@@ -298,6 +299,86 @@ task_env(struct runner *r, const struct st_task *t, const char *action)
 }
 
 /*
+ * A runner killed with SIGKILL cannot stop its handler.  PR_SET_PDEATHSIG
+ * takes the handler's shell with it (Linux), but whatever the shell
+ * started lives on in its process group and would still work on the task
+ * the next runner resumes: two handlers on one task.  So while a handler
+ * runs, its group and our id are in .steroids/handler.pgid, and the next
+ * runner, holding the lock, ends what is left of that group (SIGTERM, then
+ * SIGKILL after the grace) and waits for it to be gone before it claims a
+ * task.  A group id can be reused once its group is gone: st_pgroup_marked
+ * checks on Linux that a process of the group still carries the dead
+ * runner's STEROIDS_RUNNER_ID.  Without Linux's /proc the record is
+ * trusted; a wrong kill then needs the old group to end by itself and its
+ * id to go to a new group of the same user before the next runner starts.
+ */
+static void
+handler_path(const char *project, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/" ST_PROJECT_DIR "/" HANDLER_FILE, project);
+}
+
+static void
+handler_record(struct runner *r)
+{
+	char	path[PATH_MAX + 32];
+	int	fd;
+
+	handler_path(r->project, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1)
+		return;		/* best effort, as PR_SET_PDEATHSIG is */
+	dprintf(fd, "%ld %s\n", (long)r->pid, r->id);
+	close(fd);
+}
+
+static void
+handler_forget(struct runner *r)
+{
+	char	path[PATH_MAX + 32];
+
+	handler_path(r->project, path, sizeof(path));
+	unlink(path);
+}
+
+/* End the group a dead runner's handler left, if it is still there. */
+static void
+reap_leftover(struct runner *r)
+{
+	char	 path[PATH_MAX + 32], buf[128], rid[37];
+	ssize_t	 n;
+	long	 pgid;
+	int	 fd, logfd;
+
+	handler_path(r->project, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if (sscanf(buf, "%ld %36s", &pgid, rid) == 2 && pgid > 1 &&
+	    pgid <= INT_MAX && group_alive((pid_t)pgid) &&
+	    st_pgroup_marked((pid_t)pgid, "STEROIDS_RUNNER_ID", rid) != 0) {
+		if (st_runner_log_open(r->project, 0, &logfd, NULL) == 0) {
+			log_line(logfd, "runner %s: ending process group %ld "
+			    "left by runner %s", r->id, pgid, rid);
+			close(logfd);
+		}
+		/* The handler's own machinery, with no leader to wait for. */
+		r->pid = (pid_t)pgid;
+		r->exited = 1;
+		r->timed_out = r->term_sent = r->kill_sent = 0;
+		term_group(r);
+		ev_timer_start(r->loop, &r->group_poll);
+		ev_run(r->loop, 0);
+		r->pid = 0;
+		r->exited = 0;
+	}
+	unlink(path);
+}
+
+/*
  * /bin/sh -c runner.command: cwd the project, stdin /dev/null, output to
  * the log, its own process group, nothing else of ours open.  If we die
  * (kill -9) the shell gets SIGKILL too, where the kernel can do that.
@@ -347,6 +428,7 @@ spawn_handler(struct runner *r, int logfd, struct st_error *err)
 	r->pid = pid;
 	r->exited = r->timed_out = r->term_sent = r->kill_sent = 0;
 	r->wstatus = 0;
+	handler_record(r);
 	ev_child_set(&r->child, pid, 0);
 	ev_child_start(r->loop, &r->child);
 	if (r->timeout > 0) {
@@ -400,6 +482,8 @@ run_task(struct runner *r, struct st_task *t, const char *action,
 		goto fail;
 	}
 	ev_run(r->loop, 0);
+	if (!group_alive(r->pid))
+		handler_forget(r);
 	r->pid = 0;
 
 	describe(r, result, sizeof(result));
@@ -514,6 +598,7 @@ setup(struct runner *r, struct st_error *err)
 	    (ev_tstamp)interval);
 	r->heartbeat.data = r;
 	ev_timer_start(r->loop, &r->heartbeat);
+	reap_leftover(r);
 	return (0);
 }
 

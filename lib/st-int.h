@@ -46,6 +46,9 @@ int	 st_sql_bind_path(sqlite3_stmt *, int, const char *);
 int	 st_fix_mode(const char *, mode_t, struct st_error *);
 int	 st_sql_wal(sqlite3 *, struct st_error *);
 
+/* pgroup.c */
+int	 st_pgroup_marked(pid_t, const char *, const char *);
+
 /* spawn.c */
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,
 	    size_t, struct st_error *);

@@ -176,6 +176,51 @@ in_progress() {
 	[ "$(gdb "SELECT count(*) FROM runners")" -eq 0 ]
 }
 
+@test "kill -9 mid-task: what the handler started is ended before the task is resumed" {
+	steroids tasks add work --project "$P" >/dev/null
+	# The first run leaves a background child (not exec'd) and sleeps; the
+	# resumed run records whether anything of the first run's group lives.
+	handler "echo \"\$STEROIDS_TASK_ACTION \$PGID\" >>$REC
+	    if [ \"\$STEROIDS_TASK_ACTION\" = start ]; then
+		sleep 300 & echo \$PGID >$TEST_ROOT/pgid; sleep 300
+	    fi
+	    old=\$(cat $TEST_ROOT/pgid)
+	    if kill -0 -\$old 2>/dev/null; then echo overlap >>$REC; fi"
+	start_loop
+	wait_for 5 file_has "$TEST_ROOT/pgid"
+	pgid=$(cat "$TEST_ROOT/pgid")
+	track_pgid "$pgid"
+	kill -9 "$LOOP_PID"
+	wait "$LOOP_PID" || true
+	lock_free
+	# The shell died with its runner (PR_SET_PDEATHSIG); its children did not.
+	sleep 0.2
+	run ! group_gone "$pgid"
+	run steroids loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(cut -d' ' -f1 "$REC" | tr '\n' ',')" = "start,resume," ]
+	group_gone "$pgid"
+	[ "$(status_of work)" = completed ]
+	[ ! -e "$P/.steroids/handler.pgid" ]
+}
+
+@test "a recorded handler group that is not the dead runner's is left alone" {
+	steroids tasks add work --project "$P" >/dev/null
+	handler "echo ran >>$REC"
+	# A process group of ours that no runner started, as if the recorded
+	# group had ended and its id been reused.
+	setsid sleep 30 >/dev/null 2>&1 3>&- &
+	other=$!
+	track_pid "$other"
+	wait_for 5 test "$(ps -o pgid= -p "$other" | tr -d ' ')" = "$other"
+	echo "$other 00000000-dead-4000-8000-000000000000" >"$P/.steroids/handler.pgid"
+	run steroids loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(status_of work)" = completed ]
+	kill -0 "$other"
+	[ ! -e "$P/.steroids/handler.pgid" ]
+}
+
 @test "task_timeout kills the handler's whole process group, background children too" {
 	steroids tasks add slow --project "$P" >/dev/null
 	set_config "$P" runner.task_timeout 1
