@@ -20,7 +20,7 @@ const char *const st_task_statuses[ST_TASK_NSTATUS] = {
 #define TASK_COLUMNS	"t.id, t.title, t.description, t.status, " \
 	"t.section_id, s.name, t.failure_count, t.last_failure_at, " \
 	"t.created_at, t.updated_at"
-#define TASK_FROM	" FROM tasks t LEFT JOIN sections s ON s.id = t.section_id"
+#define TASK_FROM	ST_SQL_TASK_FROM
 /* Sections by position, tasks without one (or with a lost one) last. */
 #define TASK_ORDER	"s.position IS NULL, s.position, t.created_at, t.rowid"
 
@@ -388,9 +388,9 @@ select_next(sqlite3 *db, struct st_task *t, int *found, struct st_error *err)
 	*found = 0;
 	memset(t, 0, sizeof(*t));
 	if (st_sql_prepare(db, "SELECT " TASK_COLUMNS TASK_FROM " WHERE "
-	    "t.status IN ('review', 'in_progress', 'pending') ORDER BY CASE "
-	    "t.status WHEN 'review' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 "
-	    "END, " TASK_ORDER " LIMIT 1", &stmt, err) == -1)
+	    ST_SQL_TASK_WORK " ORDER BY CASE t.status WHEN 'review' THEN 0 "
+	    "WHEN 'in_progress' THEN 1 ELSE 2 END, " TASK_ORDER " LIMIT 1",
+	    &stmt, err) == -1)
 		return (-1);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {

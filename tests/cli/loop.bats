@@ -98,6 +98,29 @@ in_progress() {
 	[ "$(tr '\n' ',' <"$REC")" = "in-review review,started resume,a-task start,b-task start,plain start," ]
 }
 
+@test "tasks of a skipped section are not run and are not pending work" {
+	steroids tasks add parked --section later --project "$P" >/dev/null
+	steroids tasks add parked-review --section later --project "$P" >/dev/null
+	steroids tasks add now --section first --project "$P" >/dev/null
+	pdb "$P" "UPDATE sections SET skipped = 1, position = -1 WHERE name = 'later';
+	    UPDATE tasks SET status = 'review' WHERE title = 'parked-review'"
+	handler "echo \"\$STEROIDS_TASK_TITLE\" >>$REC"
+	run steroids loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$REC")" = now ]
+	[ "$(status_of parked)" = pending ]
+	[ "$(status_of parked-review)" = review ]
+	# Nothing left for a runner: the agent and the sweep start none.
+	run steroids projects list --json
+	[[ "$output" == *'"pending":0'* ]]
+	run steroids loop --project "$P" --dry-run
+	[[ "$output" == *"no pending work"* ]]
+	# Unskipped, the section is worked on again.
+	pdb "$P" "UPDATE sections SET skipped = 0 WHERE name = 'later'"
+	run steroids loop --project "$P"
+	[ "$(tr '\n' ',' <"$REC")" = "now,parked-review,parked," ]
+}
+
 @test "a second loop for the project exits 6 naming the holder and touches nothing" {
 	steroids tasks add one --project "$P" >/dev/null
 	steroids tasks add two --project "$P" >/dev/null

@@ -229,6 +229,38 @@ test_handler_status_kept(void **state)
 	st_pdb_close(f.p);
 }
 
+/* A skipped section is parked: not chosen, not counted as work. */
+static void
+test_skipped_section(void **state)
+{
+	struct fixture	 f;
+	struct st_error	 err;
+	const char	*action;
+	char		 id[37], *title;
+	long		 n;
+
+	open_project(*state, &f);
+	add(&f, "parked", "later", id);
+	add(&f, "parked too", "later", id);
+	unit_sql(f.db, "UPDATE sections SET skipped = 1;"
+	    "UPDATE tasks SET status = 'in_progress' WHERE title = 'parked'");
+	assert_int_equal(st_pdb_pending(f.p, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_null(claim(&f, &action));
+	add(&f, "free", NULL, id);
+	assert_int_equal(st_pdb_pending(f.p, &n, &err), 0);
+	assert_int_equal(n, 1);
+	title = claim(&f, &action);
+	assert_string_equal(title, "free");
+	free(title);
+	unit_sql(f.db, "UPDATE sections SET skipped = 0");
+	title = claim(&f, &action);
+	assert_string_equal(title, "parked");
+	assert_string_equal(action, "resume");
+	free(title);
+	st_pdb_close(f.p);
+}
+
 static void
 test_bad_input(void **state)
 {
@@ -284,6 +316,7 @@ main(void)
 		st_test(test_claim_audits),
 		st_test(test_outcomes),
 		st_test(test_handler_status_kept),
+		st_test(test_skipped_section),
 		st_test(test_bad_input),
 	};
 
