@@ -466,8 +466,11 @@ fail:
 /*
  * The runner's verdict on a task it ran (SPEC 6).  A status the handler
  * set itself is kept; only a task still in_progress is moved.  A failure
- * is counted even then, so the history shows it.  to receives the status
- * the task ends with.
+ * is counted even then, so the history shows it.  One exception: a
+ * handler that put its task back to pending and failed is failed by
+ * max_failures like any other, or it would be run again forever (the
+ * crash loop SPEC 11.10 forbids).  to receives the status the task ends
+ * with.
  */
 int
 st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
@@ -483,7 +486,8 @@ st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
 		return (-1);
 	if ((old = current_status(p->db, id, &failures, err, &rc)) == NULL)
 		goto fail;
-	if (strcmp(old, "in_progress") == 0) {
+	if (strcmp(old, "in_progress") == 0 ||
+	    (failed && strcmp(old, "pending") == 0)) {
 		switch (outcome) {
 		case ST_TASK_DONE:
 			next = "completed";
@@ -497,6 +501,8 @@ st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
 			break;
 		}
 	}
+	if (next != NULL && strcmp(next, old) == 0)
+		next = NULL;
 	if (next != NULL) {
 		if (write_status(p->db, id, next, failed, err) == -1 ||
 		    audit(p->db, id, old, next, actor, "runner", notes,

@@ -305,6 +305,19 @@ in_progress() {
 	[ "$(pdb "$P" "SELECT count(*) FROM audit WHERE actor_type = 'runner' AND from_status = 'in_progress'")" -eq 0 ]
 }
 
+@test "a handler that puts its task back to pending and fails still reaches max_failures" {
+	steroids tasks add again --project "$P" >/dev/null
+	set_config "$P" runner.max_failures 2
+	handler 'echo run >>'"$REC"'
+	"$STEROIDS" tasks update "$STEROIDS_TASK_ID" --status pending >/dev/null
+	exit 1'
+	run timeout 20 "$STEROIDS" loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(status_of again)" = failed ]
+	[ "$(pdb "$P" "SELECT failure_count FROM tasks")" -eq 2 ]
+	[ "$(wc -l <"$REC")" -eq 2 ]
+}
+
 @test "--once runs one task and stops" {
 	for t in a b c; do steroids tasks add "$t" --project "$P" >/dev/null; done
 	handler "true"

@@ -226,6 +226,21 @@ test_handler_status_kept(void **state)
 	/* No runner audit row overrode the handler's status. */
 	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM audit WHERE "
 	    "actor_type = 'runner' AND from_status <> 'pending'"), 0);
+
+	/* Back to pending by the handler, then failed: still counted to max. */
+	add(&f, "retries-itself", NULL, id);
+	title = claim(&f, &action);
+	free(title);
+	assert_int_equal(st_task_set_status(f.p, id, "pending", "runner-1",
+	    "handler", NULL, from, &err), 0);
+	finish_title(&f, "retries-itself", ST_TASK_FAILED, 2, "pending");
+	title = claim(&f, &action);
+	free(title);
+	assert_int_equal(st_task_set_status(f.p, id, "pending", "runner-1",
+	    "handler", NULL, from, &err), 0);
+	finish_title(&f, "retries-itself", ST_TASK_FAILED, 2, "failed");
+	unit_assert_query(f.db, "SELECT status || ' ' || failure_count FROM "
+	    "tasks WHERE title = 'retries-itself'", "failed 2");
 	st_pdb_close(f.p);
 }
 
