@@ -153,12 +153,13 @@ audit(sqlite3 *db, const char *task, const char *from, const char *to,
 
 /*
  * Add a pending task; id receives its new UUID.  The creation is audited
- * too (from NULL to pending), so every task's history starts somewhere.
+ * too (from NULL to pending, by actor of actor_type), so every task's
+ * history starts somewhere.
  */
 int
 st_task_add(st_pdb *p, const char *title, const char *section,
-    const char *description, const char *actor, char id[37],
-    struct st_error *err)
+    const char *description, const char *actor, const char *actor_type,
+    char id[37], struct st_error *err)
 {
 	sqlite3_stmt	*stmt = NULL;
 	char		 sid[37];
@@ -199,8 +200,8 @@ st_task_add(st_pdb *p, const char *title, const char *section,
 		st_sql_err(p->db, rc, err, "cannot add task");
 		goto fail;
 	}
-	if (audit(p->db, id, NULL, "pending", actor, actor != NULL ? "human" :
-	    NULL, "created", err) == -1)
+	if (audit(p->db, id, NULL, "pending", actor, actor_type, "created",
+	    err) == -1)
 		goto fail;
 	return (st_sql_commit(p->db, err));
 fail:

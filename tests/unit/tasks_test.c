@@ -28,7 +28,8 @@ add(struct fixture *f, const char *title, const char *section, char id[37])
 {
 	struct st_error	err;
 
-	if (st_task_add(f->p, title, section, NULL, "tester", id, &err) == -1)
+	if (st_task_add(f->p, title, section, NULL, "tester", "human", id,
+	    &err) == -1)
 		fail_msg("add %s: %s", title, err.msg);
 }
 
@@ -285,12 +286,13 @@ test_bad_input(void **state)
 	char		 id[37], id2[37], title[ST_TASK_TITLE_MAX + 2];
 
 	open_project(*state, &f);
-	assert_int_equal(st_task_add(f.p, "", NULL, NULL, NULL, id, &err), -1);
+	assert_int_equal(st_task_add(f.p, "", NULL, NULL, NULL, NULL, id,
+	    &err), -1);
 	assert_int_equal(err.code, ST_EARGS);
 	memset(title, 'x', sizeof(title) - 1);
 	title[sizeof(title) - 1] = '\0';
-	assert_int_equal(st_task_add(f.p, title, NULL, NULL, NULL, id, &err),
-	    -1);
+	assert_int_equal(st_task_add(f.p, title, NULL, NULL, NULL, NULL, id,
+	    &err), -1);
 	assert_int_equal(err.code, ST_EARGS);
 	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 0);
 	title[ST_TASK_TITLE_MAX] = '\0';
