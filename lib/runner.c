@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -93,15 +94,18 @@ notify(struct runner *r, int event, const struct st_task *t,
 /*
  * <project>/.steroids/logs/runner.log, opened for appending: the folder
  * 0700, the file 0600, and moved to runner.log.1 first once it has
- * reached max bytes, so a chatty handler cannot fill the disk.
+ * reached max bytes, so a chatty handler cannot fill the disk.  The runner
+ * and whoever starts one (spawn.c) may rotate at the same moment: each
+ * rotates only the file it holds flock on and only while the name still
+ * points at it, so one rotation never fails on or throws away another's.
  */
 int
 st_runner_log_open(const char *project, off_t max, int *fdp,
     struct st_error *err)
 {
 	char		 dir[PATH_MAX], path[PATH_MAX + 16], old[PATH_MAX + 32];
-	struct stat	 sb;
-	int		 fd;
+	struct stat	 sb, cur;
+	int		 fd, tries;
 
 	*fdp = -1;
 	if (snprintf(dir, sizeof(dir), "%s/" ST_PROJECT_DIR "/logs",
@@ -117,18 +121,28 @@ st_runner_log_open(const char *project, off_t max, int *fdp,
 	if (st_fix_mode(dir, 0700, err) == -1)
 		return (-1);
 	snprintf(path, sizeof(path), "%s/runner.log", dir);
-	if (max > 0 && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    sb.st_size >= max) {
-		snprintf(old, sizeof(old), "%s.1", path);
-		if (rename(path, old) == -1)
+	snprintf(old, sizeof(old), "%s.1", path);
+	for (tries = 0;; tries++) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd == -1)
+			return (st_seterr(err, ST_EPERM, "cannot open %s: %s",
+			    path, strerror(errno)));
+		/* A few rounds at most: a log cannot fill that fast. */
+		if (max <= 0 || tries == 8 || flock(fd, LOCK_EX) == -1)
+			break;
+		if (fstat(fd, &sb) == -1 || sb.st_size < max) {
+			flock(fd, LOCK_UN);
+			break;
+		}
+		if (lstat(path, &cur) == 0 && cur.st_dev == sb.st_dev &&
+		    cur.st_ino == sb.st_ino && rename(path, old) == -1) {
+			close(fd);
 			return (st_seterr(err, ST_EPERM, "cannot rotate %s: %s",
 			    path, strerror(errno)));
+		}
+		close(fd);	/* and its flock: the next rotator sees it moved */
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1)
-		return (st_seterr(err, ST_EPERM, "cannot open %s: %s", path,
-		    strerror(errno)));
 	if (fstat(fd, &sb) == 0 && (sb.st_mode & 07777) != 0600)
 		fchmod(fd, 0600);
 	*fdp = fd;
