@@ -21,8 +21,12 @@ const char *const st_task_statuses[ST_TASK_NSTATUS] = {
 	"t.section_id, s.name, t.failure_count, t.last_failure_at, " \
 	"t.created_at, t.updated_at"
 #define TASK_FROM	ST_SQL_TASK_FROM
-/* Sections by position, tasks without one (or with a lost one) last. */
-#define TASK_ORDER	"s.position IS NULL, s.position, t.created_at, t.rowid"
+/*
+ * Sections by position, tasks without one (or with a lost one) last.
+ * created_at by time, not text: another tool may have written ISO 8601.
+ */
+#define TASK_ORDER	"s.position IS NULL, s.position, " \
+	"COALESCE(datetime(t.created_at), t.created_at), t.rowid"
 
 int
 st_task_status_valid(const char *s)

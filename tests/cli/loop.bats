@@ -318,6 +318,24 @@ in_progress() {
 	[ "$(wc -l <"$REC")" -eq 2 ]
 }
 
+@test "tasks added and updated from the CLI while a runner works never fail as locked" {
+	for i in $(seq 20); do steroids tasks add "seed$i" --project "$P" >/dev/null; done
+	# The handler writes too, as handlers do.
+	handler '"$STEROIDS" tasks update "$STEROIDS_TASK_ID" --status review >/dev/null
+	"$STEROIDS" tasks update "$STEROIDS_TASK_ID" --status in_progress >/dev/null'
+	start_loop
+	fails=0
+	for i in $(seq 40); do
+		steroids tasks add "more$i" --project "$P" >/dev/null 2>>"$TEST_ROOT/err" || fails=$((fails + 1))
+		steroids tasks list --project "$P" >/dev/null 2>>"$TEST_ROOT/err" || fails=$((fails + 1))
+	done
+	wait "$LOOP_PID"
+	[ "$fails" -eq 0 ] || { cat "$TEST_ROOT/err" >&2; false; }
+	run steroids loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(pdb "$P" "SELECT count(*) FROM tasks WHERE status = 'completed'")" -eq 60 ]
+}
+
 @test "--once runs one task and stops" {
 	for t in a b c; do steroids tasks add "$t" --project "$P" >/dev/null; done
 	handler "true"

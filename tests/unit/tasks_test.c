@@ -114,6 +114,31 @@ test_next_order(void **state)
 	st_pdb_close(f.p);
 }
 
+/*
+ * created_at written by another tool as ISO 8601 ("T", "Z", milliseconds)
+ * is ordered by time, not as text (' ' sorts before 'T': SPEC 11.2).
+ */
+static void
+test_next_order_iso_times(void **state)
+{
+	struct fixture	 f;
+	const char	*action;
+	char		 id[37], *title;
+
+	open_project(*state, &f);
+	add(&f, "later", NULL, id);
+	add(&f, "earlier", NULL, id);
+	unit_sql(f.db, "UPDATE tasks SET created_at = '2024-01-01 10:00:00' "
+	    "WHERE title = 'later';"
+	    "UPDATE tasks SET created_at = '2024-01-01T09:00:00.000Z' "
+	    "WHERE title = 'earlier'");
+	title = claim(&f, &action);
+	assert_non_null(title);
+	assert_string_equal(title, "earlier");
+	free(title);
+	st_pdb_close(f.p);
+}
+
 static void
 test_next_is_read_only(void **state)
 {
@@ -329,6 +354,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		st_test(test_next_order),
+		st_test(test_next_order_iso_times),
 		st_test(test_next_is_read_only),
 		st_test(test_claim_audits),
 		st_test(test_outcomes),
