@@ -223,6 +223,7 @@ in_progress() {
 	[ "$status" -eq 0 ]
 	[ "$(cut -d' ' -f1 "$REC" | tr '\n' ',')" = "start,resume," ]
 	group_gone "$pgid"
+	grep -q "ending process group $pgid left by runner" "$P/.steroids/logs/runner.log"
 	[ "$(status_of work)" = completed ]
 	[ ! -e "$P/.steroids/handler.pgid" ]
 }
