@@ -154,7 +154,10 @@ st_pdb_dir(st_pdb *p)
 	return (p->dir);
 }
 
-/* Pending work: a task that is pending, in progress or in review. */
+/*
+ * Pending work: a task that is pending, in progress or in review, outside
+ * a skipped section.
+ */
 int
 st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
 {
@@ -162,8 +165,8 @@ st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
 	int		 rc;
 
 	*count = 0;
-	if (st_sql_prepare(p->db, "SELECT count(*) FROM tasks WHERE status IN "
-	    "('pending', 'in_progress', 'review')", &stmt, err) == -1)
+	if (st_sql_prepare(p->db, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
+	    ST_SQL_TASK_WORK, &stmt, err) == -1)
 		return (-1);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
