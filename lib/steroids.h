@@ -113,7 +113,11 @@ void	 st_prune_list_free(struct st_prune_list *);
 #define ST_PDB_READONLY		0x1	/* open read-only */
 #define ST_PDB_QUICK		0x2	/* short busy timeout (sweep, agent) */
 typedef struct st_pdb st_pdb;
+#define ST_MADE_DIR		0x1	/* st_project_make created .steroids */
+#define ST_MADE_DB		0x2	/* ... and its steroids.db */
 int	 st_project_init(const char *, struct st_error *);
+int	 st_project_make(const char *, int *, struct st_error *);
+int	 st_project_unmake(const char *, int, struct st_error *);
 int	 st_pdb_open(const char *, int, st_pdb **, struct st_error *);
 void	 st_pdb_close(st_pdb *);
 const char *st_pdb_dir(st_pdb *);

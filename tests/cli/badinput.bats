@@ -225,6 +225,44 @@ import json, sys; print(json.load(sys.stdin)["error"]["code"])')" = \
 	[ "$status" -eq 0 ]
 }
 
+# snap DIR: its .steroids' mode, its files as listed, the DB's checksum.
+snap() {
+	mode_of "$1/.steroids"
+	ls -ln "$1/.steroids"
+	cksum "$1/.steroids/steroids.db"
+}
+
+# SPEC 9, nothing half-written: init that cannot register takes back the
+# .steroids it made, and never touches one that was there before.
+@test "init that cannot register leaves no .steroids behind" {
+	mkdir "$TEST_ROOT/fresh" "$TEST_ROOT/old"
+	steroids init --no-register "$TEST_ROOT/old" >/dev/null
+	old=$(snap "$TEST_ROOT/old")
+	hold_lock
+	run --separate-stderr steroids init "$TEST_ROOT/fresh"
+	expect_status 6 "*nothing was created*"
+	[ ! -e "$TEST_ROOT/fresh/.steroids" ]
+	STEROIDS_JSON=1 run --separate-stderr steroids init "$TEST_ROOT/fresh"
+	expect_status 6
+	[ ! -e "$TEST_ROOT/fresh/.steroids" ]
+	run --separate-stderr steroids init "$TEST_ROOT/old"
+	expect_status 6 "*left as it was*"
+	[ "$(snap "$TEST_ROOT/old")" = "$old" ]
+	kill "$LOCK_PID"
+	wait "$LOCK_PID" || true
+	[ "$(state)" = "$BEFORE" ]
+
+	# A corrupt global DB: refused before anything is made.
+	rm -f "$STEROIDS_HOME"/steroids.db*
+	printf 'not a database %0900d\n' 0 >"$STEROIDS_HOME/steroids.db"
+	run --separate-stderr steroids init "$TEST_ROOT/fresh"
+	expect_status 1 "*nothing was created*"
+	[ ! -e "$TEST_ROOT/fresh/.steroids" ]
+	run --separate-stderr steroids init "$TEST_ROOT/old"
+	expect_status 1
+	[ "$(snap "$TEST_ROOT/old")" = "$old" ]
+}
+
 # Library messages carry paths as they are: the error line escapes them.
 @test "a missing path with control bytes: one escaped line on stderr" {
 	p="$TEST_ROOT/esc"$'\033[2J'"x"$'\n'"nl"$'\xff'

@@ -308,6 +308,29 @@ assert want in got, (want, got)
 	[ "$(registry_dump)" = "$before" ]
 }
 
+# Never modify another user's files: ownership is checked before any
+# chmod or write, so init leaves theirs exactly as they were.
+@test "init refuses a .steroids or DB owned by another user, changing nothing" {
+	uid=$(other_uid)
+	[ -n "$uid" ] || skip "needs root to create files owned by another uid"
+	mkdir "$TEST_ROOT/dir" "$TEST_ROOT/db"
+	steroids init --no-register "$TEST_ROOT/dir" >/dev/null
+	steroids init --no-register "$TEST_ROOT/db" >/dev/null
+	chown -R "$uid" "$TEST_ROOT/dir/.steroids"
+	chmod 0755 "$TEST_ROOT/dir/.steroids"
+	chown "$uid" "$TEST_ROOT/db/.steroids/steroids.db"
+	chmod 0644 "$TEST_ROOT/db/.steroids/steroids.db"
+	sum=$(cksum "$TEST_ROOT/db/.steroids/steroids.db")
+	for p in dir db; do
+		run --separate-stderr steroids init "$TEST_ROOT/$p"
+		expect_status 5 "*owned by uid $uid*"
+	done
+	[ "$(mode_of "$TEST_ROOT/dir/.steroids")" = 755 ]
+	[ "$(mode_of "$TEST_ROOT/db/.steroids/steroids.db")" = 644 ]
+	[ "$(cksum "$TEST_ROOT/db/.steroids/steroids.db")" = "$sum" ]
+	[ "$(nrows)" -eq 0 ]
+}
+
 @test "remove without --yes off a terminal exits 2 and removes nothing" {
 	new_project "$TEST_ROOT/app"
 	before=$(registry_dump)
