@@ -72,6 +72,7 @@ struct st_project {
 	char	*last_seen_at;
 	long	 last_seen_age;		/* seconds, computed by SQLite */
 	int	 enabled;
+	char	*mount_point;		/* at registration; NULL: unknown */
 };
 struct st_project_list {
 	struct st_project	*v;
@@ -88,6 +89,7 @@ int	 st_registry_list(st_gdb *, int, struct st_project_list *,
 int	 st_registry_get(st_gdb *, const char *, struct st_project *, int *,
 	    struct st_error *);
 void	 st_project_free(struct st_project *);
+int	 st_registry_unmounted(const char *, const char *);
 void	 st_project_list_free(struct st_project_list *);
 
 enum st_prune_action {

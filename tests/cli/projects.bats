@@ -481,6 +481,34 @@ print(" ".join(sorted(r["action"] for r in json.load(sys.stdin))))')" = \
 	[ "$(rows_for "$TEST_ROOT/drive/proj")" -eq 1 ]
 }
 
+# list tells the unplugged drive from a deleted folder, as prune does.
+@test "list shows a project whose filesystem is not mounted as unmounted" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+	mkdir "$TEST_ROOT/drive"
+	mount -t tmpfs -o size=4m steroids-test "$TEST_ROOT/drive" 2>/dev/null ||
+	    skip "cannot mount a tmpfs here"
+	MOUNTED="$TEST_ROOT/drive"
+	new_project "$TEST_ROOT/drive/proj"
+	new_project "$TEST_ROOT/gone"
+	run steroids projects list
+	[[ "$output" == *"$TEST_ROOT/drive/proj"*enabled* ]]
+	umount "$TEST_ROOT/drive"
+	MOUNTED=
+	rm -rf "$TEST_ROOT/gone"
+	run steroids projects list
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | awk -v p="$TEST_ROOT/drive/proj" \
+	    '$1 == p { print $2 }')" = unmounted ]
+	[ "$(printf '%s\n' "$output" | awk -v p="$TEST_ROOT/gone" \
+	    '$1 == p { print $2 }')" = missing ]
+	run steroids projects list --json
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s' "$output" | envelope | python3 -c '
+import json, sys
+print(" ".join(r["status"] for r in json.load(sys.stdin)))')" = \
+	    "unmounted missing" ]
+}
+
 @test "--version" {
 	run --separate-stderr steroids --version
 	[ "$status" -eq 0 ]
