@@ -17,8 +17,8 @@ init_undo(struct cli *c, const char *path, int made)
 
 	if (made == 0)
 		return (cli_error(c, c->err.code, "could not register %s: %s "
-		    "(its " ST_PROJECT_DIR " was there before and is left as it "
-		    "was)", cli_path(path), c->err.msg));
+		    "(its " ST_PROJECT_DIR " was there before and is left "
+		    "as it was)", cli_path(path), c->err.msg));
 	if (st_project_unmake(path, made, &e) == -1)
 		return (cli_error(c, c->err.code, "could not register %s: %s; "
 		    "and could not take back what init created: %s",

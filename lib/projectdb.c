@@ -152,7 +152,8 @@ st_project_unmake(const char *dir, int made, struct st_error *err)
 	char	 path[PATH_MAX + 64];
 	size_t	 i;
 
-	for (i = 0; (made & ST_MADE_DB) && i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+	for (i = 0; (made & ST_MADE_DB) && i < sizeof(sfx) / sizeof(*sfx);
+	    i++) {
 		snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR "/"
 		    ST_PROJECT_DB "%s", dir, sfx[i]);
 		if (unlink(path) == -1 && errno != ENOENT)

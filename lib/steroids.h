@@ -52,6 +52,7 @@ int	 st_path_mount_point(const char *, char *, size_t);
 int	 st_path_is_mounted(const char *);
 #define ST_DISPLAY_MAX	(4 * 4096 + 8)	/* room for a PATH_MAX path escaped */
 size_t	 st_utf8_len(const char *);
+int	 st_utf8_c1(const char *);
 void	 st_path_display(const char *, char *, size_t);
 
 /* globaldb.c */

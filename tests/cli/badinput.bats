@@ -273,4 +273,12 @@ snap() {
 	[ ! -e "$p" ]
 	bad 4 projects remove "$p"
 	[[ "$stderr" != *$'\033'* ]]
+	# C1 controls too: valid UTF-8, but U+009B is CSI to some terminals.
+	p="$TEST_ROOT/csi"$'\xc2\x9b'"2J"$'\xc2\x85'"x"
+	bad 4 projects add "$p"
+	[[ "$stderr" != *$'\xc2\x9b'* ]] && [[ "$stderr" != *$'\xc2\x85'* ]]
+	[[ "$stderr" == *"$TEST_ROOT/csi\\302\\2332J\\302\\205x"* ]]
+	bad 4 init "$p"
+	[[ "$stderr" != *$'\xc2\x9b'* ]]
+	bad 2 init --name $'n\xc2\x9b2J' "$TEST_ROOT/app"
 }

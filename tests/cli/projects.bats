@@ -207,7 +207,7 @@ print([p["status"] for p in json.load(sys.stdin) if p["path"].endswith("/off")][
 	local p n=0
 	local -a odd=("$TEST_ROOT/with space" "$TEST_ROOT/new"$'\n'"line" \
 	    "$TEST_ROOT/bytes"$'\xff\xfe' "$TEST_ROOT/q'uo\"te"$'\t'tab \
-	    "$TEST_ROOT/esc"$'\033'"[31m")
+	    "$TEST_ROOT/esc"$'\033'"[31m" "$TEST_ROOT/csi"$'\xc2\x9b'"2J")
 	for p in "${odd[@]}"; do
 		mkdir "$p"
 		run steroids init --no-register "$p"
@@ -230,6 +230,9 @@ print([p["status"] for p in json.load(sys.stdin) if p["path"].endswith("/off")][
 	[[ "$output" == *"$TEST_ROOT/new\\nline "* ]]
 	[[ "$output" == *"$TEST_ROOT/bytes\\377\\376 "* ]]
 	[[ "$output" == *"$TEST_ROOT/esc\\033[31m "* ]]
+	# A C1 control is valid UTF-8, and CSI to some terminals.
+	[[ "$output" != *$'\xc2\x9b'* ]]
+	[[ "$output" == *"$TEST_ROOT/csi\\302\\2332J "* ]]
 
 	run steroids projects list --json
 	[ "$status" -eq 0 ]
