@@ -215,6 +215,10 @@ st_path_check_project(const char *path, struct st_error *err)
 		return (st_seterr(err, ST_ENOTINIT, "%s: not a steroids project "
 		    "(no %s/%s): run 'steroids init' there first",
 		    path, ST_PROJECT_DIR, ST_PROJECT_DB));
+	/* Its tasks become commands run as us: the DB must be ours too. */
+	if (sb.st_uid != uid)
+		return (st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not "
+		    "by you", sub, (unsigned long)sb.st_uid));
 	return (0);
 }
 

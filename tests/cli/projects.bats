@@ -332,6 +332,11 @@ assert want in got, (want, got)
 	[ "$(mode_of "$TEST_ROOT/db/.steroids/steroids.db")" = 644 ]
 	[ "$(cksum "$TEST_ROOT/db/.steroids/steroids.db")" = "$sum" ]
 	[ "$(nrows)" -eq 0 ]
+	# projects add, and every start, apply the same rule to the DB file.
+	run --separate-stderr steroids projects add "$TEST_ROOT/db"
+	expect_status 5 "*steroids.db is owned by uid $uid*"
+	[ "$(cksum "$TEST_ROOT/db/.steroids/steroids.db")" = "$sum" ]
+	[ "$(nrows)" -eq 0 ]
 }
 
 @test "remove without --yes off a terminal exits 2 and removes nothing" {
