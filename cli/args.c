@@ -53,7 +53,7 @@ args_check_text(struct cli *c, const char *what, const char *s)
 	size_t			 n;
 
 	while (*p != '\0') {
-		if (*p < 0x20 || *p == 0x7f)
+		if (*p < 0x20 || *p == 0x7f || st_utf8_c1((const char *)p))
 			return (cli_error(c, ST_EARGS, "%s contains a control "
 			    "character", what));
 		if (*p < 0x80) {

@@ -19,7 +19,8 @@ project_state(const struct st_project *p)
 	snprintf(buf, sizeof(buf), "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB,
 	    p->path);
 	if (stat(buf, &sb) == -1)
-		return ("missing");
+		return (st_registry_unmounted(p->path, p->mount_point) ?
+		    "unmounted" : "missing");
 	return (p->enabled ? "enabled" : "disabled");
 }
 
@@ -53,6 +54,7 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 		}
 		state = project_state(&l.v[i]);
 		if (strcmp(state, "missing") == 0 ||
+		    strcmp(state, "unmounted") == 0 ||
 		    st_project_pending(l.v[i].path, ST_PDB_QUICK, &n,
 		    &perr) == -1)
 			n = -1;
@@ -287,7 +289,8 @@ cmd_projects_prune_exec(struct cli *c, struct cmd_args *a)
 const struct cmd_entry cmd_projects_list_entry = {
 	"projects", "list", "[--all]",
 	"List registered projects: path, status, runner, pending tasks and\n"
-	"when each was last seen.  Disabled projects are shown with --all.",
+	"when each was last seen.  Disabled projects are shown with --all.\n"
+	"A project whose filesystem is not mounted shows as unmounted.",
 	{ { "all", 0, 'a' } }, 0, 0, cmd_projects_list_exec
 };
 const struct cmd_entry cmd_projects_add_entry = {

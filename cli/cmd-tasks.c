@@ -92,7 +92,7 @@ cmd_tasks_add_exec(struct cli *c, struct cmd_args *a)
 		    "control character"));
 	if (open_project(c, a, 0, &p) == -1)
 		return (-1);
-	rc = st_task_add(p, title, section, desc, who, id, &c->err);
+	rc = st_task_add(p, title, section, desc, who, type, id, &c->err);
 	st_pdb_close(p);
 	if (rc == -1)
 		return (cli_fail(c));

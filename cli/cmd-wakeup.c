@@ -40,9 +40,13 @@ cmd_wakeup_exec(struct cli *c, struct cmd_args *a)
 	if (c->json)
 		json_arr_begin(&c->js, NULL);
 	if (rc == 1) {
-		cli_info(c, "%s\n", c->err.msg);
-		if (c->json)
+		/* Not an error; under --json stdout is the envelope's alone. */
+		if (c->json) {
 			json_arr_end(&c->js);
+			if (!c->quiet)
+				fprintf(stderr, "steroids: %s\n", c->err.msg);
+		} else
+			cli_info(c, "%s\n", c->err.msg);
 		c->err.code = ST_OK;
 		return (0);
 	}

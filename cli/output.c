@@ -62,7 +62,8 @@ print_error(FILE *f, const char *msg)
 	fputs("steroids: ", f);
 	while (*s != '\0') {
 		n = st_utf8_len((const char *)s);
-		if (n > 1 || (n == 1 && *s >= 0x20 && *s != 0x7f)) {
+		if ((n > 1 && !st_utf8_c1((const char *)s)) ||
+		    (n == 1 && *s >= 0x20 && *s != 0x7f)) {
 			fwrite(s, 1, n, f);
 			s += n;
 			continue;

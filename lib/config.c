@@ -374,6 +374,12 @@ st_config_set(const char *file, const char *key, const char *value,
 		}
 		free(copy);
 	}
+	/* fopen(3) opens a directory; reading it fails (EISDIR). */
+	if (in != NULL && ferror(in)) {
+		st_seterr(err, ST_ECONFIG, "%s: cannot read: %s", file,
+		    strerror(errno));
+		goto out;
+	}
 	if (!done)
 		fprintf(out, "%s = %s\n", key, value);
 	if (fflush(out) == EOF || fsync(fileno(out)) == -1) {

@@ -215,6 +215,10 @@ st_path_check_project(const char *path, struct st_error *err)
 		return (st_seterr(err, ST_ENOTINIT, "%s: not a steroids project "
 		    "(no %s/%s): run 'steroids init' there first",
 		    path, ST_PROJECT_DIR, ST_PROJECT_DB));
+	/* Its tasks become commands run as us: the DB must be ours too. */
+	if (sb.st_uid != uid)
+		return (st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not "
+		    "by you", sub, (unsigned long)sb.st_uid));
 	return (0);
 }
 
@@ -302,6 +306,18 @@ st_utf8_len(const char *str)
 	return (n);
 }
 
+/*
+ * A C1 control (U+0080-U+009F): valid UTF-8, yet some terminals act on
+ * it (U+009B is CSI), so it is escaped like the C0 ones.
+ */
+int
+st_utf8_c1(const char *str)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+
+	return (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f);
+}
+
 static char *
 vis_char(char *d, int c, int next)
 {
@@ -326,10 +342,13 @@ st_path_display(const char *path, char *out, size_t len)
 		strlcpy(tmp, path, sizeof(tmp));
 	if ((vis = st_xmalloc(4 * strlen(tmp) + 1)) == NULL)
 		return;
-	/* Printable UTF-8 stays as it is; every other byte goes to vis(3). */
+	/*
+	 * Printable UTF-8 stays as it is; every other byte, C1 controls
+	 * included, goes to vis(3).
+	 */
 	for (s = tmp, d = vis; *s != '\0'; s += n) {
 		n = st_utf8_len(s);
-		if (n > 1) {
+		if (n > 1 && !st_utf8_c1(s)) {
 			memcpy(d, s, n);
 			d += n;
 		} else {

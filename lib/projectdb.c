@@ -49,15 +49,22 @@ db_path(const char *dir, char *buf, size_t len, struct st_error *err)
 	return (0);
 }
 
-/* Create .steroids (0700) and its DB (0600); run again, it changes nothing. */
+/*
+ * Create .steroids (0700) and its DB (0600); run again, it changes nothing.
+ * *made says which of the two this call created (ST_MADE_DIR, ST_MADE_DB),
+ * so a caller whose next step fails can take back exactly that.  Nothing
+ * is changed before its owner is known to be us: never another user's.
+ */
 int
-st_project_init(const char *in, struct st_error *err)
+st_project_make(const char *in, int *made, struct st_error *err)
 {
 	char		 dir[PATH_MAX], sub[PATH_MAX + 64], path[PATH_MAX + 64];
 	struct stat	 sb;
 	sqlite3		*db;
-	int		 fd;
+	int		 fd, m = 0;
 
+	if (made != NULL)
+		*made = 0;
 	if (st_path_canon(in, dir, sizeof(dir), err) == -1)
 		return (-1);
 	if (st_path_is_system(dir))
@@ -66,38 +73,98 @@ st_project_init(const char *in, struct st_error *err)
 	if (stat(dir, &sb) == -1 || sb.st_uid != geteuid())
 		return (st_seterr(err, ST_EPERM, "%s is not owned by you; "
 		    "refusing to make it a project", dir));
-	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR, dir);
-	if (mkdir(sub, 0700) == -1 && errno != EEXIST)
-		return (st_seterr(err, errno == EACCES ? ST_EPERM : ST_EGENERAL,
-		    "cannot create %s: %s", sub, strerror(errno)));
-	if (lstat(sub, &sb) == -1 || !S_ISDIR(sb.st_mode))
-		return (st_seterr(err, ST_EPERM, "%s is not a directory", sub));
-	if (sb.st_uid != geteuid())
-		return (st_seterr(err, ST_EPERM, "%s is not owned by you", sub));
-	if (st_fix_mode(sub, 0700, err) == -1)
-		return (-1);
 	if (db_path(dir, path, sizeof(path), err) == -1)
 		return (-1);
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return (st_seterr(err, ST_EPERM, "cannot create %s: %s", path,
-		    strerror(errno)));
+	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR, dir);
+	if (mkdir(sub, 0700) == 0)
+		m |= ST_MADE_DIR;
+	else if (errno != EEXIST)
+		return (st_seterr(err, errno == EACCES ? ST_EPERM : ST_EGENERAL,
+		    "cannot create %s: %s", sub, strerror(errno)));
+	if (lstat(sub, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		st_seterr(err, ST_EPERM, "%s is not a directory", sub);
+		goto fail;
+	}
+	if (sb.st_uid != geteuid()) {
+		st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not by you; "
+		    "refusing to change it", sub, (unsigned long)sb.st_uid);
+		goto fail;
+	}
+	if (st_fix_mode(sub, 0700, err) == -1)
+		goto fail;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd != -1)
+		m |= ST_MADE_DB;
+	else if (errno == EEXIST)
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		st_seterr(err, ST_EPERM, "cannot create %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (fstat(fd, &sb) == -1 || sb.st_uid != geteuid()) {
+		st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not by you; "
+		    "refusing to change it", path, (unsigned long)sb.st_uid);
+		close(fd);
+		goto fail;
+	}
 	close(fd);
 	if (st_sql_open(path, SQLITE_OPEN_READWRITE, ST_BUSY_TIMEOUT_MS, &db,
 	    err) == -1)
-		return (-1);
+		goto fail;
 	if (st_sql_wal(db, err) == -1 || st_sql_begin(db, err) == -1) {
 		sqlite3_close(db);
-		return (-1);
+		goto fail;
 	}
 	if (st_sql_exec(db, project_schema, err) == -1 ||
 	    st_sql_commit(db, err) == -1) {
 		st_sql_rollback(db);
 		sqlite3_close(db);
-		return (-1);
+		goto fail;
 	}
 	sqlite3_close(db);
-	return (st_fix_mode(path, 0600, err));
+	if (st_fix_mode(path, 0600, err) == -1)
+		goto fail;
+	if (made != NULL)
+		*made = m;
+	return (0);
+fail:
+	st_project_unmake(dir, m, NULL);
+	return (-1);
+}
+
+int
+st_project_init(const char *in, struct st_error *err)
+{
+	return (st_project_make(in, NULL, err));
+}
+
+/*
+ * Take back what st_project_make created, and only that: the DB and
+ * SQLite's files beside it, then the folder if it is empty.  Anything
+ * else found there stays, and the folder with it.
+ */
+int
+st_project_unmake(const char *dir, int made, struct st_error *err)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char	 path[PATH_MAX + 64];
+	size_t	 i;
+
+	for (i = 0; (made & ST_MADE_DB) && i < sizeof(sfx) / sizeof(*sfx);
+	    i++) {
+		snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR "/"
+		    ST_PROJECT_DB "%s", dir, sfx[i]);
+		if (unlink(path) == -1 && errno != ENOENT)
+			return (st_seterr(err, ST_EGENERAL, "cannot remove %s: "
+			    "%s", path, strerror(errno)));
+	}
+	snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR, dir);
+	if ((made & ST_MADE_DIR) && rmdir(path) == -1 && errno != ENOENT)
+		return (st_seterr(err, ST_EGENERAL, "cannot remove %s: %s",
+		    path, strerror(errno)));
+	return (0);
 }
 
 /*
@@ -154,7 +221,10 @@ st_pdb_dir(st_pdb *p)
 	return (p->dir);
 }
 
-/* Pending work: a task that is pending, in progress or in review. */
+/*
+ * Pending work: a task that is pending, in progress or in review, outside
+ * a skipped section.
+ */
 int
 st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
 {
@@ -162,8 +232,8 @@ st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
 	int		 rc;
 
 	*count = 0;
-	if (st_sql_prepare(p->db, "SELECT count(*) FROM tasks WHERE status IN "
-	    "('pending', 'in_progress', 'review')", &stmt, err) == -1)
+	if (st_sql_prepare(p->db, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
+	    ST_SQL_TASK_WORK, &stmt, err) == -1)
 		return (-1);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)

@@ -13,7 +13,7 @@
 
 #define PROJECT_COLUMNS	"path, name, registered_at, last_seen_at, " \
 	"CAST(strftime('%s', 'now') - strftime('%s', last_seen_at) AS INTEGER), " \
-	"enabled"
+	"enabled, mount_point"
 
 static void
 read_project(sqlite3_stmt *stmt, struct st_project *p)
@@ -24,6 +24,7 @@ read_project(sqlite3_stmt *stmt, struct st_project *p)
 	p->last_seen_at = st_sql_strdup(stmt, 3);
 	p->last_seen_age = (long)sqlite3_column_int64(stmt, 4);
 	p->enabled = sqlite3_column_int(stmt, 5) != 0;
+	p->mount_point = st_sql_strdup(stmt, 6);
 }
 
 int
@@ -166,6 +167,7 @@ st_project_free(struct st_project *p)
 	free(p->name);
 	free(p->registered_at);
 	free(p->last_seen_at);
+	free(p->mount_point);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -197,10 +199,10 @@ present(const char *path)
  * A project whose folder is gone because its drive is not mounted must
  * be kept: the mount point recorded at registration tells us.  Rows from
  * before v3 have none; for them a missing top of the usual removable
- * media trees means the same.
+ * media trees means the same.  Prune keeps such a project, list shows it.
  */
-static int
-unmounted(const char *path, const char *mp)
+int
+st_registry_unmounted(const char *path, const char *mp)
 {
 	static const char *const media[] = { "/media/", "/run/media/",
 	    "/mnt/", "/Volumes/", NULL };
@@ -264,7 +266,7 @@ st_registry_prune(st_gdb *g, int dry_run, struct st_prune_list *l,
 		path = st_sql_strdup(sel, 0);
 		mp = st_sql_strdup(sel, 1);
 		if (path != NULL && !present(path)) {
-			if (unmounted(path, mp))
+			if (st_registry_unmounted(path, mp))
 				prune_add(l, &cap, path, ST_PRUNE_UNMOUNTED,
 				    "filesystem not mounted; kept");
 			else

@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -38,6 +39,7 @@
 #define GROUP_POLL	0.1	/* re-check a dying group this often */
 #define KILL_WAIT	2.0	/* after SIGKILL, wait this long for the group */
 #define HB_BUSY_MS	1000	/* a heartbeat never holds the loop long */
+#define HANDLER_FILE	"handler.pgid"	/* in .steroids: the group running */
 
 struct runner {
 	struct ev_loop		*loop;
@@ -92,15 +94,18 @@ notify(struct runner *r, int event, const struct st_task *t,
 /*
  * <project>/.steroids/logs/runner.log, opened for appending: the folder
  * 0700, the file 0600, and moved to runner.log.1 first once it has
- * reached max bytes, so a chatty handler cannot fill the disk.
+ * reached max bytes, so a chatty handler cannot fill the disk.  The runner
+ * and whoever starts one (spawn.c) may rotate at the same moment: each
+ * rotates only the file it holds flock on and only while the name still
+ * points at it, so one rotation never fails on or throws away another's.
  */
 int
 st_runner_log_open(const char *project, off_t max, int *fdp,
     struct st_error *err)
 {
 	char		 dir[PATH_MAX], path[PATH_MAX + 16], old[PATH_MAX + 32];
-	struct stat	 sb;
-	int		 fd;
+	struct stat	 sb, cur;
+	int		 fd, tries;
 
 	*fdp = -1;
 	if (snprintf(dir, sizeof(dir), "%s/" ST_PROJECT_DIR "/logs",
@@ -116,18 +121,28 @@ st_runner_log_open(const char *project, off_t max, int *fdp,
 	if (st_fix_mode(dir, 0700, err) == -1)
 		return (-1);
 	snprintf(path, sizeof(path), "%s/runner.log", dir);
-	if (max > 0 && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    sb.st_size >= max) {
-		snprintf(old, sizeof(old), "%s.1", path);
-		if (rename(path, old) == -1)
+	snprintf(old, sizeof(old), "%s.1", path);
+	for (tries = 0;; tries++) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd == -1)
+			return (st_seterr(err, ST_EPERM, "cannot open %s: %s",
+			    path, strerror(errno)));
+		/* A few rounds at most: a log cannot fill that fast. */
+		if (max <= 0 || tries == 8 || flock(fd, LOCK_EX) == -1)
+			break;
+		if (fstat(fd, &sb) == -1 || sb.st_size < max) {
+			flock(fd, LOCK_UN);
+			break;
+		}
+		if (lstat(path, &cur) == 0 && cur.st_dev == sb.st_dev &&
+		    cur.st_ino == sb.st_ino && rename(path, old) == -1) {
+			close(fd);
 			return (st_seterr(err, ST_EPERM, "cannot rotate %s: %s",
 			    path, strerror(errno)));
+		}
+		close(fd);	/* and its flock: the next rotator sees it moved */
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1)
-		return (st_seterr(err, ST_EPERM, "cannot open %s: %s", path,
-		    strerror(errno)));
 	if (fstat(fd, &sb) == 0 && (sb.st_mode & 07777) != 0600)
 		fchmod(fd, 0600);
 	*fdp = fd;
@@ -298,6 +313,86 @@ task_env(struct runner *r, const struct st_task *t, const char *action)
 }
 
 /*
+ * A runner killed with SIGKILL cannot stop its handler.  PR_SET_PDEATHSIG
+ * takes the handler's shell with it (Linux), but whatever the shell
+ * started lives on in its process group and would still work on the task
+ * the next runner resumes: two handlers on one task.  So while a handler
+ * runs, its group and our id are in .steroids/handler.pgid, and the next
+ * runner, holding the lock, ends what is left of that group (SIGTERM, then
+ * SIGKILL after the grace) and waits for it to be gone before it claims a
+ * task.  A group id can be reused once its group is gone: st_pgroup_marked
+ * checks on Linux that a process of the group still carries the dead
+ * runner's STEROIDS_RUNNER_ID.  Without Linux's /proc the record is
+ * trusted; a wrong kill then needs the old group to end by itself and its
+ * id to go to a new group of the same user before the next runner starts.
+ */
+static void
+handler_path(const char *project, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/" ST_PROJECT_DIR "/" HANDLER_FILE, project);
+}
+
+static void
+handler_record(struct runner *r)
+{
+	char	path[PATH_MAX + 32];
+	int	fd;
+
+	handler_path(r->project, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1)
+		return;		/* best effort, as PR_SET_PDEATHSIG is */
+	dprintf(fd, "%ld %s\n", (long)r->pid, r->id);
+	close(fd);
+}
+
+static void
+handler_forget(struct runner *r)
+{
+	char	path[PATH_MAX + 32];
+
+	handler_path(r->project, path, sizeof(path));
+	unlink(path);
+}
+
+/* End the group a dead runner's handler left, if it is still there. */
+static void
+reap_leftover(struct runner *r)
+{
+	char	 path[PATH_MAX + 32], buf[128], rid[37];
+	ssize_t	 n;
+	long	 pgid;
+	int	 fd, logfd;
+
+	handler_path(r->project, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if (sscanf(buf, "%ld %36s", &pgid, rid) == 2 && pgid > 1 &&
+	    pgid <= INT_MAX && group_alive((pid_t)pgid) &&
+	    st_pgroup_marked((pid_t)pgid, "STEROIDS_RUNNER_ID", rid) != 0) {
+		if (st_runner_log_open(r->project, 0, &logfd, NULL) == 0) {
+			log_line(logfd, "runner %s: ending process group %ld "
+			    "left by runner %s", r->id, pgid, rid);
+			close(logfd);
+		}
+		/* The handler's own machinery, with no leader to wait for. */
+		r->pid = (pid_t)pgid;
+		r->exited = 1;
+		r->timed_out = r->term_sent = r->kill_sent = 0;
+		term_group(r);
+		ev_timer_start(r->loop, &r->group_poll);
+		ev_run(r->loop, 0);
+		r->pid = 0;
+		r->exited = 0;
+	}
+	unlink(path);
+}
+
+/*
  * /bin/sh -c runner.command: cwd the project, stdin /dev/null, output to
  * the log, its own process group, nothing else of ours open.  If we die
  * (kill -9) the shell gets SIGKILL too, where the kernel can do that.
@@ -347,6 +442,7 @@ spawn_handler(struct runner *r, int logfd, struct st_error *err)
 	r->pid = pid;
 	r->exited = r->timed_out = r->term_sent = r->kill_sent = 0;
 	r->wstatus = 0;
+	handler_record(r);
 	ev_child_set(&r->child, pid, 0);
 	ev_child_start(r->loop, &r->child);
 	if (r->timeout > 0) {
@@ -400,6 +496,8 @@ run_task(struct runner *r, struct st_task *t, const char *action,
 		goto fail;
 	}
 	ev_run(r->loop, 0);
+	if (!group_alive(r->pid))
+		handler_forget(r);
 	r->pid = 0;
 
 	describe(r, result, sizeof(result));
@@ -514,6 +612,7 @@ setup(struct runner *r, struct st_error *err)
 	    (ev_tstamp)interval);
 	r->heartbeat.data = r;
 	ev_timer_start(r->loop, &r->heartbeat);
+	reap_leftover(r);
 	return (0);
 }
 

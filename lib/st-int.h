@@ -14,6 +14,19 @@
 #define ST_BUSY_TIMEOUT_MS	5000	/* CLI writers */
 #define ST_QUICK_TIMEOUT_MS	250	/* sweep and agent: never wait long on one project */
 
+/*
+ * Pending work (SPEC 4), one definition for the runner's choice and for
+ * every count that decides whether to start one.  A section marked
+ * skipped (the upstream tool's column) is parked: the runner leaves its
+ * tasks, whatever their status, until it is unskipped.  Counting them as
+ * work would start runners that find nothing to do, forever.
+ */
+#define ST_SQL_TASK_FROM \
+	" FROM tasks t LEFT JOIN sections s ON s.id = t.section_id"
+#define ST_SQL_TASK_WORK \
+	" t.status IN ('review', 'in_progress', 'pending') AND " \
+	"COALESCE(s.skipped, 0) = 0"
+
 struct st_gdb {
 	sqlite3	*db;
 	char	 home[PATH_MAX];
@@ -45,6 +58,9 @@ char	*st_sql_strdup(sqlite3_stmt *, int);
 int	 st_sql_bind_path(sqlite3_stmt *, int, const char *);
 int	 st_fix_mode(const char *, mode_t, struct st_error *);
 int	 st_sql_wal(sqlite3 *, struct st_error *);
+
+/* pgroup.c */
+int	 st_pgroup_marked(pid_t, const char *, const char *);
 
 /* spawn.c */
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,

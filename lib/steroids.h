@@ -52,6 +52,7 @@ int	 st_path_mount_point(const char *, char *, size_t);
 int	 st_path_is_mounted(const char *);
 #define ST_DISPLAY_MAX	(4 * 4096 + 8)	/* room for a PATH_MAX path escaped */
 size_t	 st_utf8_len(const char *);
+int	 st_utf8_c1(const char *);
 void	 st_path_display(const char *, char *, size_t);
 
 /* globaldb.c */
@@ -72,6 +73,7 @@ struct st_project {
 	char	*last_seen_at;
 	long	 last_seen_age;		/* seconds, computed by SQLite */
 	int	 enabled;
+	char	*mount_point;		/* at registration; NULL: unknown */
 };
 struct st_project_list {
 	struct st_project	*v;
@@ -88,6 +90,7 @@ int	 st_registry_list(st_gdb *, int, struct st_project_list *,
 int	 st_registry_get(st_gdb *, const char *, struct st_project *, int *,
 	    struct st_error *);
 void	 st_project_free(struct st_project *);
+int	 st_registry_unmounted(const char *, const char *);
 void	 st_project_list_free(struct st_project_list *);
 
 enum st_prune_action {
@@ -113,7 +116,11 @@ void	 st_prune_list_free(struct st_prune_list *);
 #define ST_PDB_READONLY		0x1	/* open read-only */
 #define ST_PDB_QUICK		0x2	/* short busy timeout (sweep, agent) */
 typedef struct st_pdb st_pdb;
+#define ST_MADE_DIR		0x1	/* st_project_make created .steroids */
+#define ST_MADE_DB		0x2	/* ... and its steroids.db */
 int	 st_project_init(const char *, struct st_error *);
+int	 st_project_make(const char *, int *, struct st_error *);
+int	 st_project_unmake(const char *, int, struct st_error *);
 int	 st_pdb_open(const char *, int, st_pdb **, struct st_error *);
 void	 st_pdb_close(st_pdb *);
 const char *st_pdb_dir(st_pdb *);
@@ -209,7 +216,7 @@ struct st_task_list {
 };
 int	 st_task_status_valid(const char *);
 int	 st_task_add(st_pdb *, const char *, const char *, const char *,
-	    const char *, char [37], struct st_error *);
+	    const char *, const char *, char [37], struct st_error *);
 int	 st_task_list(st_pdb *, const char *, struct st_task_list *,
 	    struct st_error *);
 int	 st_task_get(st_pdb *, const char *, struct st_task *,

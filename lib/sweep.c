@@ -14,7 +14,7 @@
  *    and the child left behind, never waited for;
  *  - a hung runner gets STALE_GRACE_MS after SIGTERM, then SIGKILL;
  *  - no project is taken on after SWEEP_BUDGET seconds: the rest are
- *    reported skipped and the next sweep gets them;
+ *    reported skipped and the next sweep begins with them;
  *  - so a sweep ends within ST_SWEEP_BOUND seconds (st_sweep_bound),
  *    which the CLI arms with alarm(2) as a backstop for what no timeout
  *    here can catch (a global DB locked for minutes, a hung lock probe).
@@ -66,6 +66,7 @@ struct probe {
 /* What is known about a project's runner after the rows are checked. */
 struct runstate {
 	size_t	 cleaned;		/* rows deleted (or to delete, dry) */
+	int	 held;		/* the runner lock is held */
 	pid_t	 running;		/* a live, healthy runner, or 0 */
 	pid_t	 killed;		/* a hung runner stopped (or to stop) */
 };
@@ -248,12 +249,21 @@ wait_gone(pid_t pid, long ms)
 }
 
 /*
- * A hung runner: SIGTERM (it puts its task back and exits), SIGKILL after
- * the grace.  0 once its lock is free.
+ * A hung runner: SIGTERM (it puts its task back, stops its task handler's
+ * process group and exits), SIGKILL after the grace.  0 once its lock is
+ * free.  Known gap: after SIGKILL the handler's group (its own pgid, in
+ * the runner's session) is not signalled here, as neither the runner's
+ * row nor its lock file names that pgid; on Linux PR_SET_PDEATHSIG kills
+ * the handler's shell, but what the shell started may live on.
  */
 static int
 stop_hung(const char *path, pid_t pid)
 {
+	pid_t	holder;
+
+	/* Still the holder?  Else it is gone and its pid may be another's. */
+	if (st_lock_probe(path, &holder) != 1 || holder != pid)
+		return (0);
 	if (kill(pid, SIGTERM) == -1 && errno == ESRCH)
 		return (0);
 	if (!wait_gone(pid, STALE_GRACE_MS)) {
@@ -269,7 +279,10 @@ stop_hung(const char *path, pid_t pid)
  * is not the lock holder's (a reused pid), is deleted.  The holder's row
  * with a heartbeat older than stale_timeout (compared by SQLite) is a
  * hung runner: stopped and its row deleted.  A held lock with no row is
- * a runner all the same (starting, or a foreground loop).
+ * a runner all the same (starting, or a foreground loop).  A held lock
+ * whose PID is not written yet is a runner starting: no row is touched,
+ * no process signalled (a live pid in a row may be a reused one) and
+ * nothing started.
  */
 static int
 check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
@@ -287,6 +300,7 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 		    "lock of %s", path));
 	if (st_runners_list(g, path, &l, err) == -1)
 		return (-1);
+	rs->held = held;
 	for (i = 0; i < l.n; i++) {
 		r = &l.v[i];
 		if (held && st_pid_alive(r->pid) &&
@@ -301,8 +315,8 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 	}
 	if (!held)
 		goto out;
-	rs->running = holder != 0 ? holder : (mine != NULL ? mine->pid : 0);
-	if (mine == NULL || stale_timeout <= 0)
+	rs->running = holder;
+	if (holder == 0 || mine == NULL || stale_timeout <= 0)
 		goto out;
 	if (st_runner_stale(g, mine->id, stale_timeout, &stale, err) == -1)
 		goto fail;
@@ -319,6 +333,7 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 	}
 	rs->killed = mine->pid;
 	rs->running = 0;
+	rs->held = 0;
 out:
 	st_runner_list_free(&l);
 	return (0);
@@ -410,6 +425,11 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 		res->pid = rs.running;
 		return;
 	}
+	if (rs.held) {
+		add_note(reason, rlen, "runner starting (its lock is held, its "
+		    "pid not yet written)");
+		return;
+	}
 	if (pr.pending < 0) {
 		if (res->action == ST_SWEEP_NONE)
 			res->action = ST_SWEEP_SKIPPED;
@@ -467,8 +487,30 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 }
 
 /*
- * Sweep every registered project, in registry order, one result each
- * (disabled ones too, action none).  0: done, *l filled; 1: another
+ * Where to begin: the project a sweep cut short by its time budget did
+ * not take on first, whose path it left in wakeup.lock; so projects late
+ * in the registry cannot starve behind slow ones.  0 if none.
+ */
+static size_t
+resume_at(int fd, const struct st_project_list *pl)
+{
+	char	buf[PATH_MAX + 1];
+	ssize_t	n;
+	size_t	i;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return (0);
+	buf[n] = '\0';
+	for (i = 0; i < pl->n; i++)
+		if (strcmp(pl->v[i].path, buf) == 0)
+			return (i);
+	return (0);
+}
+
+/*
+ * Sweep every registered project, one result each in registry order
+ * (disabled ones too, action none), beginning where a sweep cut short by
+ * its budget stopped (resume_at).  0: done, *l filled; 1: another
  * sweep holds wakeup.lock, *l empty and err says so (not a failure);
  * -1: the global DB or wakeup.lock could not be used.
  */
@@ -486,7 +528,8 @@ st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 	struct st_project_list	 pl;
 	struct timespec		 t0;
 	char			 lock[PATH_MAX + 16];
-	size_t			 i;
+	const char		*cut = NULL;
+	size_t			 i, k, first;
 	int			 fd;
 
 	l->v = NULL;
@@ -514,17 +557,25 @@ st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	l->v = st_xcalloc(pl.n == 0 ? 1 : pl.n, sizeof(*l->v));
-	for (i = 0; i < pl.n; i++, l->n++) {
+	first = resume_at(fd, &pl);
+	for (k = 0; k < pl.n; k++) {
+		i = (first + k) % pl.n;
 		if (ms_since(&t0) >= SWEEP_BUDGET * 1000L) {
+			if (cut == NULL)
+				cut = pl.v[i].path;
 			l->v[i].project = st_xstrdup(pl.v[i].path);
 			l->v[i].action = ST_SWEEP_SKIPPED;
 			snprintf(l->v[i].reason, sizeof(l->v[i].reason),
 			    "sweep time budget (%d s) used up; the next sweep "
-			    "will see it", SWEEP_BUDGET);
+			    "starts here", SWEEP_BUDGET);
 			continue;
 		}
 		sweep_one(g, &pl.v[i], flags, hold, arg, &l->v[i]);
 	}
+	l->n = pl.n;
+	if (!(flags & ST_SWEEP_DRY_RUN) && ftruncate(fd, 0) == 0 &&
+	    cut != NULL)
+		(void)pwrite(fd, cut, strlen(cut), 0);
 	st_project_list_free(&pl);
 	close(fd);
 	return (0);

@@ -20,9 +20,13 @@ const char *const st_task_statuses[ST_TASK_NSTATUS] = {
 #define TASK_COLUMNS	"t.id, t.title, t.description, t.status, " \
 	"t.section_id, s.name, t.failure_count, t.last_failure_at, " \
 	"t.created_at, t.updated_at"
-#define TASK_FROM	" FROM tasks t LEFT JOIN sections s ON s.id = t.section_id"
-/* Sections by position, tasks without one (or with a lost one) last. */
-#define TASK_ORDER	"s.position IS NULL, s.position, t.created_at, t.rowid"
+#define TASK_FROM	ST_SQL_TASK_FROM
+/*
+ * Sections by position, tasks without one (or with a lost one) last.
+ * created_at by time, not text: another tool may have written ISO 8601.
+ */
+#define TASK_ORDER	"s.position IS NULL, s.position, " \
+	"COALESCE(datetime(t.created_at), t.created_at), t.rowid"
 
 int
 st_task_status_valid(const char *s)
@@ -153,12 +157,13 @@ audit(sqlite3 *db, const char *task, const char *from, const char *to,
 
 /*
  * Add a pending task; id receives its new UUID.  The creation is audited
- * too (from NULL to pending), so every task's history starts somewhere.
+ * too (from NULL to pending, by actor of actor_type), so every task's
+ * history starts somewhere.
  */
 int
 st_task_add(st_pdb *p, const char *title, const char *section,
-    const char *description, const char *actor, char id[37],
-    struct st_error *err)
+    const char *description, const char *actor, const char *actor_type,
+    char id[37], struct st_error *err)
 {
 	sqlite3_stmt	*stmt = NULL;
 	char		 sid[37];
@@ -199,8 +204,8 @@ st_task_add(st_pdb *p, const char *title, const char *section,
 		st_sql_err(p->db, rc, err, "cannot add task");
 		goto fail;
 	}
-	if (audit(p->db, id, NULL, "pending", actor, actor != NULL ? "human" :
-	    NULL, "created", err) == -1)
+	if (audit(p->db, id, NULL, "pending", actor, actor_type, "created",
+	    err) == -1)
 		goto fail;
 	return (st_sql_commit(p->db, err));
 fail:
@@ -388,9 +393,9 @@ select_next(sqlite3 *db, struct st_task *t, int *found, struct st_error *err)
 	*found = 0;
 	memset(t, 0, sizeof(*t));
 	if (st_sql_prepare(db, "SELECT " TASK_COLUMNS TASK_FROM " WHERE "
-	    "t.status IN ('review', 'in_progress', 'pending') ORDER BY CASE "
-	    "t.status WHEN 'review' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 "
-	    "END, " TASK_ORDER " LIMIT 1", &stmt, err) == -1)
+	    ST_SQL_TASK_WORK " ORDER BY CASE t.status WHEN 'review' THEN 0 "
+	    "WHEN 'in_progress' THEN 1 ELSE 2 END, " TASK_ORDER " LIMIT 1",
+	    &stmt, err) == -1)
 		return (-1);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -466,8 +471,11 @@ fail:
 /*
  * The runner's verdict on a task it ran (SPEC 6).  A status the handler
  * set itself is kept; only a task still in_progress is moved.  A failure
- * is counted even then, so the history shows it.  to receives the status
- * the task ends with.
+ * is counted even then, so the history shows it.  One exception: a
+ * handler that put its task back to pending and failed is failed by
+ * max_failures like any other, or it would be run again forever (the
+ * crash loop SPEC 11.10 forbids).  to receives the status the task ends
+ * with.
  */
 int
 st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
@@ -483,7 +491,8 @@ st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
 		return (-1);
 	if ((old = current_status(p->db, id, &failures, err, &rc)) == NULL)
 		goto fail;
-	if (strcmp(old, "in_progress") == 0) {
+	if (strcmp(old, "in_progress") == 0 ||
+	    (failed && strcmp(old, "pending") == 0)) {
 		switch (outcome) {
 		case ST_TASK_DONE:
 			next = "completed";
@@ -497,6 +506,8 @@ st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
 			break;
 		}
 	}
+	if (next != NULL && strcmp(next, old) == 0)
+		next = NULL;
 	if (next != NULL) {
 		if (write_status(p->db, id, next, failed, err) == -1 ||
 		    audit(p->db, id, old, next, actor, "runner", notes,

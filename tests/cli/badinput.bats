@@ -133,9 +133,10 @@ long_path() {
 	bad 3 config get runner.command --global
 	[[ "$stderr" == *"$STEROIDS_HOME/config"* ]]
 	(cd "$TEST_ROOT/app" && bad 3 config get runner.command)
-	run --separate-stderr steroids config set runner.command x --global
-	[ "$status" -gt 0 ] && [ "$status" -lt 128 ]
-	expect_status "$status"
+	# Root or not, unreadable is a config error (3), and nothing changes.
+	bad 3 config set runner.command x --global
+	[[ "$stderr" == *"$STEROIDS_HOME/config"*"cannot read"* ]]
+	[ -z "$(find "$STEROIDS_HOME" -name 'config.*')" ]
 	rm -rf "$STEROIDS_HOME/config"
 
 	printf 'runner.command = make\nrunner.task_timeout = soon\n' \
@@ -225,6 +226,44 @@ import json, sys; print(json.load(sys.stdin)["error"]["code"])')" = \
 	[ "$status" -eq 0 ]
 }
 
+# snap DIR: its .steroids' mode, its files as listed, the DB's checksum.
+snap() {
+	mode_of "$1/.steroids"
+	ls -ln "$1/.steroids"
+	cksum "$1/.steroids/steroids.db"
+}
+
+# SPEC 9, nothing half-written: init that cannot register takes back the
+# .steroids it made, and never touches one that was there before.
+@test "init that cannot register leaves no .steroids behind" {
+	mkdir "$TEST_ROOT/fresh" "$TEST_ROOT/old"
+	steroids init --no-register "$TEST_ROOT/old" >/dev/null
+	old=$(snap "$TEST_ROOT/old")
+	hold_lock
+	run --separate-stderr steroids init "$TEST_ROOT/fresh"
+	expect_status 6 "*nothing was created*"
+	[ ! -e "$TEST_ROOT/fresh/.steroids" ]
+	STEROIDS_JSON=1 run --separate-stderr steroids init "$TEST_ROOT/fresh"
+	expect_status 6
+	[ ! -e "$TEST_ROOT/fresh/.steroids" ]
+	run --separate-stderr steroids init "$TEST_ROOT/old"
+	expect_status 6 "*left as it was*"
+	[ "$(snap "$TEST_ROOT/old")" = "$old" ]
+	kill "$LOCK_PID"
+	wait "$LOCK_PID" || true
+	[ "$(state)" = "$BEFORE" ]
+
+	# A corrupt global DB: refused before anything is made.
+	rm -f "$STEROIDS_HOME"/steroids.db*
+	printf 'not a database %0900d\n' 0 >"$STEROIDS_HOME/steroids.db"
+	run --separate-stderr steroids init "$TEST_ROOT/fresh"
+	expect_status 1 "*nothing was created*"
+	[ ! -e "$TEST_ROOT/fresh/.steroids" ]
+	run --separate-stderr steroids init "$TEST_ROOT/old"
+	expect_status 1
+	[ "$(snap "$TEST_ROOT/old")" = "$old" ]
+}
+
 # Library messages carry paths as they are: the error line escapes them.
 @test "a missing path with control bytes: one escaped line on stderr" {
 	p="$TEST_ROOT/esc"$'\033[2J'"x"$'\n'"nl"$'\xff'
@@ -235,4 +274,12 @@ import json, sys; print(json.load(sys.stdin)["error"]["code"])')" = \
 	[ ! -e "$p" ]
 	bad 4 projects remove "$p"
 	[[ "$stderr" != *$'\033'* ]]
+	# C1 controls too: valid UTF-8, but U+009B is CSI to some terminals.
+	p="$TEST_ROOT/csi"$'\xc2\x9b'"2J"$'\xc2\x85'"x"
+	bad 4 projects add "$p"
+	[[ "$stderr" != *$'\xc2\x9b'* ]] && [[ "$stderr" != *$'\xc2\x85'* ]]
+	[[ "$stderr" == *"$TEST_ROOT/csi\\302\\2332J\\302\\205x"* ]]
+	bad 4 init "$p"
+	[[ "$stderr" != *$'\xc2\x9b'* ]]
+	bad 2 init --name $'n\xc2\x9b2J' "$TEST_ROOT/app"
 }

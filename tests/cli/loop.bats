@@ -98,6 +98,29 @@ in_progress() {
 	[ "$(tr '\n' ',' <"$REC")" = "in-review review,started resume,a-task start,b-task start,plain start," ]
 }
 
+@test "tasks of a skipped section are not run and are not pending work" {
+	steroids tasks add parked --section later --project "$P" >/dev/null
+	steroids tasks add parked-review --section later --project "$P" >/dev/null
+	steroids tasks add now --section first --project "$P" >/dev/null
+	pdb "$P" "UPDATE sections SET skipped = 1, position = -1 WHERE name = 'later';
+	    UPDATE tasks SET status = 'review' WHERE title = 'parked-review'"
+	handler "echo \"\$STEROIDS_TASK_TITLE\" >>$REC"
+	run steroids loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$REC")" = now ]
+	[ "$(status_of parked)" = pending ]
+	[ "$(status_of parked-review)" = review ]
+	# Nothing left for a runner: the agent and the sweep start none.
+	run steroids projects list --json
+	[[ "$output" == *'"pending":0'* ]]
+	run steroids loop --project "$P" --dry-run
+	[[ "$output" == *"no pending work"* ]]
+	# Unskipped, the section is worked on again.
+	pdb "$P" "UPDATE sections SET skipped = 0 WHERE name = 'later'"
+	run steroids loop --project "$P"
+	[ "$(tr '\n' ',' <"$REC")" = "now,parked-review,parked," ]
+}
+
 @test "a second loop for the project exits 6 naming the holder and touches nothing" {
 	steroids tasks add one --project "$P" >/dev/null
 	steroids tasks add two --project "$P" >/dev/null
@@ -176,6 +199,52 @@ in_progress() {
 	[ "$(gdb "SELECT count(*) FROM runners")" -eq 0 ]
 }
 
+@test "kill -9 mid-task: what the handler started is ended before the task is resumed" {
+	steroids tasks add work --project "$P" >/dev/null
+	# The first run leaves a background child (not exec'd) and sleeps; the
+	# resumed run records whether anything of the first run's group lives.
+	handler "echo \"\$STEROIDS_TASK_ACTION \$PGID\" >>$REC
+	    if [ \"\$STEROIDS_TASK_ACTION\" = start ]; then
+		sleep 300 & echo \$PGID >$TEST_ROOT/pgid; sleep 300
+	    fi
+	    old=\$(cat $TEST_ROOT/pgid)
+	    if kill -0 -\$old 2>/dev/null; then echo overlap >>$REC; fi"
+	start_loop
+	wait_for 5 file_has "$TEST_ROOT/pgid"
+	pgid=$(cat "$TEST_ROOT/pgid")
+	track_pgid "$pgid"
+	kill -9 "$LOOP_PID"
+	wait "$LOOP_PID" || true
+	lock_free
+	# The shell died with its runner (PR_SET_PDEATHSIG); its children did not.
+	sleep 0.2
+	run ! group_gone "$pgid"
+	run steroids loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(cut -d' ' -f1 "$REC" | tr '\n' ',')" = "start,resume," ]
+	group_gone "$pgid"
+	grep -q "ending process group $pgid left by runner" "$P/.steroids/logs/runner.log"
+	[ "$(status_of work)" = completed ]
+	[ ! -e "$P/.steroids/handler.pgid" ]
+}
+
+@test "a recorded handler group that is not the dead runner's is left alone" {
+	steroids tasks add work --project "$P" >/dev/null
+	handler "echo ran >>$REC"
+	# A process group of ours that no runner started, as if the recorded
+	# group had ended and its id been reused.
+	setsid sleep 30 >/dev/null 2>&1 3>&- &
+	other=$!
+	track_pid "$other"
+	wait_for 5 test "$(ps -o pgid= -p "$other" | tr -d ' ')" = "$other"
+	echo "$other 00000000-dead-4000-8000-000000000000" >"$P/.steroids/handler.pgid"
+	run steroids loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(status_of work)" = completed ]
+	kill -0 "$other"
+	[ ! -e "$P/.steroids/handler.pgid" ]
+}
+
 @test "task_timeout kills the handler's whole process group, background children too" {
 	steroids tasks add slow --project "$P" >/dev/null
 	set_config "$P" runner.task_timeout 1
@@ -235,6 +304,37 @@ in_progress() {
 	# The handler's change is audited as the handler's, under its runner.
 	[ "$(pdb "$P" "SELECT count(*) FROM audit WHERE actor_type = 'handler' AND to_status = 'disputed'")" -eq 1 ]
 	[ "$(pdb "$P" "SELECT count(*) FROM audit WHERE actor_type = 'runner' AND from_status = 'in_progress'")" -eq 0 ]
+}
+
+@test "a handler that puts its task back to pending and fails still reaches max_failures" {
+	steroids tasks add again --project "$P" >/dev/null
+	set_config "$P" runner.max_failures 2
+	handler 'echo run >>'"$REC"'
+	"$STEROIDS" tasks update "$STEROIDS_TASK_ID" --status pending >/dev/null
+	exit 1'
+	run timeout 20 "$STEROIDS" loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(status_of again)" = failed ]
+	[ "$(pdb "$P" "SELECT failure_count FROM tasks")" -eq 2 ]
+	[ "$(wc -l <"$REC")" -eq 2 ]
+}
+
+@test "tasks added and updated from the CLI while a runner works never fail as locked" {
+	for i in $(seq 20); do steroids tasks add "seed$i" --project "$P" >/dev/null; done
+	# The handler writes too, as handlers do.
+	handler '"$STEROIDS" tasks update "$STEROIDS_TASK_ID" --status review >/dev/null
+	"$STEROIDS" tasks update "$STEROIDS_TASK_ID" --status in_progress >/dev/null'
+	start_loop
+	fails=0
+	for i in $(seq 40); do
+		steroids tasks add "more$i" --project "$P" >/dev/null 2>>"$TEST_ROOT/err" || fails=$((fails + 1))
+		steroids tasks list --project "$P" >/dev/null 2>>"$TEST_ROOT/err" || fails=$((fails + 1))
+	done
+	wait "$LOOP_PID"
+	[ "$fails" -eq 0 ] || { cat "$TEST_ROOT/err" >&2; false; }
+	run steroids loop --project "$P"
+	[ "$status" -eq 0 ]
+	[ "$(pdb "$P" "SELECT count(*) FROM tasks WHERE status = 'completed'")" -eq 60 ]
 }
 
 @test "--once runs one task and stops" {

@@ -207,7 +207,7 @@ print([p["status"] for p in json.load(sys.stdin) if p["path"].endswith("/off")][
 	local p n=0
 	local -a odd=("$TEST_ROOT/with space" "$TEST_ROOT/new"$'\n'"line" \
 	    "$TEST_ROOT/bytes"$'\xff\xfe' "$TEST_ROOT/q'uo\"te"$'\t'tab \
-	    "$TEST_ROOT/esc"$'\033'"[31m")
+	    "$TEST_ROOT/esc"$'\033'"[31m" "$TEST_ROOT/csi"$'\xc2\x9b'"2J")
 	for p in "${odd[@]}"; do
 		mkdir "$p"
 		run steroids init --no-register "$p"
@@ -230,6 +230,9 @@ print([p["status"] for p in json.load(sys.stdin) if p["path"].endswith("/off")][
 	[[ "$output" == *"$TEST_ROOT/new\\nline "* ]]
 	[[ "$output" == *"$TEST_ROOT/bytes\\377\\376 "* ]]
 	[[ "$output" == *"$TEST_ROOT/esc\\033[31m "* ]]
+	# A C1 control is valid UTF-8, and CSI to some terminals.
+	[[ "$output" != *$'\xc2\x9b'* ]]
+	[[ "$output" == *"$TEST_ROOT/csi\\302\\2332J "* ]]
 
 	run steroids projects list --json
 	[ "$status" -eq 0 ]
@@ -306,6 +309,34 @@ assert want in got, (want, got)
 		[[ "$stderr" == *"owned by uid $uid"* ]]
 	done
 	[ "$(registry_dump)" = "$before" ]
+}
+
+# Never modify another user's files: ownership is checked before any
+# chmod or write, so init leaves theirs exactly as they were.
+@test "init refuses a .steroids or DB owned by another user, changing nothing" {
+	uid=$(other_uid)
+	[ -n "$uid" ] || skip "needs root to create files owned by another uid"
+	mkdir "$TEST_ROOT/dir" "$TEST_ROOT/db"
+	steroids init --no-register "$TEST_ROOT/dir" >/dev/null
+	steroids init --no-register "$TEST_ROOT/db" >/dev/null
+	chown -R "$uid" "$TEST_ROOT/dir/.steroids"
+	chmod 0755 "$TEST_ROOT/dir/.steroids"
+	chown "$uid" "$TEST_ROOT/db/.steroids/steroids.db"
+	chmod 0644 "$TEST_ROOT/db/.steroids/steroids.db"
+	sum=$(cksum "$TEST_ROOT/db/.steroids/steroids.db")
+	for p in dir db; do
+		run --separate-stderr steroids init "$TEST_ROOT/$p"
+		expect_status 5 "*owned by uid $uid*"
+	done
+	[ "$(mode_of "$TEST_ROOT/dir/.steroids")" = 755 ]
+	[ "$(mode_of "$TEST_ROOT/db/.steroids/steroids.db")" = 644 ]
+	[ "$(cksum "$TEST_ROOT/db/.steroids/steroids.db")" = "$sum" ]
+	[ "$(nrows)" -eq 0 ]
+	# projects add, and every start, apply the same rule to the DB file.
+	run --separate-stderr steroids projects add "$TEST_ROOT/db"
+	expect_status 5 "*steroids.db is owned by uid $uid*"
+	[ "$(cksum "$TEST_ROOT/db/.steroids/steroids.db")" = "$sum" ]
+	[ "$(nrows)" -eq 0 ]
 }
 
 @test "remove without --yes off a terminal exits 2 and removes nothing" {
@@ -456,6 +487,34 @@ print(" ".join(sorted(r["action"] for r in json.load(sys.stdin))))')" = \
 	run steroids projects prune
 	[[ "$output" == *unmounted* ]]
 	[ "$(rows_for "$TEST_ROOT/drive/proj")" -eq 1 ]
+}
+
+# list tells the unplugged drive from a deleted folder, as prune does.
+@test "list shows a project whose filesystem is not mounted as unmounted" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+	mkdir "$TEST_ROOT/drive"
+	mount -t tmpfs -o size=4m steroids-test "$TEST_ROOT/drive" 2>/dev/null ||
+	    skip "cannot mount a tmpfs here"
+	MOUNTED="$TEST_ROOT/drive"
+	new_project "$TEST_ROOT/drive/proj"
+	new_project "$TEST_ROOT/gone"
+	run steroids projects list
+	[[ "$output" == *"$TEST_ROOT/drive/proj"*enabled* ]]
+	umount "$TEST_ROOT/drive"
+	MOUNTED=
+	rm -rf "$TEST_ROOT/gone"
+	run steroids projects list
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | awk -v p="$TEST_ROOT/drive/proj" \
+	    '$1 == p { print $2 }')" = unmounted ]
+	[ "$(printf '%s\n' "$output" | awk -v p="$TEST_ROOT/gone" \
+	    '$1 == p { print $2 }')" = missing ]
+	run steroids projects list --json
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s' "$output" | envelope | python3 -c '
+import json, sys
+print(" ".join(r["status"] for r in json.load(sys.stdin)))')" = \
+	    "unmounted missing" ]
 }
 
 @test "--version" {

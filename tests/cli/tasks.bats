@@ -162,3 +162,15 @@ lines|backend" ]
 	expect_status 5 "*owned by uid $uid*"
 	[ "$(pdb "$O" .dump)" = "$before" ]
 }
+
+@test "audit rows name who acted: the user, or the handler under its runner's id" {
+	cd "$P"
+	steroids tasks add "by hand" >/dev/null
+	STEROIDS_RUNNER_ID=runner-x steroids tasks add "follow-up" >/dev/null
+	id=$(pdb "$P" "SELECT id FROM tasks WHERE title = 'by hand'")
+	STEROIDS_RUNNER_ID=runner-x steroids tasks update "$id" --status review >/dev/null
+	me=$(id -un)
+	[ "$(pdb "$P" "SELECT actor || ' ' || actor_type FROM audit a JOIN tasks t ON t.id = a.task_id WHERE t.title = 'by hand' ORDER BY a.id LIMIT 1")" = "$me human" ]
+	[ "$(pdb "$P" "SELECT actor || ' ' || actor_type FROM audit a JOIN tasks t ON t.id = a.task_id WHERE t.title = 'follow-up'")" = "runner-x handler" ]
+	[ "$(pdb "$P" "SELECT actor || ' ' || actor_type FROM audit WHERE to_status = 'review'")" = "runner-x handler" ]
+}

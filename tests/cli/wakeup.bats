@@ -6,6 +6,8 @@
 
 load ../lib
 
+bats_require_minimum_version 1.5.0
+
 setup() {
 	setup_home
 	FAKE="$top_srcdir/tests/cli/fake-runner"
@@ -272,6 +274,14 @@ action_of() {
 	run "$STEROIDS" runners wakeup --quiet
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
+	# --json: the envelope alone on stdout, the reason on stderr.
+	run --separate-stderr "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"success":true,"command":"runners","subcommand":"wakeup","data":[],"error":null}' ]
+	[[ "$stderr" == "steroids: another sweep is running"*"nothing to do" ]]
+	run --separate-stderr "$STEROIDS" runners wakeup --json --quiet
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
 	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
 	# Released: the next one sweeps.
 	exec 5>&-
@@ -340,4 +350,142 @@ action_of() {
 	[ "$(action_of "$TEST_ROOT/ok" | cut -d'|' -f1)" = started ]
 	wait_for 10 has_started 1
 	[ "$(cat "$FAKE_RUNNER_DIR"/*.argv)" = "$TEST_ROOT/ok" ]
+}
+
+@test "a foreground runner (lock held, no row) gets no twin; other projects still start" {
+	new_project "$TEST_ROOT/p1"
+	new_project "$TEST_ROOT/p2"
+	add_task "$TEST_ROOT/p1" "t1"
+	add_task "$TEST_ROOT/p2" "t2"
+	"$FAKE" "$TEST_ROOT/p1" 3>&- &
+	fg=$!
+	track_pid "$fg"
+	wait_for 10 has_started 1
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/p1")" = "none|runner running (pid $fg)|$fg" ]
+	[ "$(action_of "$TEST_ROOT/p2" | cut -d'|' -f1)" = started ]
+	wait_for 10 has_started 2
+	sleep 0.3
+	# One spawn only (p2's): nothing was started for p1.
+	[ "$(grep -c '^spawned' "$FAKE_RUNNER_DIR/runs")" -eq 2 ]
+	[ "$(grep -c '^locked' "$FAKE_RUNNER_DIR/runs")" -eq 0 ]
+	kill -0 "$fg"
+}
+
+@test "a runner starting (lock held, pid not written yet): no start, no kill of a reused pid" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	# The lock held with an empty file, as between a runner's flock and
+	# its writing its pid.
+	flock "$TEST_ROOT/p/.steroids/runner.lock" sleep 300 3>&- &
+	track_pid $!
+	wait_for 10 lock_held "$TEST_ROOT/p"
+	[ ! -s "$TEST_ROOT/p/.steroids/runner.lock" ]
+	# A dead runner's row with an old heartbeat whose pid is now another
+	# process's (a reused pid).
+	sleep 300 3>&- &
+	other=$!
+	track_pid "$other"
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at, heartbeat_at) VALUES ('old', 'running', $other, '$TEST_ROOT/p', datetime('now', '-2000 seconds'), datetime('now', '-1000 seconds'))"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[[ "$(action_of "$TEST_ROOT/p")" == "none|runner starting"*"|None" ]]
+	sleep 0.5
+	kill -0 "$other"
+	[ ! -e "$FAKE_RUNNER_DIR/runs" ]
+}
+
+@test "a reused pid in a row is not the lock holder: row cleaned, process left alone" {
+	new_project "$TEST_ROOT/p"
+	add_task "$TEST_ROOT/p" "t"
+	"$FAKE" "$TEST_ROOT/p" 3>&- &
+	fg=$!
+	track_pid "$fg"
+	wait_for 10 has_started 1
+	sleep 300 3>&- &
+	other=$!
+	track_pid "$other"
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at, heartbeat_at) VALUES ('old', 'running', $other, '$TEST_ROOT/p', datetime('now', '-2000 seconds'), datetime('now', '-1000 seconds'))"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/p")" = "cleaned|removed 1 dead runner row; runner running (pid $fg)|$fg" ]
+	[ "$(sqlite3 "$GDB" "SELECT count(*) FROM runners")" -eq 0 ]
+	sleep 0.3
+	kill -0 "$other"
+	kill -0 "$fg"
+	[ "$(grep -c '^spawned' "$FAKE_RUNNER_DIR/runs")" -eq 1 ]
+}
+
+# The epoch at which the runner of project $1 recorded itself.
+spawned_at() {
+	local f pid
+	for f in "$FAKE_RUNNER_DIR"/*.argv; do
+		if [ "$(cat "$f")" = "$1" ]; then
+			pid=$(basename "$f" .argv)
+			awk -v p="$pid" '$1 == "spawned" && $3 == p { print $2 }' \
+			    "$FAKE_RUNNER_DIR/runs"
+		fi
+	done
+}
+
+@test "a sweep cut short by its budget is resumed where it stopped, then from the top" {
+	new_project "$TEST_ROOT/p0"
+	new_project "$TEST_ROOT/p1"
+	new_project "$TEST_ROOT/p2"
+	for p in p0 p1 p2; do
+		add_task "$TEST_ROOT/$p" "t"
+	done
+	# p1 costs the probe's 2 s; the previous sweep stopped before p2.
+	mkfifo "$TEST_ROOT/p1/.steroids/config"
+	printf '%s' "$TEST_ROOT/p2" > "$STEROIDS_HOME/wakeup.lock"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	# Results stay in registry order.
+	printf '%s' "$output" > "$TEST_ROOT/out.json"
+	[ "$(sqlite3 :memory: "SELECT group_concat(json_extract(value, '\$.project'), ' ') FROM json_each(readfile('$TEST_ROOT/out.json'), '\$.data')")" = "$TEST_ROOT/p0 $TEST_ROOT/p1 $TEST_ROOT/p2" ]
+	[ "$(action_of "$TEST_ROOT/p2" | cut -d'|' -f1)" = started ]
+	[ "$(action_of "$TEST_ROOT/p0" | cut -d'|' -f1)" = started ]
+	wait_for 10 has_started 2
+	# p2 went first, not 2 s after p0 behind the slow p1.
+	[ $(( $(spawned_at "$TEST_ROOT/p2") - $(spawned_at "$TEST_ROOT/p0") )) -le 1 ]
+	# Not cut short this time: the next sweep starts from the top.
+	[ ! -s "$STEROIDS_HOME/wakeup.lock" ]
+}
+
+@test "no registered project: exit 0, nothing printed, data []" {
+	run "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"success":true,"command":"runners","subcommand":"wakeup","data":[],"error":null}' ]
+}
+
+@test "a corrupt project DB is reported for that project only, in one line saying what to do" {
+	new_project "$TEST_ROOT/bad"
+	new_project "$TEST_ROOT/good"
+	add_task "$TEST_ROOT/good" "t"
+	head -c 8192 /dev/urandom > "$TEST_ROOT/bad/.steroids/steroids.db"
+	run --separate-stderr "$STEROIDS" runners wakeup
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[1]}" == "$TEST_ROOT/bad "*skipped*"-"*"not a valid database"*"move it aside or restore it" ]]
+	[[ "${lines[2]}" == "$TEST_ROOT/good "*started*"1 pending task" ]]
+	wait_for 10 has_started 1
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[[ "$(action_of "$TEST_ROOT/bad")" == "skipped|$TEST_ROOT/bad/.steroids/steroids.db: "*"not a valid database"*"|None" ]]
+	[ "$(action_of "$TEST_ROOT/good" | cut -d'|' -f1)" = none ]
+	[ "$(sqlite3 "$GDB" "SELECT count(*) FROM projects")" -eq 2 ]
+}
+
+@test "--quiet never hides a failure: cron mails stderr" {
+	echo x > "$TEST_ROOT/file"
+	STEROIDS_HOME="$TEST_ROOT/file/home" run --separate-stderr "$STEROIDS" runners wakeup --quiet
+	[ "$status" -ne 0 ]
+	[ -z "$output" ]
+	[[ "$stderr" == "steroids: "*"$TEST_ROOT/file/home"* ]]
+	[ "${#stderr_lines[@]}" -eq 1 ]
 }

@@ -299,6 +299,15 @@ test_display(void **state)
 	/* UTF-8 is shown as it is. */
 	st_path_display("/tmp/caf\303\251", out, sizeof(out));
 	assert_string_equal(out, "/tmp/caf\303\251");
+	/* But not C1 controls (U+009B is CSI to some terminals): \ooo. */
+	st_path_display("/tmp/csi\302\2332J", out, sizeof(out));
+	assert_string_equal(out, "/tmp/csi\\302\\2332J");
+	st_path_display("/tmp/\302\200-\302\237|\302\240", out,
+	    sizeof(out));
+	assert_string_equal(out, "/tmp/\\302\\200-\\302\\237|\302\240");
+	assert_true(st_utf8_c1("\302\205"));
+	assert_false(st_utf8_c1("\302\240"));
+	assert_false(st_utf8_c1("\302"));
 	/* A short buffer truncates, never overflows. */
 	st_path_display("/tmp/a-rather-long-name", out, 8);
 	assert_int_equal(strlen(out), 7);

@@ -452,6 +452,44 @@ test_project_init_modes(void **state)
 	assert_int_equal(err.code, ST_ENOTFOUND);
 }
 
+/* make says what it created; unmake takes back that and nothing else. */
+static void
+test_project_make_unmake(void **state)
+{
+	struct unit	*u = *state;
+	struct st_error	 err;
+	char		 dir[PATH_MAX], sub[PATH_MAX + 32], keep[PATH_MAX + 32];
+	int		 made;
+
+	unit_path(u, dir, sizeof(dir), "p");
+	snprintf(sub, sizeof(sub), "%s/.steroids", dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(st_project_make(dir, &made, &err), 0);
+	assert_int_equal(made, ST_MADE_DIR | ST_MADE_DB);
+	assert_int_equal(st_project_unmake(dir, made, &err), 0);
+	assert_int_equal(access(sub, F_OK), -1);
+
+	/* Made again over what is there: nothing new, nothing taken. */
+	assert_int_equal(st_project_make(dir, &made, &err), 0);
+	assert_int_equal(st_project_make(dir, &made, &err), 0);
+	assert_int_equal(made, 0);
+	assert_int_equal(st_project_unmake(dir, made, &err), 0);
+	assert_int_equal(access(sub, F_OK), 0);
+
+	/* Only the DB was new: the folder and what else is in it stay. */
+	snprintf(keep, sizeof(keep), "%s/config", sub);
+	assert_int_equal(close(open(keep, O_WRONLY | O_CREAT, 0600)), 0);
+	snprintf(sub, sizeof(sub), "%s/.steroids/steroids.db", dir);
+	assert_int_equal(unlink(sub), 0);
+	assert_int_equal(st_project_make(dir, &made, &err), 0);
+	assert_int_equal(made, ST_MADE_DB);
+	/* A file that appeared meanwhile keeps the folder there. */
+	assert_int_equal(st_project_unmake(dir, ST_MADE_DIR | ST_MADE_DB,
+	    &err), -1);
+	assert_int_equal(access(sub, F_OK), -1);
+	assert_int_equal(access(keep, F_OK), 0);
+}
+
 int
 main(void)
 {
@@ -466,6 +504,7 @@ main(void)
 		st_test(test_prune_keeps_unmounted),
 		st_test(test_foreign_project_db),
 		st_test(test_project_init_modes),
+		st_test(test_project_make_unmake),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

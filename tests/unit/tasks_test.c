@@ -28,7 +28,8 @@ add(struct fixture *f, const char *title, const char *section, char id[37])
 {
 	struct st_error	err;
 
-	if (st_task_add(f->p, title, section, NULL, "tester", id, &err) == -1)
+	if (st_task_add(f->p, title, section, NULL, "tester", "human", id,
+	    &err) == -1)
 		fail_msg("add %s: %s", title, err.msg);
 }
 
@@ -110,6 +111,31 @@ test_next_order(void **state)
 	}
 	assert_null(claim(&f, &action));
 	assert_null(action);
+	st_pdb_close(f.p);
+}
+
+/*
+ * created_at written by another tool as ISO 8601 ("T", "Z", milliseconds)
+ * is ordered by time, not as text (' ' sorts before 'T': SPEC 11.2).
+ */
+static void
+test_next_order_iso_times(void **state)
+{
+	struct fixture	 f;
+	const char	*action;
+	char		 id[37], *title;
+
+	open_project(*state, &f);
+	add(&f, "later", NULL, id);
+	add(&f, "earlier", NULL, id);
+	unit_sql(f.db, "UPDATE tasks SET created_at = '2024-01-01 10:00:00' "
+	    "WHERE title = 'later';"
+	    "UPDATE tasks SET created_at = '2024-01-01T09:00:00.000Z' "
+	    "WHERE title = 'earlier'");
+	title = claim(&f, &action);
+	assert_non_null(title);
+	assert_string_equal(title, "earlier");
+	free(title);
 	st_pdb_close(f.p);
 }
 
@@ -226,6 +252,53 @@ test_handler_status_kept(void **state)
 	/* No runner audit row overrode the handler's status. */
 	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM audit WHERE "
 	    "actor_type = 'runner' AND from_status <> 'pending'"), 0);
+
+	/* Back to pending by the handler, then failed: still counted to max. */
+	add(&f, "retries-itself", NULL, id);
+	title = claim(&f, &action);
+	free(title);
+	assert_int_equal(st_task_set_status(f.p, id, "pending", "runner-1",
+	    "handler", NULL, from, &err), 0);
+	finish_title(&f, "retries-itself", ST_TASK_FAILED, 2, "pending");
+	title = claim(&f, &action);
+	free(title);
+	assert_int_equal(st_task_set_status(f.p, id, "pending", "runner-1",
+	    "handler", NULL, from, &err), 0);
+	finish_title(&f, "retries-itself", ST_TASK_FAILED, 2, "failed");
+	unit_assert_query(f.db, "SELECT status || ' ' || failure_count FROM "
+	    "tasks WHERE title = 'retries-itself'", "failed 2");
+	st_pdb_close(f.p);
+}
+
+/* A skipped section is parked: not chosen, not counted as work. */
+static void
+test_skipped_section(void **state)
+{
+	struct fixture	 f;
+	struct st_error	 err;
+	const char	*action;
+	char		 id[37], *title;
+	long		 n;
+
+	open_project(*state, &f);
+	add(&f, "parked", "later", id);
+	add(&f, "parked too", "later", id);
+	unit_sql(f.db, "UPDATE sections SET skipped = 1;"
+	    "UPDATE tasks SET status = 'in_progress' WHERE title = 'parked'");
+	assert_int_equal(st_pdb_pending(f.p, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_null(claim(&f, &action));
+	add(&f, "free", NULL, id);
+	assert_int_equal(st_pdb_pending(f.p, &n, &err), 0);
+	assert_int_equal(n, 1);
+	title = claim(&f, &action);
+	assert_string_equal(title, "free");
+	free(title);
+	unit_sql(f.db, "UPDATE sections SET skipped = 0");
+	title = claim(&f, &action);
+	assert_string_equal(title, "parked");
+	assert_string_equal(action, "resume");
+	free(title);
 	st_pdb_close(f.p);
 }
 
@@ -238,12 +311,13 @@ test_bad_input(void **state)
 	char		 id[37], id2[37], title[ST_TASK_TITLE_MAX + 2];
 
 	open_project(*state, &f);
-	assert_int_equal(st_task_add(f.p, "", NULL, NULL, NULL, id, &err), -1);
+	assert_int_equal(st_task_add(f.p, "", NULL, NULL, NULL, NULL, id,
+	    &err), -1);
 	assert_int_equal(err.code, ST_EARGS);
 	memset(title, 'x', sizeof(title) - 1);
 	title[sizeof(title) - 1] = '\0';
-	assert_int_equal(st_task_add(f.p, title, NULL, NULL, NULL, id, &err),
-	    -1);
+	assert_int_equal(st_task_add(f.p, title, NULL, NULL, NULL, NULL, id,
+	    &err), -1);
 	assert_int_equal(err.code, ST_EARGS);
 	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 0);
 	title[ST_TASK_TITLE_MAX] = '\0';
@@ -280,10 +354,12 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		st_test(test_next_order),
+		st_test(test_next_order_iso_times),
 		st_test(test_next_is_read_only),
 		st_test(test_claim_audits),
 		st_test(test_outcomes),
 		st_test(test_handler_status_kept),
+		st_test(test_skipped_section),
 		st_test(test_bad_input),
 	};
 

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""report.py RAW OUT -- turn bench/run.sh's raw files into one table.
+
+Prints the table on stdout and writes OUT.json and OUT.csv.  Every latency
+figure is computed here from the per-sample lines; nothing is estimated
+except the 60 s cron row, which is the model (uniform wait over the period)
+and is labelled so."""
+import csv
+import json
+import os
+import sys
+
+
+def pct(v, p):
+    if not v:
+        return None
+    v = sorted(v)
+    k = min(len(v) - 1, max(0, int(round(p / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+def lat_rows(raw, n):
+    rows = {}
+    for name in ("floor-react", "floor-restart", "inotify-react",
+                 "agent-react", "agent-restart", "agent-restart-noprogress",
+                 "cron1s"):
+        f = os.path.join(raw, "%s-%s.tsv" % (name, n))
+        if not os.path.exists(f):
+            continue
+        ok, miss = [], 0
+        for line in open(f):
+            p = line.rstrip("\n").split("\t")
+            if len(p) < 5:
+                continue
+            if p[4] == "ok":
+                ok.append(int(p[3]) / 1e6)
+            else:
+                miss += 1
+        rows[name] = {"samples": len(ok) + miss, "misses": miss,
+                      "p50_ms": pct(ok, 50), "p99_ms": pct(ok, 99),
+                      "max_ms": max(ok) if ok else None}
+    return rows
+
+
+def main():
+    raw, out = sys.argv[1], sys.argv[2]
+    machine = {}
+    for line in open(os.path.join(raw, "machine")):
+        k, _, v = line.rstrip("\n").partition(" ")
+        machine[k] = v
+    ns = sorted({int(f.rsplit("-", 1)[1].split(".")[0])
+                 for f in os.listdir(raw) if f.startswith("sweep-")})
+    result = {"machine": machine, "n": {}}
+    table = []
+
+    def row(n, what, r, ratio_to=None, unit="ms"):
+        table.append((n, what, r, ratio_to, unit))
+
+    for n in ns:
+        d = {}
+        lat = lat_rows(raw, n)
+        d["latency"] = lat
+        floor_r = lat.get("floor-react")
+        floor_k = lat.get("floor-restart")
+        inw = lat.get("inotify-react")
+        for name, what, base in (
+                ("floor-react", "reaction: floor (C watcher)", None),
+                ("inotify-react", "reaction: inotifywait+sh", floor_r),
+                ("agent-react", "reaction: steroids-agent", floor_r),
+                ("floor-restart", "restart: floor", None),
+                ("agent-restart", "restart: agent (after progress)",
+                 floor_k),
+                ("agent-restart-noprogress",
+                 "restart: agent (no progress: backoff)", floor_k),
+                ("cron1s", "reaction: sweep every 1 s (measured)", None)):
+            if name in lat:
+                r = dict(lat[name])
+                if base and base["p50_ms"] and r["p50_ms"] is not None:
+                    r["x_floor_p50"] = r["p50_ms"] / base["p50_ms"]
+                    r["x_floor_p99"] = r["p99_ms"] / base["p99_ms"]
+                if (name == "agent-react" and inw and inw["p50_ms"]
+                        and r["p50_ms"] is not None):
+                    r["inotify_over_agent_p50"] = inw["p50_ms"] / r["p50_ms"]
+                    r["inotify_over_agent_p99"] = inw["p99_ms"] / r["p99_ms"]
+                lat[name] = r
+                row(n, what, r)
+            elif name.startswith("agent") and machine.get("agent") == "0":
+                row(n, what.replace("steroids-agent", "agent"), None)
+        sweep = os.path.join(raw, "sweep-%d" % n)
+        if os.path.exists(sweep):
+            t, m = [], []
+            for line in open(sweep):
+                p = line.split()
+                if len(p) >= 2:
+                    t.append(float(p[0]) * 1000)
+                    m.append(int(p[1]))
+            d["sweep"] = {"runs": len(t), "p50_ms": pct(t, 50),
+                          "max_ms": max(t), "peak_rss_kib": max(m)}
+            row(n, "sweep --dry-run (wall)", {"samples": len(t),
+                "p50_ms": pct(t, 50), "p99_ms": None, "max_ms": max(t),
+                "misses": None})
+            row(n, "sweep --dry-run peak RSS", {"value": max(m) / 1024.0},
+                unit="MiB")
+        # The cron model: uniform wait over the 60 s period, plus a sweep.
+        sw = d.get("sweep", {}).get("p50_ms") or 0
+        d["cron60_model"] = {"p50_ms": 30000 + sw, "p99_ms": 59400 + sw,
+                             "max_ms": 60000 + sw, "mean_ms": 30000 + sw}
+        row(n, "reaction: cron every 60 s (model)", dict(
+            d["cron60_model"], samples=None, misses=None))
+        cost = os.path.join(raw, "agent-cost-%d" % n)
+        if os.path.exists(cost):
+            st = {}
+            for line in open(cost):
+                p = line.split()
+                st[p[0]] = [int(x) for x in p[1:]]
+            hz = os.sysconf("SC_CLK_TCK")
+            c = {"rss_kib": st["idle"][0], "hwm_kib": st["end"][1],
+                 "fds": st["idle"][2],
+                 "idle_cpu_ms": (st["idle"][3] - st["start"][3]) * 1000 / hz,
+                 "idle_wakeups": (st["idle"][4] + st["idle"][5]) -
+                 (st["start"][4] + st["start"][5]),
+                 "threads": st["idle"][6]}
+            k = lat.get("agent-react", {}).get("samples") or 0
+            if k:
+                c["cpu_ms_per_1000_reactions"] = ((st["reacted"][3] -
+                    st["idle"][3]) * 1000 / hz) * 1000 / k
+            d["agent_cost"] = c
+            row(n, "agent RSS idle / peak", {"value": "%.1f / %.1f" % (
+                c["rss_kib"] / 1024, c["hwm_kib"] / 1024)}, unit="MiB")
+            row(n, "agent open fds", {"value": c["fds"]}, unit="")
+            row(n, "agent idle: CPU ms / ctx switches",
+                {"value": "%.0f / %d" % (c["idle_cpu_ms"],
+                                         c["idle_wakeups"])}, unit="")
+            if "cpu_ms_per_1000_reactions" in c:
+                row(n, "agent CPU per 1000 reactions",
+                    {"value": "%.0f" % c["cpu_ms_per_1000_reactions"]},
+                    unit="ms")
+        elif machine.get("agent") == "0":
+            row(n, "agent cost", None)
+        result["n"][str(n)] = d
+
+    def f(x):
+        if x is None:
+            return "-"
+        if isinstance(x, float):
+            return "%.2f" % x if x < 100 else "%.0f" % x
+        return str(x)
+
+    print("steroids bench  %s  nproc %s  kernel %s  cpu %s  load %s" % (
+        machine.get("date"), machine.get("nproc"), machine.get("kernel"),
+        machine.get("cpu"), machine.get("load")))
+    print("%-6s %-40s %7s %9s %9s %9s %6s %13s" % (
+        "N", "row", "samples", "p50", "p99", "max", "miss", "x floor p50/99"))
+    lines = []
+    for n, what, r, _, unit in table:
+        if r is None:
+            print("%-6s %-40s %s" % (n, what, "not available (agent not "
+                                      "built in this tree)"))
+            lines.append([n, what, "not available"])
+            continue
+        if "value" in r:
+            print("%-6s %-40s %7s %9s %s" % (n, what, "", r["value"], unit))
+            lines.append([n, what, r["value"], unit])
+            continue
+        ratio = ""
+        if "x_floor_p50" in r:
+            ratio = "%.2f/%.2f" % (r["x_floor_p50"], r["x_floor_p99"])
+        print("%-6s %-40s %7s %9s %9s %9s %6s %13s" % (
+            n, what, f(r.get("samples")), f(r.get("p50_ms")),
+            f(r.get("p99_ms")), f(r.get("max_ms")), f(r.get("misses")),
+            ratio))
+        if "inotify_over_agent_p50" in r:
+            print("%-6s %-40s %7s %9s %9s" % (
+                "", "  inotifywait+sh / agent", "",
+                "%.1fx" % r["inotify_over_agent_p50"],
+                "%.1fx" % r["inotify_over_agent_p99"]))
+        lines.append([n, what, r.get("samples"), r.get("p50_ms"),
+                      r.get("p99_ms"), r.get("max_ms"), r.get("misses"),
+                      r.get("x_floor_p50"), r.get("x_floor_p99")])
+    print("(latencies in ms; cron 60 s row is the model, not a measurement)")
+    with open(out + ".json", "w") as fp:
+        json.dump(result, fp, indent=1)
+    with open(out + ".csv", "w", newline="") as fp:
+        w = csv.writer(fp)
+        w.writerow(["n", "row", "samples|value", "p50_ms|unit", "p99_ms",
+                    "max_ms", "misses", "x_floor_p50", "x_floor_p99"])
+        w.writerows(lines)
+    print("results: %s.json %s.csv" % (out, out))
+
+
+main()

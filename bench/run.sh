@@ -1,0 +1,183 @@
+#!/bin/sh
+# run.sh -- `make bench`: every row of issue 6 in one run on this machine.
+# See bench/README.md.  Knobs (environment):
+#   BENCH_N="1 100 1000 10000"  project counts
+#   BENCH_SAMPLES=500           reaction samples (agent, floor)
+#   BENCH_RESTART_SAMPLES=100   restart samples (agent, floor)
+#   BENCH_BASE_SAMPLES=100      inotifywait-loop samples (slow per sample)
+#   BENCH_CRON_SAMPLES=30       1 s-period sweep loop samples (N <= 1000)
+#   BENCH_IDLE=60               seconds of agent idle measured
+#   BENCH_SWEEPS=5              `runners wakeup --dry-run` repetitions
+#   BENCH_KEEP=1                keep the work directory
+set -u
+B=${BENCH_BUILDDIR:-$(pwd)}
+S=${BENCH_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+NS=${BENCH_N:-"1 100 1000 10000"}
+SAMPLES=${BENCH_SAMPLES:-500}
+RSAMPLES=${BENCH_RESTART_SAMPLES:-100}
+BSAMPLES=${BENCH_BASE_SAMPLES:-100}
+CSAMPLES=${BENCH_CRON_SAMPLES:-30}
+IDLE=${BENCH_IDLE:-60}
+SWEEPS=${BENCH_SWEEPS:-5}
+W=$(mktemp -d /tmp/steroids-bench.XXXXXX) || exit 1
+R=$W/raw
+mkdir -p "$R"
+FAKE=$B/bench/fake-runner
+WRITER=$B/bench/writer
+PIDS=""
+
+cleanup() {
+	for p in $PIDS; do
+		kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
+	done
+	[ "${BENCH_KEEP:-0}" = 1 ] && echo "work directory kept: $W" ||
+	    rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+say() { printf '%s\n' "$*" >&2; }
+
+# Start a watcher in its own session so it and its children stop together.
+start_bg() {
+	setsid "$@" </dev/null >>"$W/watchers.log" 2>&1 &
+	BG=$!
+	PIDS="$PIDS $BG"
+}
+stop_bg() {
+	kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	PIDS=$(echo "$PIDS" | sed "s/ $1\$//; s/ $1 / /")
+}
+
+# Wait until PID's CPU time stops moving for a second (it has settled).
+settle_pid() {
+	last=-1
+	for i in $(seq 1 120); do
+		t=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null) ||
+		    return 1
+		[ "$t" = "$last" ] && return 0
+		last=$t
+		sleep 1
+	done
+}
+
+# pid -> "rss_kib hwm_kib fds cpu_ticks vcsw nvcsw threads", all threads.
+proc_stats() {
+	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$1/status")
+	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$1/status")
+	fds=$(ls "/proc/$1/fd" | wc -l)
+	cpu=$(awk '{print $14 + $15}' "/proc/$1/stat")
+	cs=$(cat /proc/"$1"/task/*/status | awk '
+	    /^voluntary_ctxt/ {v += $2} /^nonvoluntary_ctxt/ {n += $2}
+	    END {print v, n}')
+	th=$(ls "/proc/$1/task" | wc -l)
+	echo "$rss $hwm $fds $cpu $cs $th"
+}
+
+react() {	# react NAME N SAMPLES [writer flags]
+	name=$1 n=$2 k=$3
+	shift 3
+	"$WRITER" "$@" -n "$k" -s 20 -S "$n" -r "$W/results-$n" \
+	    -m "$W/mode" -o "$R/$name-$n.tsv" "$W/list-$n"
+}
+
+agent_works() {
+	STEROIDS_HOME=$W/probe "$B/steroids-agent" -h 2>&1 |
+	    grep -q 'not built yet' && return 1
+	[ -x "$B/steroids-agent" ]
+}
+
+say "steroids bench: work in $W; N = $NS"
+{
+	echo "date $(date -u '+%Y-%m-%dT%H:%M:%SZ')"
+	echo "nproc $(nproc)"
+	echo "kernel $(uname -r)"
+	echo "cpu $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "samples $SAMPLES restart $RSAMPLES base $BSAMPLES cron $CSAMPLES idle $IDLE"
+	git -C "$S" rev-parse --short HEAD 2>/dev/null | sed 's/^/commit /'
+} >"$R/machine"
+have_agent=0
+agent_works && have_agent=1
+have_inw=0
+command -v inotifywait >/dev/null && have_inw=1
+echo "agent $have_agent" >>"$R/machine"
+echo "inotifywait $have_inw" >>"$R/machine"
+
+for n in $NS; do
+	H=$W/home-$n
+	mkdir -p "$H"
+	chmod 700 "$H"
+	say "N=$n: setting up projects"
+	STEROIDS_HOME=$H "$B/bench/setup" "$W/projects" "$n" >"$W/list-$n" ||
+	    exit 1
+	echo "agent.sweep_interval = 3600" >"$H/config"
+	export STEROIDS_HOME="$H"
+	export STEROIDS_LOOP_COMMAND="$FAKE $W/results-$n $W/mode"
+
+	if [ -x "$B/bench/floor" ]; then
+		say "N=$n: floor"
+		start_bg "$B/bench/floor" "$W/list-$n" "$FAKE" \
+		    "$W/results-$n" "$W/mode"
+		f=$BG
+		sleep 1
+		settle_pid "$f"
+		react floor-react "$n" "$SAMPLES"
+		react floor-restart "$n" "$RSAMPLES" -k
+		stop_bg "$f"
+	fi
+
+	if [ "$have_inw" = 1 ]; then
+		say "N=$n: inotifywait + shell loop"
+		start_bg "$S/bench/inotify-loop.sh" "$W/list-$n" "$FAKE" \
+		    "$W/results-$n" "$W/mode"
+		i=$BG
+		sleep 2
+		settle_pid "$i"
+		react inotify-react "$n" "$BSAMPLES"
+		stop_bg "$i"
+	fi
+
+	if [ "$have_agent" = 1 ]; then
+		say "N=$n: agent"
+		STEROIDS_LOOP_COMMAND="$FAKE $W/results-$n $W/mode" \
+		    start_bg "$B/steroids-agent"
+		a=$BG
+		sleep 1
+		settle_pid "$a"
+		echo "start $(proc_stats "$a")" >"$R/agent-cost-$n"
+		say "N=$n: agent idle ${IDLE}s"
+		sleep "$IDLE"
+		echo "idle $(proc_stats "$a")" >>"$R/agent-cost-$n"
+		react agent-react "$n" "$SAMPLES"
+		echo "reacted $(proc_stats "$a")" >>"$R/agent-cost-$n"
+		react agent-restart "$n" "$RSAMPLES" -k
+		if [ "$n" = 1000 ]; then
+			react agent-restart-noprogress "$n" 10 -K -t 10000
+		fi
+		echo "end $(proc_stats "$a")" >>"$R/agent-cost-$n"
+		stop_bg "$a"
+	fi
+
+	say "N=$n: sweep"
+	for i in $(seq 1 "$SWEEPS"); do
+		/usr/bin/time -f '%e %M' -o "$W/time" "$B/steroids" runners \
+		    wakeup --dry-run --quiet >/dev/null 2>&1
+		echo "$(cat "$W/time") $?" >>"$R/sweep-$n"
+	done
+
+	if [ "$n" -le 1000 ] && [ "$CSAMPLES" -gt 0 ]; then
+		say "N=$n: sweep every 1 s (cron model check)"
+		start_bg sh -c "while :; do '$B/steroids' runners wakeup \
+		    --quiet; sleep 1; done"
+		c=$BG
+		react cron1s "$n" "$CSAMPLES" -t 10000
+		stop_bg "$c"
+	fi
+	unset STEROIDS_HOME
+done
+
+mkdir -p "$S/bench/results"
+stamp=$(date -u '+%Y%m%dT%H%M%SZ')
+python3 "$S/bench/report.py" "$R" "$S/bench/results/bench-$stamp"
