@@ -46,6 +46,10 @@ int	 st_sql_bind_path(sqlite3_stmt *, int, const char *);
 int	 st_fix_mode(const char *, mode_t, struct st_error *);
 int	 st_sql_wal(sqlite3 *, struct st_error *);
 
+/* config.c */
+int	 st_config_load_over(const st_config *, const char *, st_config **,
+	    struct st_error *);
+
 /* spawn.c */
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,
 	    size_t, struct st_error *);
