@@ -65,20 +65,32 @@ struct probe {
 };
 
 /*
- * The probe child of a sweep.  Forking one per project cost ~1 ms each
- * (copy-on-write faults of a forked heap, exit, wait), a second for 1,000
- * projects; so one child walks paths[] in order and streams one record
- * per path through a pipe, and the parent waits for each record at most
- * PROBE_TIMEOUT_MS.  A child that does not answer in time (a hung mount)
- * is killed, its path reported, and a new child starts at the next path.
- * The child may run ahead of the parent by what the pipe holds; what it
- * reports is then as old as the parent's work on the projects between.
+ * The probe children of a sweep.  Forking one per project cost ~1 ms
+ * each (copy-on-write faults of a forked heap, exit, wait), a second for
+ * 1,000 projects; so a child walks paths[] in order and streams one
+ * record per path through a pipe, and the parent waits for each record at
+ * most PROBE_TIMEOUT_MS.  A child that does not answer in time (a hung
+ * mount) is killed, its path reported, and a new child starts at its next
+ * path.  Opening a project's DB (SQLite reading its schema) is most of
+ * what is left, ~100 us, so a long list is dealt over up to PROBE_LANES
+ * children, one a CPU: lane k probes paths k, k + lanes, ...; the parent
+ * still takes the records one by one in order.  A child may run ahead of
+ * the parent by what its pipe holds; what it reports is then as old as
+ * the parent's work on the projects between.
  */
+#define PROBE_LANES		4
+#define PROBE_LANE_MIN		64	/* paths a lane's fork is worth */
+
+struct lane {
+	pid_t		  pid;		/* the child, -1 none */
+	int		  fd;		/* its pipe, -1 none */
+};
+
 struct prober {
 	const char	**paths;
 	size_t		  n;
-	pid_t		  pid;		/* the child, -1 none */
-	int		  fd;		/* its pipe, -1 none */
+	size_t		  nlanes;
+	struct lane	  lane[PROBE_LANES];
 };
 /*
  * The project paths that have runner rows, read in one query at the
@@ -187,7 +199,7 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
  * outlives the sweep's bound; a parent gone makes its next write fail.
  */
 static void __attribute__((noreturn))
-probe_child(const struct prober *pb, size_t from)
+probe_child(const struct prober *pb, size_t from, size_t step)
 {
 	static const int	 sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGHUP,
 				    SIGCHLD, SIGALRM };
@@ -202,7 +214,7 @@ probe_child(const struct prober *pb, size_t from)
 	alarm(ST_SWEEP_BOUND);
 	if (st_config_load(NULL, &global, &e) == -1)
 		global = NULL;		/* each project reports the error */
-	for (j = from; j < pb->n; j++) {
+	for (j = from; j < pb->n; j += step) {
 		probe_local(pb->paths[j], global, &pr);
 		pr.seq = j;
 		for (off = 0; off < sizeof(pr); off += (size_t)n) {
@@ -216,10 +228,11 @@ probe_child(const struct prober *pb, size_t from)
 	_exit(0);
 }
 
-/* Start a child probing paths[from...]; -1 if none could be started. */
+/* Start the child of from's lane at from; -1 if none could be started. */
 static int
 prober_start(struct prober *pb, size_t from)
 {
+	struct lane	*ln = &pb->lane[from % pb->nlanes];
 	pid_t	pid;
 	int	p[2];
 
@@ -234,12 +247,12 @@ prober_start(struct prober *pb, size_t from)
 		if (p[1] != 3 && dup2(p[1], 3) == -1)
 			_exit(1);
 		closefrom(4);
-		probe_child(pb, from);
+		probe_child(pb, from, pb->nlanes);
 	}
 	close(p[1]);
 	(void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
-	pb->pid = pid;
-	pb->fd = p[0];
+	ln->pid = pid;
+	ln->fd = p[0];
 	return (0);
 }
 
@@ -250,38 +263,38 @@ prober_start(struct prober *pb, size_t from)
  * init reaps it; the agent reaps its children anyway.
  */
 static void
-prober_stop(struct prober *pb, int finished)
+lane_stop(struct lane *ln, int finished)
 {
 	struct timespec	tick = { 0, 10 * 1000 * 1000 };
 	int		i;
 
-	if (pb->pid == -1)
+	if (ln->pid == -1)
 		return;
-	close(pb->fd);
+	close(ln->fd);
 	if (finished) {
-		while (waitpid(pb->pid, NULL, 0) == -1 && errno == EINTR)
+		while (waitpid(ln->pid, NULL, 0) == -1 && errno == EINTR)
 			;
 	} else {
-		kill(pb->pid, SIGKILL);
+		kill(ln->pid, SIGKILL);
 		for (i = 0; i < 10; i++) {
-			if (waitpid(pb->pid, NULL, WNOHANG) != 0)
+			if (waitpid(ln->pid, NULL, WNOHANG) != 0)
 				break;
 			nanosleep(&tick, NULL);
 		}
 	}
-	pb->pid = -1;
-	pb->fd = -1;
+	ln->pid = -1;
+	ln->fd = -1;
 }
 
 /*
  * The record of paths[j], the next one due (j in order).  0: *pr is it;
  * -1: no answer within PROBE_TIMEOUT_MS of asking; -2: the child died or
- * is out of step.  After -1 or -2 the next call starts a new child at
- * j + 1.
+ * is out of step.  After -1 or -2 the lane's next path starts a new child.
  */
 static int
 prober_get(struct prober *pb, size_t j, struct probe *pr)
 {
+	struct lane	*ln = &pb->lane[j % pb->nlanes];
 	struct timespec	 t0;
 	struct pollfd	 pfd;
 	size_t		 got = 0;
@@ -289,12 +302,12 @@ prober_get(struct prober *pb, size_t j, struct probe *pr)
 	long		 left;
 	int		 rc = 0;
 
-	if (pb->fd == -1 && prober_start(pb, j) == -1) {
+	if (ln->fd == -1 && prober_start(pb, j) == -1) {
 		probe_local(pb->paths[j], NULL, pr);	/* degraded, not wrong */
 		return (0);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pfd.fd = pb->fd;
+	pfd.fd = ln->fd;
 	pfd.events = POLLIN;
 	while (got < sizeof(*pr)) {
 		if ((left = PROBE_TIMEOUT_MS - ms_since(&t0)) <= 0) {
@@ -309,7 +322,7 @@ prober_get(struct prober *pb, size_t j, struct probe *pr)
 		}
 		if (pfd.revents == 0)
 			continue;
-		n = read(pb->fd, (char *)pr + got, sizeof(*pr) - got);
+		n = read(ln->fd, (char *)pr + got, sizeof(*pr) - got);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -319,11 +332,11 @@ prober_get(struct prober *pb, size_t j, struct probe *pr)
 		got += (size_t)n;
 	}
 	if (rc == 0 && pr->seq == j) {
-		if (j + 1 == pb->n)
-			prober_stop(pb, 1);
+		if (j + pb->nlanes >= pb->n)
+			lane_stop(ln, 1);	/* its last: it is exiting */
 		return (0);
 	}
-	prober_stop(pb, 0);
+	lane_stop(ln, 0);
 	memset(pr, 0, sizeof(*pr));
 	pr->status = PROBE_BROKEN;
 	pr->pending = -1;
@@ -333,10 +346,32 @@ prober_get(struct prober *pb, size_t j, struct probe *pr)
 static void
 prober_init(struct prober *pb, const char **paths, size_t n)
 {
+	long	cpus;
+	size_t	i;
+
 	pb->paths = paths;
 	pb->n = n;
-	pb->pid = -1;
-	pb->fd = -1;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pb->nlanes = cpus < 1 ? 1 : cpus > PROBE_LANES ? PROBE_LANES :
+	    (size_t)cpus;
+	if (pb->nlanes > n / PROBE_LANE_MIN)
+		pb->nlanes = n / PROBE_LANE_MIN;
+	if (pb->nlanes < 1)
+		pb->nlanes = 1;
+	for (i = 0; i < PROBE_LANES; i++) {
+		pb->lane[i].pid = -1;
+		pb->lane[i].fd = -1;
+	}
+}
+
+/* Done with the sweep: children still running are cut short. */
+static void
+prober_stop(struct prober *pb)
+{
+	size_t	i;
+
+	for (i = 0; i < pb->nlanes; i++)
+		lane_stop(&pb->lane[i], 0);
 }
 
 /* Wait up to ms for pid to be gone; 1 when it is. */
@@ -655,7 +690,7 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 	paths[0] = p.path;
 	prober_init(&pb, paths, 1);
 	sweep_one(g, &p, flags, &pb, 0, NULL, res);
-	prober_stop(&pb, 0);
+	prober_stop(&pb);
 	st_project_free(&p);
 	return (0);
 }
@@ -752,7 +787,7 @@ st_sweep(st_gdb *g, int flags, struct st_sweep_list *l, struct st_error *err)
 		if (pl.v[i].enabled)
 			j++;
 	}
-	prober_stop(&pb, 0);
+	prober_stop(&pb);
 	free(paths);
 	if (have_rows)
 		rowpaths_free(&rows);
