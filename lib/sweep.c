@@ -9,9 +9,10 @@
  *  - only one sweep runs per STEROIDS_HOME (flock on wakeup.lock,
  *    non-blocking: a second sweep returns at once);
  *  - what touches a project's folder (stat, ownership, config, counting
- *    pending tasks with the quick busy timeout) runs in a short-lived
- *    child given PROBE_TIMEOUT_MS: a project on a hung mount is reported
- *    and the child left behind, never waited for;
+ *    pending tasks with the quick busy timeout) runs in probe children
+ *    (struct prober), each project's answer awaited PROBE_TIMEOUT_MS: a
+ *    project on a hung mount is reported, its child killed and left
+ *    behind, never waited for, and a new child goes on with the next;
  *  - a hung runner gets STALE_GRACE_MS after SIGTERM, then SIGKILL;
  *  - no project is taken on after SWEEP_BUDGET seconds: the rest are
  *    reported skipped and the next sweep begins with them;
@@ -92,6 +93,7 @@ struct prober {
 	size_t		  nlanes;
 	struct lane	  lane[PROBE_LANES];
 };
+
 /*
  * The project paths that have runner rows, read in one query at the
  * start of a sweep and sorted (strcmp), instead of a query per project.
