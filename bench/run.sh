@@ -9,6 +9,8 @@
 #   BENCH_IDLE=60               seconds of agent idle measured
 #   BENCH_SWEEPS=5              `runners wakeup --dry-run` repetitions
 #   BENCH_KEEP=1                keep the work directory
+#   BENCH_ONLY="sweep cron"     only these parts (floor inotify agent sweep
+#                               cron); default all
 set -u
 B=${BENCH_BUILDDIR:-$(pwd)}
 S=${BENCH_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -19,6 +21,7 @@ BSAMPLES=${BENCH_BASE_SAMPLES:-100}
 CSAMPLES=${BENCH_CRON_SAMPLES:-30}
 IDLE=${BENCH_IDLE:-60}
 SWEEPS=${BENCH_SWEEPS:-5}
+ONLY=${BENCH_ONLY:-"floor inotify agent sweep cron"}
 W=$(mktemp -d /tmp/steroids-bench.XXXXXX) || exit 1
 R=$W/raw
 mkdir -p "$R"
@@ -37,6 +40,14 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 say() { printf '%s\n' "$*" >&2; }
+
+# Is part $1 in BENCH_ONLY?
+want() {
+	case " $ONLY " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
 
 # Start a watcher in its own session so it and its children stop together.
 start_bg() {
@@ -98,6 +109,14 @@ say "steroids bench: work in $W; N = $NS"
 	echo "samples $SAMPLES restart $RSAMPLES base $BSAMPLES cron $CSAMPLES idle $IDLE"
 	git -C "$S" rev-parse --short HEAD 2>/dev/null | sed 's/^/commit /'
 } >"$R/machine"
+# The sweep row times the program, not libtool's wrapper script (which
+# costs ~10 ms of shell before it): the uninstalled binary and its lib.
+SWEEP_BIN=$B/steroids
+SWEEP_ENV=
+if [ -x "$B/.libs/steroids" ] && [ -d "$B/lib/.libs" ]; then
+	SWEEP_BIN=$B/.libs/steroids
+	SWEEP_ENV="env LD_LIBRARY_PATH=$B/lib/.libs"
+fi
 have_agent=0
 agent_works && have_agent=1
 have_inw=0
@@ -116,7 +135,7 @@ for n in $NS; do
 	export STEROIDS_HOME="$H"
 	export STEROIDS_LOOP_COMMAND="$FAKE $W/results-$n $W/mode"
 
-	if [ -x "$B/bench/floor" ]; then
+	if [ -x "$B/bench/floor" ] && want floor; then
 		say "N=$n: floor"
 		start_bg "$B/bench/floor" "$W/list-$n" "$FAKE" \
 		    "$W/results-$n" "$W/mode"
@@ -128,7 +147,7 @@ for n in $NS; do
 		stop_bg "$f"
 	fi
 
-	if [ "$have_inw" = 1 ]; then
+	if [ "$have_inw" = 1 ] && want inotify; then
 		say "N=$n: inotifywait + shell loop"
 		start_bg "$S/bench/inotify-loop.sh" "$W/list-$n" "$FAKE" \
 		    "$W/results-$n" "$W/mode"
@@ -139,7 +158,7 @@ for n in $NS; do
 		stop_bg "$i"
 	fi
 
-	if [ "$have_agent" = 1 ]; then
+	if [ "$have_agent" = 1 ] && want agent; then
 		say "N=$n: agent"
 		STEROIDS_LOOP_COMMAND="$FAKE $W/results-$n $W/mode" \
 		    start_bg "$B/steroids-agent"
@@ -160,14 +179,20 @@ for n in $NS; do
 		stop_bg "$a"
 	fi
 
-	say "N=$n: sweep"
-	for i in $(seq 1 "$SWEEPS"); do
-		/usr/bin/time -f '%e %M' -o "$W/time" "$B/steroids" runners \
-		    wakeup --dry-run --quiet >/dev/null 2>&1
-		echo "$(cat "$W/time") $?" >>"$R/sweep-$n"
+	want sweep && say "N=$n: sweep"
+	# Wall to the ms (time's %e has 10 ms steps); peak RSS from time.
+	want sweep && for i in $(seq 1 "$SWEEPS"); do
+		t0=$(date +%s%N)
+		$SWEEP_ENV /usr/bin/time -f '%M' -o "$W/time" "$SWEEP_BIN" \
+		    runners wakeup --dry-run --quiet >/dev/null 2>&1
+		rc=$?
+		t1=$(date +%s%N)
+		echo "$(( (t1 - t0) / 1000 )) $(tail -n 1 "$W/time") $rc" |
+		    awk '{ printf "%.6f %s %s\n", $1 / 1e6, $2, $3 }' \
+		    >>"$R/sweep-$n"
 	done
 
-	if [ "$n" -le 1000 ] && [ "$CSAMPLES" -gt 0 ]; then
+	if [ "$n" -le 1000 ] && [ "$CSAMPLES" -gt 0 ] && want cron; then
 		say "N=$n: sweep every 1 s (cron model check)"
 		start_bg sh -c "while :; do '$B/steroids' runners wakeup \
 		    --quiet; sleep 1; done"

@@ -249,6 +249,32 @@ fail:
 	return (-1);
 }
 
+/*
+ * A project's config on top of a global one loaded once by the caller:
+ * a sweep of many projects reads the global file once, not per project.
+ */
+int
+st_config_load_over(const st_config *global, const char *project,
+    st_config **cp, struct st_error *err)
+{
+	st_config	*cfg;
+	char		 file[PATH_MAX];
+	size_t		 i;
+
+	*cp = NULL;
+	cfg = st_xcalloc(1, sizeof(*cfg));
+	for (i = 0; i < NKEYS; i++)
+		if (global->val[i] != NULL)
+			cfg->val[i] = st_xstrdup(global->val[i]);
+	if (st_config_file(0, project, file, sizeof(file), err) == -1 ||
+	    load_file(cfg, file, err) == -1) {
+		st_config_free(cfg);
+		return (-1);
+	}
+	*cp = cfg;
+	return (0);
+}
+
 void
 st_config_free(st_config *cfg)
 {

@@ -37,6 +37,9 @@ struct st_pdb {
 	char	 dir[PATH_MAX];
 };
 
+/* projectdb.c: st_pdb_open's flags beside ST_PDB_READONLY and QUICK */
+#define ST_PDB_SHMRO		0x100	/* one-shot reader: readonly_shm */
+
 /* xmalloc.c */
 void	*st_xmalloc(size_t);
 void	*st_xcalloc(size_t, size_t);
@@ -61,6 +64,10 @@ int	 st_sql_wal(sqlite3 *, struct st_error *);
 
 /* pgroup.c */
 int	 st_pgroup_marked(pid_t, const char *, const char *);
+
+/* config.c */
+int	 st_config_load_over(const st_config *, const char *, st_config **,
+	    struct st_error *);
 
 /* spawn.c */
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,

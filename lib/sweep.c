@@ -9,9 +9,10 @@
  *  - only one sweep runs per STEROIDS_HOME (flock on wakeup.lock,
  *    non-blocking: a second sweep returns at once);
  *  - what touches a project's folder (stat, ownership, config, counting
- *    pending tasks with the quick busy timeout) runs in a short-lived
- *    child given PROBE_TIMEOUT_MS: a project on a hung mount is reported
- *    and the child left behind, never waited for;
+ *    pending tasks with the quick busy timeout) runs in probe children
+ *    (struct prober), each project's answer awaited PROBE_TIMEOUT_MS: a
+ *    project on a hung mount is reported, its child killed and left
+ *    behind, never waited for, and a new child goes on with the next;
  *  - a hung runner gets STALE_GRACE_MS after SIGTERM, then SIGKILL;
  *  - no project is taken on after SWEEP_BUDGET seconds: the rest are
  *    reported skipped and the next sweep begins with them;
@@ -57,10 +58,49 @@ enum probe_status {
 
 /* What the probe child sends back; well under PIPE_BUF, so atomic. */
 struct probe {
+	size_t	 seq;			/* which path of the prober's */
 	int	 status;
 	long	 pending;		/* -1: could not count, msg says why */
 	long	 stale_timeout;
 	char	 msg[240];
+};
+
+/*
+ * The probe children of a sweep.  Forking one per project cost ~1 ms
+ * each (copy-on-write faults of a forked heap, exit, wait), a second for
+ * 1,000 projects; so a child walks paths[] in order and streams one
+ * record per path through a pipe, and the parent waits for each record at
+ * most PROBE_TIMEOUT_MS.  A child that does not answer in time (a hung
+ * mount) is killed, its path reported, and a new child starts at its next
+ * path.  Opening a project's DB (SQLite reading its schema) is most of
+ * what is left, ~100 us, so a long list is dealt over up to PROBE_LANES
+ * children, one a CPU: lane k probes paths k, k + lanes, ...; the parent
+ * still takes the records one by one in order.  A child may run ahead of
+ * the parent by what its pipe holds; what it reports is then as old as
+ * the parent's work on the projects between.
+ */
+#define PROBE_LANES		4
+#define PROBE_LANE_MIN		64	/* paths a lane's fork is worth */
+
+struct lane {
+	pid_t		  pid;		/* the child, -1 none */
+	int		  fd;		/* its pipe, -1 none */
+};
+
+struct prober {
+	const char	**paths;
+	size_t		  n;
+	size_t		  nlanes;
+	struct lane	  lane[PROBE_LANES];
+};
+
+/*
+ * The project paths that have runner rows, read in one query at the
+ * start of a sweep and sorted (strcmp), instead of a query per project.
+ */
+struct rowpaths {
+	char	**v;
+	size_t	  n;
 };
 
 /* What is known about a project's runner after the rows are checked. */
@@ -108,9 +148,13 @@ ms_since(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
-/* The checks themselves; run in the probe child (or here if fork fails). */
+/*
+ * The checks themselves; run in the probe child (or here if fork fails).
+ * global: the global config loaded once for many projects, or NULL to
+ * load it here.
+ */
 static void
-probe_local(const char *path, struct probe *pr)
+probe_local(const char *path, const st_config *global, struct probe *pr)
 {
 	struct st_error	 e;
 	struct stat	 sb;
@@ -137,7 +181,8 @@ probe_local(const char *path, struct probe *pr)
 		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
 		return;
 	}
-	if (st_config_load(path, &cfg, &e) == -1) {
+	if ((global != NULL ? st_config_load_over(global, path, &cfg, &e) :
+	    st_config_load(path, &cfg, &e)) == -1) {
 		pr->status = PROBE_BROKEN;
 		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
 		return;
@@ -151,74 +196,184 @@ probe_local(const char *path, struct probe *pr)
 }
 
 /*
- * Run probe_local in a child and wait at most PROBE_TIMEOUT_MS.  A child
- * stuck on a dead mount is killed and not waited for: the CLI exits and
- * init reaps it; the agent reaps its children anyway.  The child keeps no
- * fd of ours (wakeup.lock above all), so it can never hold a lock.
- * Returns -1 on timeout.
+ * The child: fd 3 is its pipe and the only fd of ours it keeps
+ * (wakeup.lock above all), so it can never hold a lock.  It never
+ * outlives the sweep's bound; a parent gone makes its next write fail.
  */
-static int
-probe(const char *path, struct probe *pr)
+static void __attribute__((noreturn))
+probe_child(const struct prober *pb, size_t from, size_t step)
 {
-	struct timespec	 t0;
-	struct pollfd	 pfd;
-	size_t		 got = 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	long		 left;
-	int		 p[2];
+	static const int	 sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGHUP,
+				    SIGCHLD, SIGALRM };
+	struct st_error		 e;
+	struct probe		 pr;
+	st_config		*global;
+	size_t			 j, off;
+	ssize_t			 n;
 
-	if (pipe(p) == -1) {
-		probe_local(path, pr);		/* degraded, not wrong */
-		return (0);
+	for (j = 0; j < sizeof(sigs) / sizeof(sigs[0]); j++)
+		signal(sigs[j], SIG_DFL);	/* not the agent's handlers */
+	alarm(ST_SWEEP_BOUND);
+	if (st_config_load(NULL, &global, &e) == -1)
+		global = NULL;		/* each project reports the error */
+	for (j = from; j < pb->n; j += step) {
+		probe_local(pb->paths[j], global, &pr);
+		pr.seq = j;
+		for (off = 0; off < sizeof(pr); off += (size_t)n) {
+			n = write(3, (char *)&pr + off, sizeof(pr) - off);
+			if (n == -1 && errno == EINTR)
+				n = 0;
+			else if (n <= 0)
+				_exit(1);
+		}
 	}
+	_exit(0);
+}
+
+/* Start the child of from's lane at from; -1 if none could be started. */
+static int
+prober_start(struct prober *pb, size_t from)
+{
+	struct lane	*ln = &pb->lane[from % pb->nlanes];
+	pid_t	pid;
+	int	p[2];
+
+	if (pipe(p) == -1)
+		return (-1);
 	if ((pid = fork()) == -1) {
 		close(p[0]);
 		close(p[1]);
-		probe_local(path, pr);
-		return (0);
+		return (-1);
 	}
 	if (pid == 0) {
 		if (p[1] != 3 && dup2(p[1], 3) == -1)
 			_exit(1);
 		closefrom(4);
-		probe_local(path, pr);
-		(void)write(3, pr, sizeof(*pr));
-		_exit(0);
+		probe_child(pb, from, pb->nlanes);
 	}
 	close(p[1]);
+	(void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	ln->pid = pid;
+	ln->fd = p[0];
+	return (0);
+}
+
+/*
+ * Done with the child.  One that has sent its last record is exiting and
+ * is waited for; any other is killed and reaped if it dies at once.  One
+ * stuck in the kernel on a dead mount is left behind: the CLI exits and
+ * init reaps it; the agent reaps its children anyway.
+ */
+static void
+lane_stop(struct lane *ln, int finished)
+{
+	struct timespec	tick = { 0, 10 * 1000 * 1000 };
+	int		i;
+
+	if (ln->pid == -1)
+		return;
+	close(ln->fd);
+	if (finished) {
+		while (waitpid(ln->pid, NULL, 0) == -1 && errno == EINTR)
+			;
+	} else {
+		kill(ln->pid, SIGKILL);
+		for (i = 0; i < 10; i++) {
+			if (waitpid(ln->pid, NULL, WNOHANG) != 0)
+				break;
+			nanosleep(&tick, NULL);
+		}
+	}
+	ln->pid = -1;
+	ln->fd = -1;
+}
+
+/*
+ * The record of paths[j], the next one due (j in order).  0: *pr is it;
+ * -1: no answer within PROBE_TIMEOUT_MS of asking; -2: the child died or
+ * is out of step.  After -1 or -2 the lane's next path starts a new child.
+ */
+static int
+prober_get(struct prober *pb, size_t j, struct probe *pr)
+{
+	struct lane	*ln = &pb->lane[j % pb->nlanes];
+	struct timespec	 t0;
+	struct pollfd	 pfd;
+	size_t		 got = 0;
+	ssize_t		 n;
+	long		 left;
+	int		 rc = 0;
+
+	if (ln->fd == -1 && prober_start(pb, j) == -1) {
+		probe_local(pb->paths[j], NULL, pr);	/* degraded, not wrong */
+		return (0);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pfd.fd = p[0];
+	pfd.fd = ln->fd;
 	pfd.events = POLLIN;
 	while (got < sizeof(*pr)) {
-		if ((left = PROBE_TIMEOUT_MS - ms_since(&t0)) <= 0)
+		if ((left = PROBE_TIMEOUT_MS - ms_since(&t0)) <= 0) {
+			rc = -1;
 			break;
+		}
 		if (poll(&pfd, 1, (int)left) == -1) {
 			if (errno == EINTR)
 				continue;
+			rc = -2;
 			break;
 		}
 		if (pfd.revents == 0)
 			continue;
-		n = read(p[0], (char *)pr + got, sizeof(*pr) - got);
+		n = read(ln->fd, (char *)pr + got, sizeof(*pr) - got);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			rc = -2;
 			break;
+		}
 		got += (size_t)n;
 	}
-	close(p[0]);
-	if (got == sizeof(*pr)) {
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
+	if (rc == 0 && pr->seq == j) {
+		if (j + pb->nlanes >= pb->n)
+			lane_stop(ln, 1);	/* its last: it is exiting */
 		return (0);
 	}
-	kill(pid, SIGKILL);
-	(void)waitpid(pid, NULL, WNOHANG);
+	lane_stop(ln, 0);
 	memset(pr, 0, sizeof(*pr));
 	pr->status = PROBE_BROKEN;
 	pr->pending = -1;
-	return (-1);
+	return (rc == -1 ? -1 : -2);
+}
+
+static void
+prober_init(struct prober *pb, const char **paths, size_t n)
+{
+	long	cpus;
+	size_t	i;
+
+	pb->paths = paths;
+	pb->n = n;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pb->nlanes = cpus < 1 ? 1 : cpus > PROBE_LANES ? PROBE_LANES :
+	    (size_t)cpus;
+	if (pb->nlanes > n / PROBE_LANE_MIN)
+		pb->nlanes = n / PROBE_LANE_MIN;
+	if (pb->nlanes < 1)
+		pb->nlanes = 1;
+	for (i = 0; i < PROBE_LANES; i++) {
+		pb->lane[i].pid = -1;
+		pb->lane[i].fd = -1;
+	}
+}
+
+/* Done with the sweep: children still running are cut short. */
+static void
+prober_stop(struct prober *pb)
+{
+	size_t	i;
+
+	for (i = 0; i < pb->nlanes; i++)
+		lane_stop(&pb->lane[i], 0);
 }
 
 /* Wait up to ms for pid to be gone; 1 when it is. */
@@ -273,6 +428,43 @@ stop_hung(const char *path, pid_t pid)
 	return (st_lock_probe(path, NULL) == 0 ? 0 : -1);
 }
 
+static int
+cmp_path(const void *a, const void *b)
+{
+	return (strcmp(*(char * const *)a, *(char * const *)b));
+}
+
+/* The paths with runner rows; -1 if the query failed (then ask each). */
+static int
+rowpaths_load(st_gdb *g, struct rowpaths *rp)
+{
+	struct st_error		e;
+	struct st_runner_list	l;
+	size_t			i;
+
+	rp->v = NULL;
+	rp->n = 0;
+	if (st_runners_list(g, NULL, &l, &e) == -1)
+		return (-1);
+	rp->v = st_xcalloc(l.n == 0 ? 1 : l.n, sizeof(*rp->v));
+	for (i = 0; i < l.n; i++)
+		if (l.v[i].project_path != NULL)
+			rp->v[rp->n++] = st_xstrdup(l.v[i].project_path);
+	st_runner_list_free(&l);
+	qsort(rp->v, rp->n, sizeof(*rp->v), cmp_path);
+	return (0);
+}
+
+static void
+rowpaths_free(struct rowpaths *rp)
+{
+	size_t	i;
+
+	for (i = 0; i < rp->n; i++)
+		free(rp->v[i]);
+	free(rp->v);
+}
+
 /*
  * The runner rows of a project against its lock, which is the truth: a
  * row whose process is dead, or whose project lock is free, or whose pid
@@ -282,11 +474,15 @@ stop_hung(const char *path, pid_t pid)
  * a runner all the same (starting, or a foreground loop).  A held lock
  * whose PID is not written yet is a runner starting: no row is touched,
  * no process signalled (a live pid in a row may be a reused one) and
- * nothing started.
+ * nothing started.  rows (NULL: unknown) are the paths with rows when
+ * the sweep began: a project with none there and a free lock has no
+ * runner and no row to check (a row written since is a runner's that has
+ * died since, and is cleaned by the next sweep); any other project's
+ * rows are read afresh.
  */
 static int
 check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
-    struct runstate *rs, struct st_error *err)
+    const struct rowpaths *rows, struct runstate *rs, struct st_error *err)
 {
 	struct st_runner_list	 l;
 	struct st_runner	*r, *mine = NULL;
@@ -298,6 +494,9 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 	if ((held = st_lock_probe(path, &holder)) == -1)
 		return (st_seterr(err, ST_EGENERAL, "cannot read the runner "
 		    "lock of %s", path));
+	if (!held && rows != NULL && (rows->n == 0 || bsearch(&path, rows->v,
+	    rows->n, sizeof(*rows->v), cmp_path) == NULL))
+		return (0);
 	if (st_runners_list(g, path, &l, err) == -1)
 		return (-1);
 	rs->held = held;
@@ -361,9 +560,13 @@ add_note(char *buf, size_t len, const char *fmt, ...)
 	strlcat(buf, note, len);
 }
 
-/* One project, the steps of SPEC 7 in order. */
+/*
+ * One project, the steps of SPEC 7 in order.  Its folder checks are
+ * record j of the prober's (enabled projects only take one).
+ */
 static void
 sweep_one(st_gdb *g, const struct st_project *p, int flags,
+    struct prober *pb, size_t j, const struct rowpaths *rows,
     st_sweep_hold hold, void *arg, struct st_sweep_result *res)
 {
 	struct st_error	 e;
@@ -382,10 +585,16 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 		strlcpy(reason, "disabled", rlen);
 		return;
 	}
-	if (probe(path, &pr) == -1) {
+	switch (prober_get(pb, j, &pr)) {
+	case -1:
 		res->action = ST_SWEEP_SKIPPED;
 		snprintf(reason, rlen, "no answer within %d ms (hung mount?)",
 		    PROBE_TIMEOUT_MS);
+		return;
+	case -2:
+		res->action = ST_SWEEP_SKIPPED;
+		strlcpy(reason, "the check of its folder failed (probe child "
+		    "died)", rlen);
 		return;
 	}
 	switch (pr.status) {
@@ -403,7 +612,8 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 		return;
 	}
 
-	if (check_runners(g, path, pr.stale_timeout, dry, &rs, &e) == -1) {
+	if (check_runners(g, path, pr.stale_timeout, dry, rows, &rs,
+	    &e) == -1) {
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, e.msg, rlen);
 		return;
@@ -473,6 +683,8 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
     struct st_sweep_result *res, struct st_error *err)
 {
 	struct st_project	p;
+	struct prober		pb;
+	const char		*paths[1];
 	int			found;
 
 	memset(res, 0, sizeof(*res));
@@ -481,7 +693,10 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 	if (!found)
 		return (st_seterr(err, ST_ENOTFOUND, "not a registered project: "
 		    "%s", path));
-	sweep_one(g, &p, flags, NULL, NULL, res);
+	paths[0] = p.path;
+	prober_init(&pb, paths, 1);
+	sweep_one(g, &p, flags, &pb, 0, NULL, NULL, NULL, res);
+	prober_stop(&pb);
 	st_project_free(&p);
 	return (0);
 }
@@ -526,11 +741,13 @@ st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
     struct st_sweep_list *l, struct st_error *err)
 {
 	struct st_project_list	 pl;
+	struct prober		 pb;
+	struct rowpaths		 rows;
 	struct timespec		 t0;
 	char			 lock[PATH_MAX + 16];
-	const char		*cut = NULL;
-	size_t			 i, k, first;
-	int			 fd;
+	const char		*cut = NULL, **paths;
+	size_t			 i, j, k, first;
+	int			 fd, have_rows;
 
 	l->v = NULL;
 	l->n = 0;
@@ -558,7 +775,16 @@ st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	l->v = st_xcalloc(pl.n == 0 ? 1 : pl.n, sizeof(*l->v));
 	first = resume_at(fd, &pl);
-	for (k = 0; k < pl.n; k++) {
+	have_rows = rowpaths_load(g, &rows) == 0;
+	/* The enabled projects in sweep order: what the probe child walks. */
+	paths = st_xcalloc(pl.n == 0 ? 1 : pl.n, sizeof(*paths));
+	for (k = 0, j = 0; k < pl.n; k++) {
+		i = (first + k) % pl.n;
+		if (pl.v[i].enabled)
+			paths[j++] = pl.v[i].path;
+	}
+	prober_init(&pb, paths, j);
+	for (k = 0, j = 0; k < pl.n; k++) {
 		i = (first + k) % pl.n;
 		if (ms_since(&t0) >= SWEEP_BUDGET * 1000L) {
 			if (cut == NULL)
@@ -570,8 +796,15 @@ st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 			    "starts here", SWEEP_BUDGET);
 			continue;
 		}
-		sweep_one(g, &pl.v[i], flags, hold, arg, &l->v[i]);
+		sweep_one(g, &pl.v[i], flags, &pb, j, have_rows ? &rows : NULL,
+		    hold, arg, &l->v[i]);
+		if (pl.v[i].enabled)
+			j++;
 	}
+	prober_stop(&pb);
+	free(paths);
+	if (have_rows)
+		rowpaths_free(&rows);
 	l->n = pl.n;
 	if (!(flags & ST_SWEEP_DRY_RUN) && ftruncate(fd, 0) == 0 &&
 	    cut != NULL)

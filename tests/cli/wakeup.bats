@@ -352,6 +352,92 @@ action_of() {
 	[ "$(cat "$FAKE_RUNNER_DIR"/*.argv)" = "$TEST_ROOT/ok" ]
 }
 
+@test "a hung project in the middle of the list: skipped, the projects after it still start in the same sweep" {
+	for p in a b c d e; do
+		new_project "$TEST_ROOT/$p"
+		add_task "$TEST_ROOT/$p" "t"
+	done
+	mkfifo "$TEST_ROOT/c/.steroids/config"
+	start=$(date +%s)
+	run "$STEROIDS" runners wakeup --json
+	took=$(( $(date +%s) - start ))
+	[ "$status" -eq 0 ]
+	[ "$took" -lt 10 ]
+	[[ "$(action_of "$TEST_ROOT/c")" == "skipped|no answer within 2000 ms"*"|None" ]]
+	for p in a b d e; do
+		[ "$(action_of "$TEST_ROOT/$p" | cut -d'|' -f1)" = started ]
+	done
+	wait_for 10 has_started 4
+	sort "$FAKE_RUNNER_DIR"/*.argv > "$TEST_ROOT/argv"
+	printf '%s\n' "$TEST_ROOT/a" "$TEST_ROOT/b" "$TEST_ROOT/d" \
+	    "$TEST_ROOT/e" | diff - "$TEST_ROOT/argv"
+}
+
+@test "150 projects, two hung ones: each skipped, every other project checked and started in one sweep" {
+	# Enough projects for the sweep to deal them over several probe
+	# children where there are CPUs; each hung one costs its child.
+	for i in $(seq -w 0 149); do
+		new_project "$TEST_ROOT/p$i"
+	done
+	for i in 000 051 101 149; do
+		add_task "$TEST_ROOT/p$i" "t$i"
+	done
+	mkfifo "$TEST_ROOT/p050/.steroids/config" "$TEST_ROOT/p100/.steroids/config"
+	start=$(date +%s)
+	run "$STEROIDS" runners wakeup --json
+	took=$(( $(date +%s) - start ))
+	[ "$status" -eq 0 ]
+	[ "$took" -lt 20 ]
+	printf '%s' "$output" > "$TEST_ROOT/out.json"
+	q() {
+		sqlite3 :memory: "SELECT $1 FROM json_each(readfile('$TEST_ROOT/out.json'), '\$.data') $2"
+	}
+	# One result each, in registry order.
+	[ "$(q "count(*)")" -eq 150 ]
+	[ "$(q "json_extract(value, '\$.project')" | sort -c && echo sorted)" = sorted ]
+	[[ "$(action_of "$TEST_ROOT/p050")" == "skipped|no answer within 2000 ms"* ]]
+	[[ "$(action_of "$TEST_ROOT/p100")" == "skipped|no answer within 2000 ms"* ]]
+	for i in 000 051 101 149; do
+		[ "$(action_of "$TEST_ROOT/p$i")" = "started|1 pending task|$(action_of "$TEST_ROOT/p$i" | cut -d'|' -f3)" ]
+	done
+	# Every other project was really checked, not skipped.
+	[ "$(q "count(*)" "WHERE json_extract(value, '\$.action') = 'none' AND json_extract(value, '\$.reason') = 'no pending work'")" -eq 144 ]
+	wait_for 10 has_started 4
+	sort "$FAKE_RUNNER_DIR"/*.argv > "$TEST_ROOT/argv"
+	printf '%s\n' "$TEST_ROOT/p000" "$TEST_ROOT/p051" "$TEST_ROOT/p101" \
+	    "$TEST_ROOT/p149" | diff - "$TEST_ROOT/argv"
+}
+
+@test "a task only in the WAL is seen: writer connected, then killed before any checkpoint" {
+	new_project "$TEST_ROOT/p"
+	db="$TEST_ROOT/p/.steroids/steroids.db"
+	# No -shm yet (the last writer closed cleanly): counted all the same.
+	[ ! -e "$db-shm" ]
+	run "$STEROIDS" runners wakeup --dry-run --json
+	[ "$(action_of "$TEST_ROOT/p")" = "none|no pending work|None" ]
+	# A writer that commits and stays connected, never checkpointing.
+	mkfifo "$TEST_ROOT/fifo"
+	sqlite3 "$db" < "$TEST_ROOT/fifo" >/dev/null 2>&1 3>&- &
+	w=$!
+	track_pid "$w"
+	exec 4>"$TEST_ROOT/fifo"
+	LOCK_FD_OPEN=1
+	echo "PRAGMA wal_autocheckpoint=0; INSERT INTO tasks (id, title) VALUES ('x', 'x');" >&4
+	wait_for 10 test -s "$db-wal"
+	sleep 0.3
+	run "$STEROIDS" runners wakeup --dry-run --json
+	[ "$(action_of "$TEST_ROOT/p")" = "would_start|1 pending task|None" ]
+	# Killed: the task is in the WAL alone, no connection left.
+	kill -9 "$w"
+	wait "$w" 2>/dev/null || true
+	[ -s "$db-wal" ]
+	[ -e "$db-shm" ]
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/p" | cut -d'|' -f1-2)" = "started|1 pending task" ]
+	wait_for 10 has_started 1
+}
+
 @test "a foreground runner (lock held, no row) gets no twin; other projects still start" {
 	new_project "$TEST_ROOT/p1"
 	new_project "$TEST_ROOT/p2"
