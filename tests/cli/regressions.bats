@@ -99,7 +99,7 @@ start_agent() {
 	    strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2000 seconds'),
 	    strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-10 seconds'))"
 	run steroids runners list --json
-	[[ "$output" == *'"id":"iso"'*'"state":"alive"'* ]]
+	[ "$(state_of iso)" = alive ]
 	run steroids runners wakeup --json
 	[ "$status" -eq 0 ]
 	[ "$(action_of "$TEST_ROOT/p")" = "none|runner running (pid $FAKE_PID)|$FAKE_PID" ]
@@ -107,7 +107,7 @@ start_agent() {
 	gdb "UPDATE runners SET heartbeat_at =
 	    strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1000 seconds') WHERE id = 'iso'"
 	run steroids runners list --json
-	[[ "$output" == *'"id":"iso"'*'"state":"stale"'* ]]
+	[ "$(state_of iso)" = stale ]
 	run steroids runners wakeup --json
 	[ "$status" -eq 0 ]
 	[[ "$(action_of "$TEST_ROOT/p")" == "restarted|stopped hung runner (pid $FAKE_PID); 1 pending task|"* ]]
@@ -187,8 +187,8 @@ start_agent() {
 	    ('reused', 'running', $reused, '$TEST_ROOT/p', datetime('now', '-3 days'), datetime('now', '-3 days'))"
 	run steroids runners list --json
 	[ "$status" -eq 0 ]
-	[[ "$output" == *'"id":"live"'*'"state":"alive"'* ]]
-	[[ "$output" == *'"id":"reused","pid":'"$reused"','*'"state":"dead"'* ]]
+	[ "$(state_of live)" = alive ]
+	[ "$(state_of reused)" = dead ]
 	run steroids runners wakeup --json
 	[ "$status" -eq 0 ]
 	[ "$(action_of "$TEST_ROOT/p")" = "cleaned|removed 1 dead runner row; runner running (pid $FAKE_PID)|$FAKE_PID" ]
