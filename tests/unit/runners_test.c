@@ -156,7 +156,6 @@ test_alive_only_with_the_lock(void **state)
 	assert_int_equal(st_runner_holds_lock(&r), 0);
 	r.pid = other;
 	assert_int_equal(st_runner_holds_lock(&r), 0);
-
 }
 
 int
