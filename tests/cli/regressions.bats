@@ -129,7 +129,7 @@ start_agent() {
 	first=$!
 	track_pid "$first"
 	# It is sweeping once it has a probe child.
-	wait_for 10 bash -c "[ -n \"\$(ps -o pid= --ppid $first)\" ]"
+	wait_for 10 pgrep -P "$first"
 	start=$(date +%s)
 	for i in 1 2 3; do
 		run "$STEROIDS" runners wakeup
@@ -267,7 +267,7 @@ start_agent() {
 	[ -n "$TEST_ROOT" ] && [ -d "$TEST_ROOT" ]
 	[[ "$STEROIDS_HOME" == "$TEST_ROOT"/* ]]
 	[[ "$HOME" == "$TEST_ROOT"/* ]]
-	real=$(getent passwd "$(id -u)" | cut -d: -f6)
+	real=$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)
 	[ "$HOME" != "$real" ]
 	new_project "$TEST_ROOT/p"
 	[ -f "$STEROIDS_HOME/steroids.db" ]
@@ -292,13 +292,15 @@ start_agent() {
 
 @test "SPEC 11.9: HOME and STEROIDS_HOME both unset: the passwd home, never the current directory" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to run as nobody"
-	nobody=$(getent passwd nobody | cut -d: -f6)
+	command -v setpriv >/dev/null || skip "needs setpriv(1)"
+	nobody=$(getent passwd nobody 2>/dev/null | cut -d: -f6)
 	[ -n "$nobody" ] && [ ! -e "$nobody" ] || skip "nobody has a real home"
 	chmod 755 "$TEST_ROOT"
 	mkdir -m 777 "$TEST_ROOT/cwd"
 	cd "$TEST_ROOT/cwd"
 	run --separate-stderr env -u HOME -u STEROIDS_HOME \
-	    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" \
+	    --clear-groups \
 	    "$STEROIDS" projects list
 	expect_status 1 "*$nobody/.steroids*"
 	[ -z "$(ls -A "$TEST_ROOT/cwd")" ]
