@@ -180,8 +180,11 @@ st_runner_delete_others(st_gdb *g, const char *project, const char *keep,
 }
 
 /*
- * Is a runner's heartbeat older than secs?  Compared by SQLite on its own
- * UTC text, never in C.  *stale 0 for a row that is not there.
+ * Is a runner's heartbeat older than secs?  Compared by SQLite, never in
+ * C, and through datetime(): a heartbeat in ISO form ('T', 'Z', as the
+ * upstream tool wrote them into the same DB) is never compared as text,
+ * where 'T' sorts after ' ' and an old one would never be stale.  *stale
+ * 0 for a row that is not there.
  */
 int
 st_runner_stale(st_gdb *g, const char *id, long secs, int *stale,
@@ -193,8 +196,8 @@ st_runner_stale(st_gdb *g, const char *id, long secs, int *stale,
 
 	*stale = 0;
 	snprintf(mod, sizeof(mod), "-%ld seconds", secs);
-	if (st_sql_prepare(g->db, "SELECT heartbeat_at < datetime('now', ?2) "
-	    "FROM runners WHERE id = ?1", &stmt, err) == -1)
+	if (st_sql_prepare(g->db, "SELECT datetime(heartbeat_at) < "
+	    "datetime('now', ?2) FROM runners WHERE id = ?1", &stmt, err) == -1)
 		return (-1);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, mod, -1, SQLITE_TRANSIENT);

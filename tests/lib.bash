@@ -83,6 +83,27 @@ gdb() {
 	sqlite3 -cmd '.timeout 5000' "$STEROIDS_HOME/steroids.db" "$1"
 }
 
+# action_of PROJECT: what 'runners wakeup --json' (in $output) said about
+# one project, "action|reason|pid" (pid None when null); sqlite3's JSON.
+action_of() {
+	printf '%s' "$output" > "$TEST_ROOT/out.json"
+	sqlite3 :memory: "SELECT json_extract(value, '\$.action') || '|' ||
+	    json_extract(value, '\$.reason') || '|' ||
+	    coalesce(json_extract(value, '\$.pid'), 'None')
+	    FROM json_each(readfile('$TEST_ROOT/out.json'), '\$.data')
+	    WHERE json_extract(value, '\$.project') = '$1'"
+}
+
+# state_of ID: the state 'runners list --json' (in $output) gave runner ID
+# (alive, stale or dead), read with sqlite3's JSON: a glob over the whole
+# output could match another runner's state.
+state_of() {
+	printf '%s' "$output" > "$TEST_ROOT/out.json"
+	sqlite3 :memory: "SELECT json_extract(value, '\$.state')
+	    FROM json_each(readfile('$TEST_ROOT/out.json'), '\$.data')
+	    WHERE json_extract(value, '\$.id') = '$1'"
+}
+
 # set_config DIR KEY VALUE: a key in the project's .steroids/config.
 set_config() {
 	"$STEROIDS" config set --project "$1" "$2" "$3" >/dev/null

@@ -92,16 +92,17 @@ start_stubborn() {
 	gdb "UPDATE runners SET heartbeat_at = datetime('now', '-1 hour') WHERE pid = $LOOP_PID"
 	run steroids runners list --json
 	[ "$status" -eq 0 ]
-	[[ "$output" == *'{"id":"gone-pid","pid":'"$gone"','*'"state":"dead"}'* ]]
-	[[ "$output" == *'{"id":"reused-pid","pid":'"$live"','*'"state":"dead"}'* ]]
-	[[ "$output" == *'"pid":'"$LOOP_PID"','*'"state":"stale"}'* ]]
+	[ "$(state_of gone-pid)" = dead ]
+	[ "$(state_of reused-pid)" = dead ]
+	id=$(gdb "SELECT id FROM runners WHERE pid = $LOOP_PID")
+	[ "$(state_of "$id")" = stale ]
 	# A shorter stale_timeout in the project config applies to its runners.
 	gdb "UPDATE runners SET heartbeat_at = datetime('now', '-20 seconds') WHERE pid = $LOOP_PID"
 	run steroids runners list --json
-	[[ "$output" == *'"pid":'"$LOOP_PID"','*'"state":"alive"}'* ]]
+	[ "$(state_of "$id")" = alive ]
 	set_config "$P" runner.stale_timeout 10
 	run steroids runners list --json
-	[[ "$output" == *'"pid":'"$LOOP_PID"','*'"state":"stale"}'* ]]
+	[ "$(state_of "$id")" = stale ]
 	touch "$TEST_ROOT/go"
 	wait "$LOOP_PID"
 }

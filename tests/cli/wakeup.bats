@@ -53,17 +53,6 @@ lock_held() {
 	! flock -n "$1/.steroids/runner.lock" true
 }
 
-# What the sweep said about one project, "action|reason|pid" (pid None
-# when null), from the --json output in $output; read with sqlite3's JSON.
-action_of() {
-	printf '%s' "$output" > "$TEST_ROOT/out.json"
-	sqlite3 :memory: "SELECT json_extract(value, '\$.action') || '|' ||
-	    json_extract(value, '\$.reason') || '|' ||
-	    coalesce(json_extract(value, '\$.pid'), 'None')
-	    FROM json_each(readfile('$TEST_ROOT/out.json'), '\$.data')
-	    WHERE json_extract(value, '\$.project') = '$1'"
-}
-
 @test "from / in cron's environment: one runner, in its own dir, canonical path" {
 	mkdir -p "$TEST_ROOT/real dir/p1"
 	ln -s "$TEST_ROOT/real dir" "$TEST_ROOT/link"
