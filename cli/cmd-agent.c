@@ -26,20 +26,6 @@
 
 #define AGENT_WAIT_MS	10000	/* stop: how long to wait for the exit */
 
-static pid_t
-read_pid(int fd)
-{
-	char	buf[32];
-	ssize_t	n;
-	long	pid;
-
-	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
-		return (0);
-	buf[n] = '\0';
-	pid = strtol(buf, NULL, 10);
-	return (pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0);
-}
-
 /* Does someone hold the lock on agent.pid?  Takes it for a moment if not. */
 static int
 pidfile_held(int fd)
@@ -77,7 +63,7 @@ agent_pid(struct cli *c, char *home, size_t len)
 		return (-1);
 	}
 	/* Empty: an agent is starting and has not written its PID yet. */
-	for (i = 0; (pid = read_pid(fd)) == 0 && i < 100; i++)
+	for (i = 0; (pid = st_pid_read(fd)) == 0 && i < 100; i++)
 		nanosleep(&ts, NULL);
 	if (pid > 0 && !st_pid_alive(pid)) {
 		close(fd);		/* a leftover of a killed agent */

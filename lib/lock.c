@@ -30,8 +30,9 @@ lock_path(const char *project, char *buf, size_t len)
 	    project) >= (int)len ? -1 : 0);
 }
 
-static pid_t
-read_holder(int fd)
+/* The pid written at the start of a lock or pid file; 0: none yet. */
+pid_t
+st_pid_read(int fd)
 {
 	char	buf[32];
 	ssize_t	n;
@@ -71,7 +72,7 @@ st_lock_acquire(const char *project, int *fdp, pid_t *holder,
 		if ((errno != EWOULDBLOCK && errno != EINTR) ||
 		    i == LOCK_TRIES) {
 			n = errno;
-			pid = read_holder(fd);
+			pid = st_pid_read(fd);
 			if (holder != NULL)
 				*holder = pid;
 			close(fd);
@@ -111,7 +112,7 @@ st_lock_holder(const char *project)
 		return (0);
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return (0);
-	pid = read_holder(fd);
+	pid = st_pid_read(fd);
 	close(fd);
 	return (pid);
 }
@@ -138,7 +139,7 @@ st_lock_probe(const char *project, pid_t *holder)
 	} else
 		held = errno == EWOULDBLOCK ? 1 : -1;
 	if (held == 1 && holder != NULL)
-		*holder = read_holder(fd);
+		*holder = st_pid_read(fd);
 	close(fd);
 	return (held);
 }

@@ -148,6 +148,7 @@ int	 st_lock_probe(const char *, pid_t *);
 pid_t	 st_lock_holder(const char *);
 void	 st_lock_release(int);
 int	 st_pid_alive(pid_t);
+pid_t	 st_pid_read(int);
 
 /* runners.c */
 struct st_runner {
