@@ -365,6 +365,8 @@ st_config_set(const char *file, const char *key, const char *value,
 	FILE		*in, *out;
 	char		 tmp[PATH_MAX], *line = NULL, *copy, *k, *v;
 	size_t		 cap = 0;
+	ssize_t		 n;
+	unsigned	 lineno = 0;
 	int		 fd, done = 0, rc = -1;
 
 	if (st_config_validate(key, value, err) == -1)
@@ -386,7 +388,14 @@ st_config_set(const char *file, const char *key, const char *value,
 		    strerror(errno));
 		goto out;
 	}
-	while (in != NULL && getline(&line, &cap, in) != -1) {
+	while (in != NULL && (n = getline(&line, &cap, in)) != -1) {
+		lineno++;
+		/* Copied as a string, the line would lose what follows. */
+		if (memchr(line, '\0', (size_t)n) != NULL) {
+			st_seterr(err, ST_ECONFIG, "%s:%u: NUL byte in line; "
+			    "fix the file first", file, lineno);
+			goto out;
+		}
 		copy = st_xstrdup(line);
 		if (split_line(copy, &k, &v) == 0 && k != NULL &&
 		    strcmp(k, key) == 0) {

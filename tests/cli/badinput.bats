@@ -151,6 +151,17 @@ long_path() {
 	bad 3 config get runner.command --project "$TEST_ROOT/app"
 }
 
+@test "config set on a file with a NUL byte: exit 3, the file left as it was" {
+	# A rewrite would drop what follows the NUL (and read before the line).
+	printf '\0runner.command = make\nrunner.task_timeout = 60\n' \
+	    >"$STEROIDS_HOME/config"
+	cp "$STEROIDS_HOME/config" "$TEST_ROOT/config.before"
+	bad 3 config set runner.max_failures 5 --global
+	[[ "$stderr" == *"$STEROIDS_HOME/config:1"*"NUL byte"* ]]
+	cmp "$STEROIDS_HOME/config" "$TEST_ROOT/config.before"
+	[ -z "$(find "$STEROIDS_HOME" -name 'config.*')" ]
+}
+
 @test "a bad STEROIDS_HOME: exit 3" {
 	STEROIDS_HOME=relative/home bad 3 projects list
 	touch "$TEST_ROOT/file"
