@@ -101,7 +101,8 @@ enum stop_result {
 	STOP_STOPPED,		/* exited after SIGTERM */
 	STOP_KILLED,		/* needed SIGKILL (--force) */
 	STOP_STILL_RUNNING,	/* did not exit; no --force */
-	STOP_CLEANED		/* was not running: its row removed */
+	STOP_CLEANED,		/* was not running: its row removed */
+	STOP_UNCHECKED		/* lock unreadable: not signalled, row kept */
 };
 
 static const char *
@@ -116,6 +117,8 @@ stop_name(int s)
 		return ("still_running");
 	case STOP_CLEANED:
 		return ("cleaned");
+	case STOP_UNCHECKED:
+		return ("not_signalled");
 	default:
 		return ("waiting");
 	}
@@ -224,7 +227,7 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 	char			 path[PATH_MAX];
 	st_gdb			*g;
 	size_t			 i;
-	int			*res, *killed, n, stuck = 0;
+	int			*res, *killed, n, stuck = 0, unchecked = 0;
 	int			 force = args_has(a, "force");
 
 	n = (id != NULL) + (project != NULL) + args_has(a, "all");
@@ -253,16 +256,25 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 	for (i = 0; i < l.n; i++) {
 		if (res[i] == STOP_SKIP)
 			continue;
-		if (!st_runner_holds_lock(&l.v[i])) {
+		switch (st_runner_holds_lock(&l.v[i])) {
+		case 0:
 			st_runner_delete(g, l.v[i].id, &derr);
 			res[i] = STOP_CLEANED;
-		} else if (kill(l.v[i].pid, SIGTERM) == -1 && errno == ESRCH)
-			res[i] = STOP_STOPPED;
+			break;
+		case -1:
+			res[i] = STOP_UNCHECKED;
+			unchecked++;
+			break;
+		default:
+			if (kill(l.v[i].pid, SIGTERM) == -1 && errno == ESRCH)
+				res[i] = STOP_STOPPED;
+			break;
+		}
 	}
 	if (stop_wait(&l, res, STOP_GRACE) > 0 && force) {
 		for (i = 0; i < l.n; i++)
 			if (res[i] == STOP_WAITING &&
-			    st_runner_holds_lock(&l.v[i])) {
+			    st_runner_holds_lock(&l.v[i]) == 1) {
 				kill(l.v[i].pid, SIGKILL);
 				killed[i] = 1;
 			}
@@ -284,6 +296,12 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 	free(res);
 	free(killed);
 	st_runner_list_free(&l);
+	if (unchecked > 0)
+		return (cli_error(c, ST_EGENERAL, "%d runner%s not signalled: "
+		    "the lock of %s project cannot be read, so the PID may be "
+		    "another process's; check the folder's permissions",
+		    unchecked, unchecked == 1 ? "" : "s", unchecked == 1 ?
+		    "its" : "their"));
 	if (stuck > 0)
 		return (cli_error(c, ST_EGENERAL, "%d runner%s did not stop "
 		    "within %d s%s", stuck, stuck == 1 ? "" : "s", STOP_GRACE +

@@ -214,7 +214,9 @@ st_runner_stale(st_gdb *g, const char *id, long secs, int *stale,
  * Does this row's process hold its project's runner lock?  The lock is
  * the truth (the kernel drops it on any death); the PID written in the
  * lock file must be the row's, so a reused PID never looks alive.  When
- * the lock cannot be probed (folder unreadable) the PID alone decides.
+ * the lock cannot be probed (folder unreadable) a dead PID is 0 and a
+ * live one -1, "cannot tell": true enough to list it alive, not enough
+ * to signal it (the PID may be another process's by now).
  */
 int
 st_runner_holds_lock(const struct st_runner *r)
@@ -226,7 +228,7 @@ st_runner_holds_lock(const struct st_runner *r)
 		return (0);
 	held = st_lock_probe(r->project_path, &holder);
 	if (held == -1)
-		return (st_pid_alive(r->pid));
+		return (st_pid_alive(r->pid) ? -1 : 0);
 	return (held == 1 && holder == r->pid);
 }
 

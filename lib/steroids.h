@@ -183,6 +183,7 @@ enum st_runner_state {
 	ST_RUNNER_STALE,	/* holds the lock, heartbeat too old: hung */
 	ST_RUNNER_DEAD		/* process gone or lock not its own */
 };
+/* 1 holds its lock, 0 not, -1 cannot tell (lock unreadable, PID alive). */
 int	 st_runner_holds_lock(const struct st_runner *);
 int	 st_runner_state(st_gdb *, const struct st_runner *, int *,
 	    struct st_error *);

@@ -150,6 +150,22 @@ start_stubborn() {
 	[ "$(gdb "SELECT count(*) FROM runners")" -eq 0 ]
 }
 
+@test "runners stop: a row whose project lock cannot be read never gets its PID signalled" {
+	# A dead runner's row, its PID reused by another process, and the
+	# lock not readable (a symlink here; EACCES or EIO elsewhere).
+	sleep 30 3>&- &
+	live=$!
+	track_pid "$live"
+	fake_row left-behind "$live"
+	ln -s /dev/null "$P/.steroids/runner.lock"
+	run --separate-stderr steroids runners stop --all --force
+	expect_status 1 "*not signalled*lock*cannot be read*"
+	kill -0 "$live"
+	[[ "$output" == *left-behind*"$live"*not_signalled* ]]
+	# Not known dead either: the row stays.
+	[ "$(gdb "SELECT count(*) FROM runners")" -eq 1 ]
+}
+
 @test "runners stop: a runner that ignores SIGTERM is reported, and killed only with --force" {
 	start_stubborn
 	fake_row hung "$STUBBORN"
