@@ -64,7 +64,9 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 			strlcpy(pending, "?", sizeof(pending));
 		/* The lock, not a row, says whether a runner is there. */
 		held = st_lock_probe(l.v[i].path, &holder);
-		if (held == 1)
+		if (held == 1 && holder == 0)	/* PID not written yet */
+			strlcpy(runner, "starting", sizeof(runner));
+		else if (held == 1)
 			snprintf(runner, sizeof(runner), "pid %ld",
 			    (long)holder);
 		else
@@ -77,7 +79,10 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 			json_bool(&c->js, "enabled", l.v[i].enabled);
 			if (held == 1) {
 				json_obj_begin(&c->js, "runner");
-				json_int(&c->js, "pid", holder);
+				if (holder > 0)
+					json_int(&c->js, "pid", holder);
+				else
+					json_null(&c->js, "pid");
 				json_obj_end(&c->js);
 			} else
 				json_null(&c->js, "runner");

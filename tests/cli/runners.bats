@@ -212,3 +212,16 @@ start_stubborn() {
 	run steroids projects list --json
 	[[ "$output" == *'"runner":null,"pending":0'* ]]
 }
+
+@test "projects list: a lock held before its PID is written shows a runner starting, not pid 0" {
+	bash -c 'exec 9>>"$1"; flock -n 9 || exit 1; : >"$2"; sleep 30 9>&-' _ \
+	    "$P/.steroids/runner.lock" "$TEST_ROOT/ready" >/dev/null 2>&1 3>&- &
+	track_pid $!
+	wait_for 5 test -e "$TEST_ROOT/ready"
+	run steroids projects list
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == *"$P"*enabled*" starting "* ]]
+	[[ "$output" != *"pid 0"* ]]
+	run steroids projects list --json
+	[[ "$output" == *'"runner":{"pid":null},'* ]]
+}
