@@ -406,10 +406,10 @@ wait_gone(pid_t pid, long ms)
 /*
  * A hung runner: SIGTERM (it puts its task back, stops its task handler's
  * process group and exits), SIGKILL after the grace.  0 once its lock is
- * free.  Known gap: after SIGKILL the handler's group (its own pgid, in
- * the runner's session) is not signalled here, as neither the runner's
- * row nor its lock file names that pgid; on Linux PR_SET_PDEATHSIG kills
- * the handler's shell, but what the shell started may live on.
+ * free.  After SIGKILL the handler's group is not signalled here: on
+ * Linux PR_SET_PDEATHSIG kills the handler's shell, and what the shell
+ * started is ended by the next runner, which finds the group in
+ * .steroids/handler.pgid (runner.c, reap_leftover) before it claims a task.
  */
 static int
 stop_hung(const char *path, pid_t pid)
