@@ -111,7 +111,7 @@ fail:
  * *status is its exit code.
  */
 static int
-run_crontab(const char *arg, const char *input, struct buf *out, int *status,
+crontab_io(const char *arg, const char *input, struct buf *out, int *status,
     char *ebuf, size_t elen, struct st_error *err)
 {
 	struct pollfd	 pfd[2];
@@ -239,6 +239,26 @@ fail:
 		free(eb.s);
 	}
 	return (0);
+}
+
+/*
+ * crontab_io with SIGPIPE ignored: a crontab that exits before reading
+ * all its input must give an error, not kill us without a word.
+ */
+static int
+run_crontab(const char *arg, const char *input, struct buf *out, int *status,
+    char *ebuf, size_t elen, struct st_error *err)
+{
+	struct sigaction	 ign, old;
+	int			 rc;
+
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &old);
+	rc = crontab_io(arg, input, out, status, ebuf, elen, err);
+	sigaction(SIGPIPE, &old, NULL);
+	return (rc);
 }
 
 /* The current table; "no crontab for user" is an empty one. */

@@ -23,6 +23,9 @@
 #include "config.h"
 
 #include <sys/file.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -235,7 +238,7 @@ static int
 prober_start(struct prober *pb, size_t from)
 {
 	struct lane	*ln = &pb->lane[from % pb->nlanes];
-	pid_t	pid;
+	pid_t	pid, parent = getpid();
 	int	p[2];
 
 	if (pipe(p) == -1)
@@ -246,6 +249,14 @@ prober_start(struct prober *pb, size_t from)
 		return (-1);
 	}
 	if (pid == 0) {
+#ifdef HAVE_SYS_PRCTL_H
+		/* A sweep killed midway takes its probe, hung or not, along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+#else
+		(void)parent;	/* the probe's own alarm(2) bounds it */
+#endif
 		if (p[1] != 3 && dup2(p[1], 3) == -1)
 			_exit(1);
 		closefrom(4);

@@ -3,6 +3,8 @@
 # against tests/cli/fake-crontab placed first in PATH with its table in a
 # temp file: the real crontab is never touched.
 
+bats_require_minimum_version 1.5.0
+
 load ../lib
 
 setup() {
@@ -133,4 +135,25 @@ entry() {
 	[ -z "$output" ]
 	wait_for 10 grep -q '^started' "$TEST_ROOT/fake/runs"
 	[ "$(cat "$TEST_ROOT"/fake/*.argv)" = "$TEST_ROOT/p" ]
+}
+
+@test "a crontab that exits without reading the new table: an error line, not a silent SIGPIPE" {
+	# More than a pipe holds, so our write must meet the closed pipe.
+	awk 'BEGIN { for (i = 0; i < 3000; i++) printf "# keep line %05d ........................................\n", i }' \
+	    >"$FAKE_CRONTAB"
+	before=$(cksum <"$FAKE_CRONTAB")
+	rm "$TEST_ROOT/bin/crontab"	# the link to fake-crontab
+	cat >"$TEST_ROOT/bin/crontab" <<-SH
+	#!/bin/sh
+	[ "\$1" = - ] || exec "$top_srcdir/tests/cli/fake-crontab" "\$@"
+	exec <&-
+	echo "crontab: cannot write the table" >&2
+	exit 1
+	SH
+	chmod +x "$TEST_ROOT/bin/crontab"
+	run --separate-stderr "$STEROIDS" runners cron install
+	[ "$status" -ne 0 ] && [ "$status" -lt 128 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"cannot write the table"* ]]
+	[ "$(cksum <"$FAKE_CRONTAB")" = "$before" ]
 }

@@ -51,7 +51,9 @@ start_fake() {
 	"$FAKE" "$1" >/dev/null 2>&1 3>&- &
 	FAKE_PID=$!
 	track_pid "$FAKE_PID"
+	# Held and its pid written, as a runner past its start-up.
 	wait_for 10 lock_held "$1"
+	wait_for 10 grep -qx "$FAKE_PID" "$1/.steroids/runner.lock"
 }
 
 lock_held() {

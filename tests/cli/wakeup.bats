@@ -341,6 +341,32 @@ lock_held() {
 	[ "$(cat "$FAKE_RUNNER_DIR"/*.argv)" = "$TEST_ROOT/ok" ]
 }
 
+# The pid of a child of $1 blocked opening a fifo (the hung probe).
+fifo_child() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		[ "$(cat "/proc/$c/wchan" 2>/dev/null)" = wait_for_partner ] &&
+		    echo "$c" && return 0
+	done
+	return 1
+}
+
+@test "a wakeup killed while its probe hangs takes the probe with it (Linux)" {
+	[ "$(uname -s)" = Linux ] || skip "PR_SET_PDEATHSIG is Linux's; elsewhere the probe's alarm bounds it"
+	new_project "$TEST_ROOT/hung"
+	mkfifo "$TEST_ROOT/hung/.steroids/config"
+	"$STEROIDS" runners wakeup --quiet 3>&- &
+	sweeper=$!
+	track_pid "$sweeper"
+	wait_for 10 fifo_child "$sweeper"
+	probe=$(fifo_child "$sweeper")
+	track_pid "$probe"
+	kill -9 "$sweeper"
+	wait "$sweeper" || true
+	# Gone at once, not after the sweep bound of the probe's alarm.
+	wait_for 3 bash -c "! kill -0 $probe 2>/dev/null || grep -q '^State:.*Z' /proc/$probe/status"
+}
+
 @test "a hung project in the middle of the list: skipped, the projects after it still start in the same sweep" {
 	for p in a b c d e; do
 		new_project "$TEST_ROOT/$p"
