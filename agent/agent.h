@@ -34,6 +34,7 @@ struct project {
 	double				 delay;	/* current backoff, 0: none */
 	int				 restart; /* next start is a restart */
 	int				 locked;  /* exits 6 in a row, lock free */
+	long				 mark;	/* progress_mark before the start */
 };
 TAILQ_HEAD(projects, project);
 
@@ -78,8 +79,8 @@ struct agent {
 };
 extern struct agent agent;
 
-/* The re-check ladder after an event: 1, 2, 4 ... 1024 ms after the last. */
-#define CHECK_STEPS	11
+/* The re-check ladder after an event (project.c check_delays). */
+#define CHECK_STEPS	15
 
 /* log.c */
 void	log_init(int, int);
@@ -104,7 +105,7 @@ void	home_unwatch(void);
 
 /* supervise.c */
 struct runner *runner_find(const char *);
-void	runner_track(const char *, pid_t, int);
+void	runner_track(const char *, pid_t, int, long);
 void	runner_child_init(void);
 void	runners_free(void);
 long	progress_mark(const char *);

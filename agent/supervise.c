@@ -62,9 +62,14 @@ progress_mark(const char *path)
 	return (n);
 }
 
-/* Track a runner; adopted ones get a PID watch (native, else polled). */
+/*
+ * Track a runner; adopted ones get a PID watch (native, else polled).
+ * mark: progress_mark(path) read BEFORE the runner was started; a runner
+ * can complete a task before a mark read after the spawn, and would then
+ * be judged to have made no progress (backoff for nothing).
+ */
 void
-runner_track(const char *path, pid_t pid, int child)
+runner_track(const char *path, pid_t pid, int child, long mark)
 {
 	struct runner	*r;
 
@@ -75,7 +80,7 @@ runner_track(const char *path, pid_t pid, int child)
 		fatalx("out of memory");
 	r->pid = pid;
 	r->child = child;
-	r->progress = progress_mark(path);
+	r->progress = mark;
 	TAILQ_INSERT_TAIL(&agent.runners, r, entry);
 	if (!child) {
 		r->pwb = agent.native;
@@ -150,6 +155,8 @@ describe(char *buf, size_t len, int known, int status)
 /*
  * A runner is gone.  Exit 0 or 6 (another runner holds the lock) is not a
  * failure; an unknown status (not our child) is judged by progress only.
+ * A failure after progress starts again at once; without progress (exit
+ * 0 included) it backs off.
  */
 static void
 runner_exit(struct runner *r, int known, int status)
@@ -185,7 +192,7 @@ runner_exit(struct runner *r, int known, int status)
 		log_info("%s: runner %ld %s; another runner holds the lock",
 		    path, (long)pid, how);
 		if (holder > 0 && holder != pid && st_pid_alive(holder))
-			runner_track(path, holder, 0);
+			runner_track(path, holder, 0, progress_mark(path));
 		else
 			project_kick(p);
 		return;
@@ -217,7 +224,12 @@ runner_exit(struct runner *r, int known, int status)
 		project_kick(p);
 		return;
 	}
-	if (failed || !progressed || locked) {
+	/*
+	 * A runner that completed a task is no crash loop, whatever its
+	 * exit (killed, failed): start again at once (SPEC 8: finishing a
+	 * task resets the backoff; the restart row of make bench).
+	 */
+	if (!progressed) {
 		p->delay = p->delay == 0 ? agent.backoff_initial :
 		    p->delay * 2;
 		if (p->delay > agent.backoff_max)

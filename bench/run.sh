@@ -161,7 +161,7 @@ for n in $NS; do
 	if [ "$have_agent" = 1 ] && want agent; then
 		say "N=$n: agent"
 		STEROIDS_LOOP_COMMAND="$FAKE $W/results-$n $W/mode" \
-		    start_bg "$B/steroids-agent"
+		    start_bg "$B/steroids-agent" ${BENCH_AGENT_FLAGS:-}
 		a=$BG
 		sleep 1
 		settle_pid "$a"

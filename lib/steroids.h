@@ -293,7 +293,10 @@ int	 st_steroids_path(char *, size_t);
  * empty list (err says why) when another sweep holds it.  It ends within
  * st_sweep_bound() seconds.  st_sweep_project: one registered project,
  * without wakeup.lock (the agent, on an event).  With ST_SWEEP_NO_DETACH
- * the runners started are the caller's children, to reap.
+ * the runners started are the caller's children, to reap.  With
+ * ST_SWEEP_IN_PROCESS st_sweep_project checks the folder itself, without
+ * a probe child (whose fork costs ~1 ms): for a caller that has just read
+ * that folder in process anyway (the agent, after an event).
  * st_sweep_held: st_sweep, but before starting a runner for a project it
  * asks hold(path, arg): a non-NULL answer (why, e.g. the agent's crash-
  * loop backoff) starts nothing there, noted in the reason; cleaning rows
@@ -309,6 +312,7 @@ enum st_sweep_action {
 };
 #define ST_SWEEP_DRY_RUN	0x1	/* change nothing, start nothing */
 #define ST_SWEEP_NO_DETACH	0x2	/* caller reaps runners (the agent) */
+#define ST_SWEEP_IN_PROCESS	0x4	/* st_sweep_project: no probe child */
 struct st_sweep_result {
 	char	*project;
 	int	 action;		/* enum st_sweep_action */
