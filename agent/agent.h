@@ -81,6 +81,7 @@ extern struct agent agent;
 
 /* The re-check ladder after an event (project.c check_delays). */
 #define CHECK_STEPS	15
+#define FAST_TRIES	20	/* 100 us apart: project_counts_wait */
 
 /* log.c */
 void	log_init(int, int);
@@ -109,6 +110,9 @@ void	runner_track(const char *, pid_t, int, long);
 void	runner_child_init(void);
 void	runners_free(void);
 long	progress_mark(const char *);
+int	project_counts(const char *, long *, long *, struct st_error *);
+int	project_counts_wait(const char *, int, long *, long *,
+	    struct st_error *);
 
 /* status.c */
 void	status_init(void);

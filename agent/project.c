@@ -46,7 +46,10 @@ project_find(const char *path)
 	return (NULL);
 }
 
-/* Start a runner through the library's per-project sweep. */
+/*
+ * Start a runner through the library's per-project sweep.  The caller has
+ * set p->mark (project_counts) just before: see runner_track.
+ */
 void
 project_start(struct project *p)
 {
@@ -54,7 +57,6 @@ project_start(struct project *p)
 	struct st_error		err;
 
 	memset(&res, 0, sizeof(res));
-	p->mark = progress_mark(p->path);	/* before: see runner_track */
 	if (st_sweep_project(agent.gdb, p->path, ST_SWEEP_NO_DETACH |
 	    ST_SWEEP_IN_PROCESS, &res, &err) == -1) {
 		log_warnx("%s: %s", p->path, err.msg);
@@ -111,7 +113,9 @@ project_check(struct project *p)
 	}
 	if (held == -1)
 		return (0);
-	if (st_project_pending(p->path, ST_PDB_QUICK, &n, &err) == -1) {
+	/* The first check looks again every 100 us for 2 ms. */
+	if (project_counts_wait(p->path, p->step == 0 ? FAST_TRIES : 0, &n,
+	    &p->mark, &err) == -1) {
 		log_debug("%s: %s", p->path, err.msg);
 		return (0);
 	}

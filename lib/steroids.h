@@ -115,6 +115,8 @@ void	 st_prune_list_free(struct st_prune_list *);
 #define ST_PROJECT_DB		"steroids.db"
 #define ST_PDB_READONLY		0x1	/* open read-only */
 #define ST_PDB_QUICK		0x2	/* short busy timeout (sweep, agent) */
+#define ST_PDB_SHMRO		0x100	/* one-shot reader (with READONLY):
+					   readonly_shm, never writes -shm */
 typedef struct st_pdb st_pdb;
 #define ST_MADE_DIR		0x1	/* st_project_make created .steroids */
 #define ST_MADE_DB		0x2	/* ... and its steroids.db */
