@@ -98,7 +98,7 @@ void	projects_sync(void);
 void	projects_revalidate(void);
 void	projects_free(void);
 void	project_kick(struct project *);
-void	project_start(struct project *);
+int	project_start(struct project *);
 void	home_init(void);
 void	home_watch(void);
 void	home_kick(void);

@@ -48,20 +48,24 @@ project_find(const char *path)
 
 /*
  * Start a runner through the library's per-project sweep.  The caller has
- * set p->mark (project_counts) just before: see runner_track.
+ * set p->mark (project_counts) just before: see runner_track.  1 when a
+ * runner was started (or one runs), 0 when none was (skipped: the ladder
+ * must go on, or the wakeup is lost).
  */
-void
+int
 project_start(struct project *p)
 {
 	struct st_sweep_result	res;
 	struct st_error		err;
+	int			started;
 
 	memset(&res, 0, sizeof(res));
 	if (st_sweep_project(agent.gdb, p->path, ST_SWEEP_NO_DETACH |
 	    ST_SWEEP_IN_PROCESS, &res, &err) == -1) {
 		log_warnx("%s: %s", p->path, err.msg);
-		return;
+		return (0);
 	}
+	started = res.pid > 0;
 	switch (res.action) {
 	case ST_SWEEP_STARTED:
 	case ST_SWEEP_RESTARTED:
@@ -86,6 +90,7 @@ project_start(struct project *p)
 		break;
 	}
 	st_sweep_result_free(&res);
+	return (started);
 }
 
 /*
@@ -121,8 +126,7 @@ project_check(struct project *p)
 	}
 	if (n == 0)
 		return (0);
-	project_start(p);
-	return (1);
+	return (project_start(p));
 }
 
 static void

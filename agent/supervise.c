@@ -72,8 +72,12 @@ project_counts_wait(const char *path, int tries, long *open, long *mark,
 	int		 i, rc;
 
 	*open = *mark = -1;
-	if (st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK | ST_PDB_SHMRO,
-	    &pdb, err) == -1)
+	/*
+	 * Not ST_PDB_SHMRO: a readonly_shm reader alone on the DB re-reads
+	 * the whole WAL at each read transaction (each try below), and can
+	 * be refused while a writer changes the -shm.
+	 */
+	if (st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK, &pdb, err) == -1)
 		return (-1);
 	for (;;) {
 		if ((rc = st_task_counts(pdb, counts, NULL, err)) == -1)

@@ -152,6 +152,22 @@ live_runners() {
 	agent_alive
 }
 
+@test "agent: a start skipped for a moment (broken config) is tried again, not lost" {
+	# The check after the event finds the task but the start is skipped
+	# (the project config does not parse); the config is mended with no
+	# event on the DB.  The re-check ladder must go on after a skipped
+	# start, or the task waits for the next write or the sweep (lost
+	# wakeup, SPEC 8).
+	new_project "$TEST_ROOT/p"
+	start_agent
+	echo 'this is not a config line' >"$TEST_ROOT/p/.steroids/config"
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 grep -q 'skipped' "$TEST_ROOT/agent.log"
+	rm "$TEST_ROOT/p/.steroids/config"
+	wait_for 5 starts_at_least 1
+	agent_alive
+}
+
 @test "agent: a runner that always exits 1 is started with a growing backoff" {
 	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=1
 	global_config agent.backoff_max 60
