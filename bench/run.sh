@@ -57,6 +57,10 @@ start_bg() {
 }
 stop_bg() {
 	kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+	# inotify-loop.sh's group outlived TERM (bash and inotifywait in a
+	# pipeline), went on starting runners beside the agent: KILL it.
+	sleep 0.2
+	kill -KILL -- "-$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	PIDS=$(echo "$PIDS" | sed "s/ $1\$//; s/ $1 / /")
 }
