@@ -81,6 +81,8 @@ sweep_hold(const char *path, void *arg)
 		    path);
 		return ("in crash-loop backoff");
 	}
+	if (p != NULL)	/* it may start now: mark before (runner_track) */
+		p->mark = progress_mark(path);
 	return (NULL);
 }
 
@@ -114,10 +116,11 @@ sweep(void)
 		case ST_SWEEP_RESTARTED:
 			if (res->pid <= 0)
 				break;
-			runner_track(res->project, res->pid, 1);
+			p = project_find(res->project);
+			runner_track(res->project, res->pid, 1,
+			    p != NULL ? p->mark : progress_mark(res->project));
 			agent.starts++;
-			if ((p = project_find(res->project)) != NULL &&
-			    p->restart) {
+			if (p != NULL && p->restart) {
 				agent.restarts++;
 				p->restart = 0;
 			}

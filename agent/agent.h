@@ -34,6 +34,7 @@ struct project {
 	double				 delay;	/* current backoff, 0: none */
 	int				 restart; /* next start is a restart */
 	int				 locked;  /* exits 6 in a row, lock free */
+	long				 mark;	/* progress_mark before the start */
 };
 TAILQ_HEAD(projects, project);
 
@@ -78,8 +79,9 @@ struct agent {
 };
 extern struct agent agent;
 
-/* The re-check ladder after an event: 1, 2, 4 ... 1024 ms after the last. */
-#define CHECK_STEPS	11
+/* The re-check ladder after an event (project.c check_delays). */
+#define CHECK_STEPS	15
+#define FAST_TRIES	20	/* 100 us apart: project_counts_wait */
 
 /* log.c */
 void	log_init(int, int);
@@ -96,7 +98,7 @@ void	projects_sync(void);
 void	projects_revalidate(void);
 void	projects_free(void);
 void	project_kick(struct project *);
-void	project_start(struct project *);
+int	project_start(struct project *);
 void	home_init(void);
 void	home_watch(void);
 void	home_kick(void);
@@ -104,10 +106,13 @@ void	home_unwatch(void);
 
 /* supervise.c */
 struct runner *runner_find(const char *);
-void	runner_track(const char *, pid_t, int);
+void	runner_track(const char *, pid_t, int, long);
 void	runner_child_init(void);
 void	runners_free(void);
 long	progress_mark(const char *);
+int	project_counts(const char *, long *, long *, struct st_error *);
+int	project_counts_wait(const char *, int, long *, long *,
+	    struct st_error *);
 
 /* status.c */
 void	status_init(void);

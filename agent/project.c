@@ -3,11 +3,13 @@
  * registry, each one's .steroids watched by the native backend (or
  * polled), and checked after every change.
  *
- * The check after an event is repeated (1, 2, 4 ... 1024 ms after the
- * last event) because the event comes before the commit that caused it
- * is visible: SQLite writes and syncs the WAL frames, then publishes the
- * commit in -shm, which raises no event (SPEC 8, "Trap").  A check made
- * only at the event misses the task that caused it.
+ * The check after an event is repeated (at once, then every 1 ms for
+ * 4 ms, then 2, 4 ... 1024 ms apart) because the event comes before the
+ * commit that caused it is visible: SQLite writes and syncs the WAL
+ * frames, then publishes the commit in -shm, which raises no event (SPEC
+ * 8, "Trap").  A check made only at the event misses the task that caused
+ * it.  The commit is mostly visible within 1-2 ms: the 1 ms steps (the
+ * finest libev's timers keep with epoll) catch it there.
  */
 #include "config.h"
 
@@ -22,10 +24,15 @@
 
 static int	home_tag;	/* the arg of the $STEROIDS_HOME watch */
 
+static const double check_delays[CHECK_STEPS] = {
+	0, .001, .001, .001, .001, .002, .004, .008, .016, .032, .064, .128,
+	.256, .512, 1.024
+};
+
 static double
 step_delay(int step)
 {
-	return ((double)(1 << step) / 1000.0);
+	return (check_delays[step]);
 }
 
 struct project *
@@ -39,25 +46,32 @@ project_find(const char *path)
 	return (NULL);
 }
 
-/* Start a runner through the library's per-project sweep. */
-void
+/*
+ * Start a runner through the library's per-project sweep.  The caller has
+ * set p->mark (project_counts) just before: see runner_track.  1 when a
+ * runner was started (or one runs), 0 when none was (skipped: the ladder
+ * must go on, or the wakeup is lost).
+ */
+int
 project_start(struct project *p)
 {
 	struct st_sweep_result	res;
 	struct st_error		err;
+	int			started;
 
 	memset(&res, 0, sizeof(res));
-	if (st_sweep_project(agent.gdb, p->path, ST_SWEEP_NO_DETACH, &res,
-	    &err) == -1) {
+	if (st_sweep_project(agent.gdb, p->path, ST_SWEEP_NO_DETACH |
+	    ST_SWEEP_IN_PROCESS, &res, &err) == -1) {
 		log_warnx("%s: %s", p->path, err.msg);
-		return;
+		return (0);
 	}
+	started = res.pid > 0;
 	switch (res.action) {
 	case ST_SWEEP_STARTED:
 	case ST_SWEEP_RESTARTED:
 		p->skip_logged = 0;
 		if (res.pid > 0) {
-			runner_track(p->path, res.pid, 1);
+			runner_track(p->path, res.pid, 1, p->mark);
 			agent.starts++;
 			if (p->restart)
 				agent.restarts++;
@@ -76,6 +90,7 @@ project_start(struct project *p)
 		break;
 	}
 	st_sweep_result_free(&res);
+	return (started);
 }
 
 /*
@@ -95,21 +110,23 @@ project_check(struct project *p)
 	held = st_lock_probe(p->path, &holder);
 	if (held == 1) {
 		if (holder > 0 && st_pid_alive(holder)) {
-			runner_track(p->path, holder, 0);
+			runner_track(p->path, holder, 0,
+			    progress_mark(p->path));
 			return (1);
 		}
 		return (0);	/* it has not written its PID yet */
 	}
 	if (held == -1)
 		return (0);
-	if (st_project_pending(p->path, ST_PDB_QUICK, &n, &err) == -1) {
+	/* The first check looks again every 100 us for 2 ms. */
+	if (project_counts_wait(p->path, p->step == 0 ? FAST_TRIES : 0, &n,
+	    &p->mark, &err) == -1) {
 		log_debug("%s: %s", p->path, err.msg);
 		return (0);
 	}
 	if (n == 0)
 		return (0);
-	project_start(p);
-	return (1);
+	return (project_start(p));
 }
 
 static void

@@ -48,8 +48,13 @@ def main():
     for line in open(os.path.join(raw, "machine")):
         k, _, v = line.rstrip("\n").partition(" ")
         machine[k] = v
-    ns = sorted({int(f.rsplit("-", 1)[1].split(".")[0])
-                 for f in os.listdir(raw) if f.startswith("sweep-")})
+    # Every N any part ran for (BENCH_ONLY may leave out the sweep).
+    ns = set()
+    for f in os.listdir(raw):
+        tail = f.rsplit("-", 1)[-1].split(".")[0]
+        if "-" in f and tail.isdigit():
+            ns.add(int(tail))
+    ns = sorted(ns)
     result = {"machine": machine, "n": {}}
     table = []
 

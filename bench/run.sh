@@ -57,6 +57,10 @@ start_bg() {
 }
 stop_bg() {
 	kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+	# inotify-loop.sh's group outlived TERM (bash and inotifywait in a
+	# pipeline), went on starting runners beside the agent: KILL it.
+	sleep 0.2
+	kill -KILL -- "-$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	PIDS=$(echo "$PIDS" | sed "s/ $1\$//; s/ $1 / /")
 }
@@ -161,7 +165,7 @@ for n in $NS; do
 	if [ "$have_agent" = 1 ] && want agent; then
 		say "N=$n: agent"
 		STEROIDS_LOOP_COMMAND="$FAKE $W/results-$n $W/mode" \
-		    start_bg "$B/steroids-agent"
+		    start_bg "$B/steroids-agent" ${BENCH_AGENT_FLAGS:-}
 		a=$BG
 		sleep 1
 		settle_pid "$a"

@@ -37,9 +37,6 @@ struct st_pdb {
 	char	 dir[PATH_MAX];
 };
 
-/* projectdb.c: st_pdb_open's flags beside ST_PDB_READONLY and QUICK */
-#define ST_PDB_SHMRO		0x100	/* one-shot reader: readonly_shm */
-
 /* xmalloc.c */
 void	*st_xmalloc(size_t);
 void	*st_xcalloc(size_t, size_t);

@@ -115,6 +115,8 @@ void	 st_prune_list_free(struct st_prune_list *);
 #define ST_PROJECT_DB		"steroids.db"
 #define ST_PDB_READONLY		0x1	/* open read-only */
 #define ST_PDB_QUICK		0x2	/* short busy timeout (sweep, agent) */
+#define ST_PDB_SHMRO		0x100	/* one-shot reader (with READONLY):
+					   readonly_shm, never writes -shm */
 typedef struct st_pdb st_pdb;
 #define ST_MADE_DIR		0x1	/* st_project_make created .steroids */
 #define ST_MADE_DB		0x2	/* ... and its steroids.db */
@@ -295,7 +297,10 @@ int	 st_steroids_path(char *, size_t);
  * empty list (err says why) when another sweep holds it.  It ends within
  * st_sweep_bound() seconds.  st_sweep_project: one registered project,
  * without wakeup.lock (the agent, on an event).  With ST_SWEEP_NO_DETACH
- * the runners started are the caller's children, to reap.
+ * the runners started are the caller's children, to reap.  With
+ * ST_SWEEP_IN_PROCESS st_sweep_project checks the folder itself, without
+ * a probe child (whose fork costs ~1 ms): for a caller that has just read
+ * that folder in process anyway (the agent, after an event).
  * st_sweep_held: st_sweep, but before starting a runner for a project it
  * asks hold(path, arg): a non-NULL answer (why, e.g. the agent's crash-
  * loop backoff) starts nothing there, noted in the reason; cleaning rows
@@ -311,6 +316,7 @@ enum st_sweep_action {
 };
 #define ST_SWEEP_DRY_RUN	0x1	/* change nothing, start nothing */
 #define ST_SWEEP_NO_DETACH	0x2	/* caller reaps runners (the agent) */
+#define ST_SWEEP_IN_PROCESS	0x4	/* st_sweep_project: no probe child */
 struct st_sweep_result {
 	char	*project;
 	int	 action;		/* enum st_sweep_action */

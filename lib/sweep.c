@@ -94,6 +94,7 @@ struct prober {
 	const char	**paths;
 	size_t		  n;
 	size_t		  nlanes;
+	int		  local;	/* check in process: no child */
 	struct lane	  lane[PROBE_LANES];
 };
 
@@ -315,7 +316,7 @@ prober_get(struct prober *pb, size_t j, struct probe *pr)
 	long		 left;
 	int		 rc = 0;
 
-	if (ln->fd == -1 && prober_start(pb, j) == -1) {
+	if (pb->local || (ln->fd == -1 && prober_start(pb, j) == -1)) {
 		probe_local(pb->paths[j], NULL, pr);	/* degraded, not wrong */
 		return (0);
 	}
@@ -365,6 +366,7 @@ prober_init(struct prober *pb, const char **paths, size_t n)
 	pb->paths = paths;
 	pb->n = n;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pb->local = 0;
 	pb->nlanes = cpus < 1 ? 1 : cpus > PROBE_LANES ? PROBE_LANES :
 	    (size_t)cpus;
 	if (pb->nlanes > n / PROBE_LANE_MIN)
@@ -706,6 +708,7 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 		    "%s", path));
 	paths[0] = p.path;
 	prober_init(&pb, paths, 1);
+	pb.local = (flags & ST_SWEEP_IN_PROCESS) != 0;
 	sweep_one(g, &p, flags, &pb, 0, NULL, NULL, NULL, res);
 	prober_stop(&pb);
 	st_project_free(&p);

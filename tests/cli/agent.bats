@@ -132,6 +132,42 @@ live_runners() {
 	wait_for 3 status_is restarts -ge 1
 }
 
+@test "agent: a runner that fails after completing a task is started again at once" {
+	# Progress resets the backoff (SPEC 8): a runner killed or failing
+	# after it completed a task is no crash loop.  Each run completes one
+	# of 4 tasks and exits 1; with a backoff the 4 runs would take >= 7 s.
+	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=1 FAKE_RUNNER_COMPLETE=1
+	global_config agent.backoff_max 60
+	new_project "$TEST_ROOT/p"
+	for t in 1 2 3; do add_task "$TEST_ROOT/p" "t$t"; done
+	start_agent
+	add_task "$TEST_ROOT/p" t4
+	wait_for 5 starts_at_least 4
+	run sqlite3 "$TEST_ROOT/p/.steroids/steroids.db" \
+	    "SELECT count(*) FROM tasks WHERE status = 'completed'"
+	[ "$output" = 4 ]
+	! grep 'starting again in' "$TEST_ROOT/agent.log"
+	grep -q 'exited 1 with 1 task(s) left; starting again$' \
+	    "$TEST_ROOT/agent.log"
+	agent_alive
+}
+
+@test "agent: a start skipped for a moment (broken config) is tried again, not lost" {
+	# The check after the event finds the task but the start is skipped
+	# (the project config does not parse); the config is mended with no
+	# event on the DB.  The re-check ladder must go on after a skipped
+	# start, or the task waits for the next write or the sweep (lost
+	# wakeup, SPEC 8).
+	new_project "$TEST_ROOT/p"
+	start_agent
+	echo 'this is not a config line' >"$TEST_ROOT/p/.steroids/config"
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 grep -q 'skipped' "$TEST_ROOT/agent.log"
+	rm "$TEST_ROOT/p/.steroids/config"
+	wait_for 5 starts_at_least 1
+	agent_alive
+}
+
 @test "agent: a runner that always exits 1 is started with a growing backoff" {
 	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=1
 	global_config agent.backoff_max 60
