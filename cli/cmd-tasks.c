@@ -121,10 +121,8 @@ cmd_tasks_list_exec(struct cli *c, struct cmd_args *a)
 	st_pdb			*p;
 	size_t			 i;
 
-	if (status != NULL && !st_task_status_valid(status))
-		return (cli_error(c, ST_EARGS, "unknown status '%s' (one of "
-		    "pending, in_progress, review, completed, failed, "
-		    "disputed, skipped)", status));
+	if (status != NULL && st_task_status_check(status, &c->err) == -1)
+		return (cli_fail(c));
 	if (open_project(c, a, ST_PDB_READONLY, &p) == -1)
 		return (-1);
 	if (st_task_list(p, status, &l, &c->err) == -1) {
@@ -172,10 +170,8 @@ cmd_tasks_update_exec(struct cli *c, struct cmd_args *a)
 	if (status == NULL)
 		return (cli_error(c, ST_EARGS, "say which status: steroids "
 		    "tasks update <id> --status <status>"));
-	if (!st_task_status_valid(status))
-		return (cli_error(c, ST_EARGS, "unknown status '%s' (one of "
-		    "pending, in_progress, review, completed, failed, "
-		    "disputed, skipped)", status));
+	if (st_task_status_check(status, &c->err) == -1)
+		return (cli_fail(c));
 	if (args_check_text(c, "the task id", a->argv[0]) == -1)
 		return (-1);
 	if (open_project(c, a, 0, &p) == -1)

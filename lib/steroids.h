@@ -219,6 +219,7 @@ struct st_task_list {
 	size_t		 n;
 };
 int	 st_task_status_valid(const char *);
+int	 st_task_status_check(const char *, struct st_error *);
 int	 st_task_add(st_pdb *, const char *, const char *, const char *,
 	    const char *, const char *, char [37], struct st_error *);
 int	 st_task_list(st_pdb *, const char *, struct st_task_list *,

@@ -41,11 +41,15 @@ st_task_status_valid(const char *s)
 	return (0);
 }
 
-static int
-bad_status(const char *s, struct st_error *err)
+/* 0, or -1 with an error that lists the statuses. */
+int
+st_task_status_check(const char *s, struct st_error *err)
 {
+	if (st_task_status_valid(s))
+		return (0);
 	return (st_seterr(err, ST_EARGS, "unknown status '%s' (one of pending, "
-	    "in_progress, review, completed, failed, disputed, skipped)", s));
+	    "in_progress, review, completed, failed, disputed, skipped)",
+	    s != NULL ? s : ""));
 }
 
 static void
@@ -224,8 +228,8 @@ st_task_list(st_pdb *p, const char *status, struct st_task_list *l,
 
 	l->v = NULL;
 	l->n = 0;
-	if (status != NULL && !st_task_status_valid(status))
-		return (bad_status(status, err));
+	if (status != NULL && st_task_status_check(status, err) == -1)
+		return (-1);
 	if (st_sql_prepare(p->db, "SELECT " TASK_COLUMNS TASK_FROM " WHERE "
 	    "?1 IS NULL OR t.status = ?1 ORDER BY " TASK_ORDER, &stmt,
 	    err) == -1)
@@ -353,8 +357,8 @@ st_task_set_status(st_pdb *p, const char *id, const char *status,
 	char	*old;
 	int	 rc;
 
-	if (!st_task_status_valid(status))
-		return (bad_status(status, err));
+	if (st_task_status_check(status, err) == -1)
+		return (-1);
 	if (st_sql_begin(p->db, err) == -1)
 		return (-1);
 	old = current_status(p->db, id, NULL, err, &rc);
