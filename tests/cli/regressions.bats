@@ -46,14 +46,15 @@ start_loop() {
 	track_pid "$LOOP_PID"
 }
 
-# The fake runner by hand, holding DIR's lock (FAKE_PID).
+# The fake runner by hand, holding DIR's lock (FAKE_PID).  Waits for its
+# own word that it holds the lock and wrote its pid: probing the lock with
+# flock(1) meanwhile could make the fake find it taken and exit 6.
 start_fake() {
 	"$FAKE" "$1" >/dev/null 2>&1 3>&- &
 	FAKE_PID=$!
 	track_pid "$FAKE_PID"
-	# Held and its pid written, as a runner past its start-up.
-	wait_for 10 lock_held "$1"
-	wait_for 10 grep -qx "$FAKE_PID" "$1/.steroids/runner.lock"
+	wait_for 10 grep -q "^started .* $FAKE_PID\$" "$FAKE_RUNNER_DIR/runs"
+	lock_held "$1"
 }
 
 lock_held() {
