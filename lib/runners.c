@@ -94,7 +94,6 @@ st_runner_insert(st_gdb *g, const char *project, pid_t pid, char id[37],
     struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
-	int		 rc;
 
 	st_uuid(id);
 	if (st_sql_prepare(g->db, "INSERT INTO runners (id, status, pid, "
@@ -104,11 +103,7 @@ st_runner_insert(st_gdb *g, const char *project, pid_t pid, char id[37],
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)pid);
 	st_sql_bind_path(stmt, 3, project);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return (st_sql_err(g->db, rc, err, "cannot record runner"));
-	return (0);
+	return (st_sql_done(stmt, "cannot record runner", err));
 }
 
 /*
@@ -120,7 +115,6 @@ st_runner_heartbeat(st_gdb *g, const char *id, const char *status,
     const char *task, struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
-	int		 rc;
 
 	if (st_sql_prepare(g->db, "UPDATE runners SET heartbeat_at = "
 	    "datetime('now'), status = COALESCE(?2, status), "
@@ -131,28 +125,19 @@ st_runner_heartbeat(st_gdb *g, const char *id, const char *status,
 		sqlite3_bind_text(stmt, 2, status, -1, SQLITE_TRANSIENT);
 	if (task != NULL)
 		sqlite3_bind_text(stmt, 3, task, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return (st_sql_err(g->db, rc, err, "cannot update runner"));
-	return (0);
+	return (st_sql_done(stmt, "cannot update runner", err));
 }
 
 int
 st_runner_delete(st_gdb *g, const char *id, struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
-	int		 rc;
 
 	if (st_sql_prepare(g->db, "DELETE FROM runners WHERE id = ?1", &stmt,
 	    err) == -1)
 		return (-1);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return (st_sql_err(g->db, rc, err, "cannot delete runner"));
-	return (0);
+	return (st_sql_done(stmt, "cannot delete runner", err));
 }
 
 /*
@@ -164,7 +149,6 @@ st_runner_delete_others(st_gdb *g, const char *project, const char *keep,
     struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
-	int		 rc;
 
 	if (st_sql_prepare(g->db, "DELETE FROM runners WHERE project_path = ?1 "
 	    "AND (?2 IS NULL OR id <> ?2)", &stmt, err) == -1)
@@ -172,11 +156,7 @@ st_runner_delete_others(st_gdb *g, const char *project, const char *keep,
 	st_sql_bind_path(stmt, 1, project);
 	if (keep != NULL)
 		sqlite3_bind_text(stmt, 2, keep, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return (st_sql_err(g->db, rc, err, "cannot delete runners"));
-	return (0);
+	return (st_sql_done(stmt, "cannot delete runners", err));
 }
 
 /*

@@ -145,3 +145,20 @@ st_fix_mode(const char *path, mode_t mode, struct st_error *err)
 		    path, (unsigned)mode, strerror(errno)));
 	return (0);
 }
+
+/*
+ * Step a statement that returns no rows and finalize it: 0, or -1 with
+ * an error that says what could not be done.
+ */
+int
+st_sql_done(sqlite3_stmt *stmt, const char *what, struct st_error *err)
+{
+	sqlite3	*db = sqlite3_db_handle(stmt);
+	int	 rc;
+
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return (st_sql_err(db, rc, err, what));
+	return (0);
+}

@@ -54,6 +54,7 @@ int	 st_sql_prepare(sqlite3 *, const char *, sqlite3_stmt **,
 int	 st_sql_begin(sqlite3 *, struct st_error *);
 int	 st_sql_commit(sqlite3 *, struct st_error *);
 void	 st_sql_rollback(sqlite3 *);
+int	 st_sql_done(sqlite3_stmt *, const char *, struct st_error *);
 char	*st_sql_strdup(sqlite3_stmt *, int);
 int	 st_sql_bind_path(sqlite3_stmt *, int, const char *);
 int	 st_fix_mode(const char *, mode_t, struct st_error *);

@@ -123,11 +123,7 @@ section_id(sqlite3 *db, const char *name, char id[37], struct st_error *err)
 		return (-1);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return (st_sql_err(db, rc, err, "cannot add section"));
-	return (0);
+	return (st_sql_done(stmt, "cannot add section", err));
 }
 
 static int
@@ -136,7 +132,6 @@ audit(sqlite3 *db, const char *task, const char *from, const char *to,
     struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
-	int		 rc;
 
 	if (st_sql_prepare(db, "INSERT INTO audit (task_id, from_status, "
 	    "to_status, actor, actor_type, notes, created_at) VALUES (?1, ?2, "
@@ -152,11 +147,7 @@ audit(sqlite3 *db, const char *task, const char *from, const char *to,
 		sqlite3_bind_text(stmt, 5, actor_type, -1, SQLITE_TRANSIENT);
 	if (notes != NULL)
 		sqlite3_bind_text(stmt, 6, notes, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return (st_sql_err(db, rc, err, "cannot write audit row"));
-	return (0);
+	return (st_sql_done(stmt, "cannot write audit row", err));
 }
 
 /*
@@ -328,7 +319,6 @@ write_status(sqlite3 *db, const char *id, const char *status, int failed,
     struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
-	int		 rc;
 
 	if (st_sql_prepare(db, "UPDATE tasks SET status = ?2, updated_at = "
 	    "datetime('now'), failure_count = failure_count + ?3, "
@@ -338,11 +328,7 @@ write_status(sqlite3 *db, const char *id, const char *status, int failed,
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, status, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(stmt, 3, failed ? 1 : 0);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return (st_sql_err(db, rc, err, "cannot update task"));
-	return (0);
+	return (st_sql_done(stmt, "cannot update task", err));
 }
 
 /*
