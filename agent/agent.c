@@ -290,7 +290,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&agent, 0, sizeof(agent));
-	TAILQ_INIT(&agent.projects);
+	projects_init();
 	TAILQ_INIT(&agent.runners);
 	if (st_home_ensure(agent.home, sizeof(agent.home), &err) == -1) {
 		fprintf(stderr, "steroids-agent: %s\n", err.msg);

@@ -14,11 +14,14 @@
 #include <ev.h>
 
 #include "steroids.h"
+#include "hash.h"
 #include "watch.h"
 
 /* A registered, enabled project. */
 struct project {
 	TAILQ_ENTRY(project)		 entry;
+	TAILQ_ENTRY(project)		 rescan_entry;
+	int				 queued; /* on agent.rescan */
 	char				*path;	/* canonical */
 	char				*dir;	/* path/.steroids */
 	const struct watch_backend	*wb;	/* NULL: not watched (gone) */
@@ -37,6 +40,7 @@ struct project {
 	long				 mark;	/* progress_mark before the start */
 };
 TAILQ_HEAD(projects, project);
+TAILQ_HEAD(rescanq, project);
 
 /* A runner we know of: our child (ev_child) or adopted (pid watch). */
 struct runner {
@@ -56,7 +60,13 @@ struct agent {
 	char				 home[PATH_MAX];
 	const struct watch_backend	*native;	/* poll under -P */
 	struct projects			 projects;
+	struct hash			*byname;	/* path -> project */
 	struct runners			 runners;
+
+	/* Projects waiting for one check, made a few at a time (project.c) */
+	struct rescanq			 rescan;
+	ev_timer			 rescan_delay;
+	ev_idle				 rescan_idle;
 
 	double				 sweep_interval;
 	double				 backoff_initial;
@@ -94,6 +104,8 @@ void	fatalx(const char *, ...)
 
 /* project.c */
 struct project *project_find(const char *);
+void	projects_init(void);
+void	projects_rescan(double);
 void	projects_sync(void);
 void	projects_revalidate(void);
 void	projects_free(void);

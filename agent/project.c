@@ -3,13 +3,19 @@
  * registry, each one's .steroids watched by the native backend (or
  * polled), and checked after every change.
  *
- * The check after an event is repeated (at once, then every 1 ms for
- * 4 ms, then 2, 4 ... 1024 ms apart) because the event comes before the
- * commit that caused it is visible: SQLite writes and syncs the WAL
- * frames, then publishes the commit in -shm, which raises no event (SPEC
- * 8, "Trap").  A check made only at the event misses the task that caused
- * it.  The commit is mostly visible within 1-2 ms: the 1 ms steps (the
- * finest libev's timers keep with epoll) catch it there.
+ * The check after an event is repeated (at once, looking again every
+ * 100 us for 2 ms; then 1 ms apart for 4 ms, then 2, 4 ... 1024 ms apart)
+ * because the event comes before the commit that caused it is visible:
+ * SQLite writes and syncs the WAL frames, then publishes the commit in
+ * -shm, which raises no event (SPEC 8, "Trap").  A check made only at
+ * the event misses the task that caused it.
+ *
+ * What is not an event -- the agent's start, a project added to the
+ * registry or back from a missing folder, a lost event queue -- gets one
+ * check per project instead, a few projects at a time whenever the loop
+ * has nothing else to do (projects_rescan): at 10,000 projects a ladder
+ * for each, or a check of all in one go, would keep the agent from its
+ * events and signals for seconds, and lose more events on the way.
  */
 #include "config.h"
 
@@ -23,6 +29,12 @@
 #include "agent.h"
 
 static int	home_tag;	/* the arg of the $STEROIDS_HOME watch */
+
+/* A rescan round: at most this many checks, or this long, then events. */
+#define RESCAN_CHUNK	64
+#define RESCAN_SLICE	0.005
+/* From a lost event queue to the rescan (projects_rescan). */
+#define RESCAN_DELAY	0.05
 
 static const double check_delays[CHECK_STEPS] = {
 	0, .001, .001, .001, .001, .002, .004, .008, .016, .032, .064, .128,
@@ -38,12 +50,7 @@ step_delay(int step)
 struct project *
 project_find(const char *path)
 {
-	struct project	*p;
-
-	TAILQ_FOREACH(p, &agent.projects, entry)
-		if (strcmp(p->path, path) == 0)
-			return (p);
-	return (NULL);
+	return (hash_get(agent.byname, path, strlen(path)));
 }
 
 /*
@@ -95,10 +102,11 @@ project_start(struct project *p)
 
 /*
  * One check: 1 when the ladder can stop (a runner runs or was started,
- * or the project waits out its backoff), 0 to look again later.
+ * or the project waits out its backoff), 0 to look again later.  tries:
+ * how many times to look again 100 us apart while nothing is pending.
  */
 static int
-project_check(struct project *p)
+project_check(struct project *p, int tries)
 {
 	struct st_error	err;
 	pid_t		holder;
@@ -118,9 +126,7 @@ project_check(struct project *p)
 	}
 	if (held == -1)
 		return (0);
-	/* The first check looks again every 100 us for 2 ms. */
-	if (project_counts_wait(p->path, p->step == 0 ? FAST_TRIES : 0, &n,
-	    &p->mark, &err) == -1) {
+	if (project_counts_wait(p->path, tries, &n, &p->mark, &err) == -1) {
 		log_debug("%s: %s", p->path, err.msg);
 		return (0);
 	}
@@ -135,7 +141,8 @@ check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct project	*p = t->data;
 
 	(void)revents;
-	if (project_check(p))
+	/* The first check looks again every 100 us for 2 ms. */
+	if (project_check(p, p->step == 0 ? FAST_TRIES : 0))
 		return;
 	if (++p->step < CHECK_STEPS) {
 		ev_timer_set(t, step_delay(p->step), 0.);
@@ -151,6 +158,95 @@ project_kick(struct project *p)
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_set(&p->check, step_delay(0), 0.);
 	ev_timer_start(agent.loop, &p->check);
+}
+
+/* Queue p for one check (see projects_rescan). */
+static void
+project_queue(struct project *p)
+{
+	if (p->queued)
+		return;
+	TAILQ_INSERT_TAIL(&agent.rescan, p, rescan_entry);
+	p->queued = 1;
+	if (!ev_is_active(&agent.rescan_delay))
+		ev_idle_start(agent.loop, &agent.rescan_idle);
+}
+
+static void
+project_unqueue(struct project *p)
+{
+	if (!p->queued)
+		return;
+	TAILQ_REMOVE(&agent.rescan, p, rescan_entry);
+	p->queued = 0;
+}
+
+/*
+ * A few checks of the queue, then back to the loop: libev calls this
+ * only when no other event is pending, so reactions and signals go
+ * first.  A project whose ladder runs is left to its ladder.
+ */
+static void
+rescan_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct project	*p;
+	ev_tstamp	 end;
+	int		 n;
+
+	(void)revents;
+	end = ev_time() + RESCAN_SLICE;
+	for (n = 0; n < RESCAN_CHUNK; n++) {
+		if ((p = TAILQ_FIRST(&agent.rescan)) == NULL)
+			break;
+		project_unqueue(p);
+		if (!ev_is_active(&p->check))
+			(void)project_check(p, 0);
+		if (ev_time() >= end)
+			break;
+	}
+	if (TAILQ_EMPTY(&agent.rescan)) {
+		ev_idle_stop(loop, w);
+		log_debug("rescan done");
+	}
+}
+
+static void
+rescan_delay_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)t;
+	(void)revents;
+	if (!TAILQ_EMPTY(&agent.rescan))
+		ev_idle_start(loop, &agent.rescan_idle);
+}
+
+/*
+ * One check of every project, delay seconds from now, made as above.
+ * After a lost event queue the delay lets the commits whose events were
+ * lost become visible first (SPEC 8, "Trap").
+ */
+void
+projects_rescan(double delay)
+{
+	struct project	*p;
+
+	if (delay > 0 && !ev_is_active(&agent.rescan_idle)) {
+		ev_timer_stop(agent.loop, &agent.rescan_delay);
+		ev_timer_set(&agent.rescan_delay, delay, 0.);
+		ev_timer_start(agent.loop, &agent.rescan_delay);
+	}
+	TAILQ_FOREACH(p, &agent.projects, entry)
+		project_queue(p);
+}
+
+void
+projects_init(void)
+{
+	TAILQ_INIT(&agent.projects);
+	TAILQ_INIT(&agent.rescan);
+	if ((agent.byname = hash_new()) == NULL)
+		fatalx("out of memory");
+	ev_timer_init(&agent.rescan_delay, rescan_delay_cb, 0., 0.);
+	ev_idle_init(&agent.rescan_idle, rescan_cb);
 }
 
 static void
@@ -218,6 +314,8 @@ project_new(const char *path)
 	p->check.data = p;
 	ev_timer_init(&p->backoff, backoff_cb, 0., 0.);
 	p->backoff.data = p;
+	if (hash_put(agent.byname, p->path, strlen(p->path), p) == -1)
+		fatalx("out of memory");
 	TAILQ_INSERT_TAIL(&agent.projects, p, entry);
 	if (project_watch(p) == -1)
 		log_info("%s: not found; the sweep will look for it again",
@@ -231,6 +329,8 @@ static void
 project_free(struct project *p)
 {
 	TAILQ_REMOVE(&agent.projects, p, entry);
+	hash_del(agent.byname, p->path, strlen(p->path));
+	project_unqueue(p);
 	project_unwatch(p);
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_stop(agent.loop, &p->backoff);
@@ -246,6 +346,10 @@ projects_free(void)
 
 	while ((p = TAILQ_FIRST(&agent.projects)) != NULL)
 		project_free(p);
+	ev_idle_stop(agent.loop, &agent.rescan_idle);
+	ev_timer_stop(agent.loop, &agent.rescan_delay);
+	hash_free(agent.byname);
+	agent.byname = NULL;
 }
 
 /* Bring the watched set in line with the enabled projects of the registry. */
@@ -269,7 +373,7 @@ projects_sync(void)
 		if ((p = project_find(l.v[i].path)) == NULL) {
 			p = project_new(l.v[i].path);
 			log_info("%s: now watching", p->path);
-			project_kick(p);
+			project_queue(p);
 			status_changed();
 		}
 		p->seen = 1;
@@ -305,7 +409,7 @@ projects_revalidate(void)
 		if (p->w == NULL && project_watch(p) == 0) {
 			log_info("%s: back; watching it again (%s)", p->path,
 			    p->wb->name);
-			project_kick(p);
+			project_queue(p);
 			status_changed();
 		}
 	}
@@ -344,12 +448,9 @@ agent_gone(void *arg)
 void
 agent_overflow(void)
 {
-	struct project	*p;
-
 	log_warnx("event queue overflow: rescanning every project");
 	home_kick();
-	TAILQ_FOREACH(p, &agent.projects, entry)
-		project_kick(p);
+	projects_rescan(RESCAN_DELAY);
 }
 
 /* ---- $STEROIDS_HOME: the registry ---- */

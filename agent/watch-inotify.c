@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "steroids.h"
+#include "hash.h"
 #include "watch.h"
 
 #define IN_DIR_MASK	(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE | \
@@ -30,7 +31,7 @@
 
 struct watch {
 	TAILQ_ENTRY(watch)	 entry;
-	int			 wd;
+	int			 wd;	/* the key in in_wds; -1 once dropped */
 	void			*arg;
 };
 
@@ -44,25 +45,41 @@ static struct ev_loop		*in_loop;
 static ev_io			 in_io;
 static int			 in_fd = -1;
 static long			 in_count, in_max = -1;
+static struct hash		*in_wds;	/* wd -> watch */
 
 static struct watch *
 in_find(int wd)
 {
-	struct watch	*w;
-
-	TAILQ_FOREACH(w, &in_watches, entry)
-		if (w->wd == wd)
-			return (w);
-	return (NULL);
+	return (hash_get(in_wds, &wd, sizeof(wd)));
 }
 
+static void
+in_forget(struct watch *w)
+{
+	if (w->wd != -1)
+		hash_del(in_wds, &w->wd, sizeof(w->wd));
+	w->wd = -1;
+}
+
+/*
+ * A commit writes the -wal (WAL mode) or the DB (rollback journal); a DB
+ * created or moved into place is new.  Readers create the -wal and -shm
+ * (the agent's own checks do) and write the -shm, and a last writer's
+ * close deletes the -wal after its commit was written: none of these
+ * carries a commit, and reacting to them would make every check of the
+ * agent cause another one.
+ */
 static int
 interesting(const struct inotify_event *ev)
 {
 	if (ev->len == 0)
 		return (0);
-	return (strcmp(ev->name, WATCH_DB) == 0 ||
-	    strcmp(ev->name, WATCH_WAL) == 0);
+	if (strcmp(ev->name, WATCH_WAL) == 0)
+		return ((ev->mask & IN_MODIFY) != 0);
+	if (strcmp(ev->name, WATCH_DB) == 0)
+		return ((ev->mask & (IN_MODIFY | IN_CREATE | IN_MOVED_TO)) !=
+		    0);
+	return (0);
 }
 
 static void
@@ -97,7 +114,7 @@ in_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 			    IN_DELETE_SELF | IN_MOVE_SELF)) {
 				/* The kernel dropped (or will drop) it. */
 				if (ev->mask & IN_IGNORED)
-					w->wd = -1;
+					in_forget(w);
 				agent_gone(w->arg);
 				continue;
 			}
@@ -118,8 +135,15 @@ in_init(struct ev_loop *loop)
 		if (*end != '\0' || in_max < 0)
 			in_max = -1;
 	}
-	if ((in_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+	if ((in_wds = hash_new()) == NULL) {
+		errno = ENOMEM;
 		return (-1);
+	}
+	if ((in_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		hash_free(in_wds);
+		in_wds = NULL;
+		return (-1);
+	}
 	in_loop = loop;
 	ev_io_init(&in_io, in_read_cb, in_fd, EV_READ);
 	ev_io_start(loop, &in_io);
@@ -135,6 +159,8 @@ in_done(void)
 		TAILQ_REMOVE(&in_watches, w, entry);
 		free(w);
 	}
+	hash_free(in_wds);
+	in_wds = NULL;
 	if (in_fd != -1) {
 		ev_io_stop(in_loop, &in_io);
 		close(in_fd);
@@ -167,6 +193,12 @@ in_add(const char *dir, void *arg)
 	}
 	w->wd = wd;
 	w->arg = arg;
+	if (hash_put(in_wds, &w->wd, sizeof(w->wd), w) == -1) {
+		inotify_rm_watch(in_fd, wd);
+		free(w);
+		errno = ENOMEM;
+		return (NULL);
+	}
 	TAILQ_INSERT_TAIL(&in_watches, w, entry);
 	in_count++;
 	return (w);
@@ -177,6 +209,7 @@ in_del(struct watch *w)
 {
 	if (w->wd != -1)
 		inotify_rm_watch(in_fd, w->wd);
+	in_forget(w);
 	TAILQ_REMOVE(&in_watches, w, entry);
 	free(w);
 	in_count--;

@@ -51,6 +51,10 @@ static ev_timer			 poll_timer;
 static double			 poll_every = 2.0;
 static int			 poll_busy;	/* in the timer callback */
 
+/*
+ * An empty -wal counts as none: readers (the agent's own checks) create
+ * it empty, and a commit always gives it frames.
+ */
 static void
 file_state(const char *dir, const char *name, struct filestate *fs)
 {
@@ -60,6 +64,8 @@ file_state(const char *dir, const char *name, struct filestate *fs)
 	memset(fs, 0, sizeof(*fs));
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (stat(path, &sb) == -1)
+		return;
+	if (sb.st_size == 0 && strcmp(name, WATCH_WAL) == 0)
 		return;
 	fs->exists = 1;
 	fs->dev = sb.st_dev;

@@ -16,6 +16,13 @@
 # of ~5 ms, fell behind the ~10 WAL events of every commit: at N = 100 the
 # latency grew by ~25 ms a sample and most samples missed (the first run
 # of issue 6).  That measured the queue, not the approach.
+#
+# Only modify events: every commit writes the -wal.  With close_write as
+# well, the loop fed itself: its own `sqlite3 -readonly` opens the -wal
+# read-write and closes it, which is a close_write on the -wal, so every
+# check of a project queued another check of it, forever.  Each project
+# ever touched stayed in the loop, and the latency grew with the number
+# of projects touched (run A, N >= 100: 92 ms, then 805 ms and misses).
 list=$1
 shift
 dirs=$(mktemp)
@@ -44,7 +51,7 @@ check() {	# check PROJECT RUNNER [ARG ...]
 	"$@" "$p" </dev/null >/dev/null 2>&1 &
 }
 
-stdbuf -oL inotifywait -m -q -e modify,close_write --format '%w%f' \
+stdbuf -oL inotifywait -m -q -e modify --format '%w%f' \
     --fromfile "$dirs" | while IFS= read -r f; do
 	batch=" "
 	add "$f"

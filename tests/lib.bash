@@ -149,7 +149,10 @@ tty_run() {
 	command -v tmux >/dev/null || skip "tmux is not installed"
 	TTY_SOCKET="steroids-test-$$"
 	unset TMUX
-	tty_tmux -f /dev/null new-session -d -x 200 -y 40 "bash '$1'"
+	# Once, under heavy load, the new server died while the client
+	# connected ("server exited unexpectedly"): start it a second time.
+	tty_tmux -f /dev/null new-session -d -x 200 -y 40 "bash '$1'" ||
+	    tty_tmux -f /dev/null new-session -d -x 200 -y 40 "bash '$1'"
 }
 
 tty_screen() {

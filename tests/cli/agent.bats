@@ -304,6 +304,39 @@ completed_is() {
 	wait_for 8 starts_at_least 1
 }
 
+# The kernel's event queue overflows while the agent is stopped: the
+# tasks committed after it filled raised no event the agent can read.
+# It must check every project again (once, a few at a time) and start a
+# runner for each project with work, and only for those.
+@test "agent: event queue overflow: every project checked again, none missed" {
+	local q=/proc/sys/fs/inotify/max_queued_events max i
+	[ -r "$q" ] || skip "no inotify"
+	max=$(cat "$q")
+	[ "$max" -le 200000 ] || skip "event queue of $max: too long to fill"
+	for i in $(seq 1 30); do
+		new_project "$TEST_ROOT/p$i"
+	done
+	start_agent
+	[ "$(status_value backend)" = inotify ] || skip "not inotify"
+	kill -STOP "$AGENT_PID"
+	# Fill the queue: new names, so that no two events coalesce.
+	seq -f "$TEST_ROOT/p30/.steroids/junk%g" 1 $((max + 100)) |
+	    xargs touch
+	for i in $(seq 1 10); do
+		add_task "$TEST_ROOT/p$i" "lost $i"
+	done
+	kill -CONT "$AGENT_PID"
+	wait_for 10 grep -q "event queue overflow" "$TEST_ROOT/agent.log"
+	wait_for 10 starts_at_least 10
+	sleep 1
+	[ "$(starts)" -eq 10 ]
+	for i in $(seq 1 10); do
+		[ "$(live_runners "$TEST_ROOT/p$i")" -eq 1 ]
+	done
+	find "$TEST_ROOT/p30/.steroids" -name 'junk*' -delete
+	agent_alive
+}
+
 @test "agent: kill -9 and start again: still one runner per project" {
 	new_project "$TEST_ROOT/a"
 	new_project "$TEST_ROOT/b"
