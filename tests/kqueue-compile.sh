@@ -133,6 +133,7 @@ i=0
 while [ "$i" -lt "$nprobes" ]; do
 	i=$((i + 1))
 	n=$((n + 1))
+	name="" accept=""
 	eval "name=\$probe_$i; accept=\$accept_$i"
 	wrong=""
 	for os in $oses; do
