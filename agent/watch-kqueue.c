@@ -4,25 +4,38 @@
  * deletes and recreates it), and EVFILT_PROC/NOTE_EXIT for PIDs that are
  * not our children.  One kqueue, read through one ev_io.  Knotes are
  * matched by ident (fd or PID) rather than udata, whose type differs
- * between the BSDs.
+ * between the BSDs (intptr_t before NetBSD 10).
+ *
+ * Each watch holds three descriptors, so the watches may use what
+ * RLIMIT_NOFILE leaves after a reserve for the agent's own SQLite, spawn
+ * and log work; past that add fails with EMFILE and the project is polled.
+ * STEROIDS_AGENT_MAX_WATCHES=N makes the N+1th watch fail with ENOSPC, as
+ * in watch-inotify.c, so the fallback can be tested.
+ *
+ * No BSD here?  tests/kqueue-compile.sh compiles this file against the
+ * <sys/event.h> of FreeBSD, OpenBSD, NetBSD and macOS.
  */
 #include "config.h"
 
 #include <sys/types.h>
+/*
+ * libev's EV_ERROR (an enum constant) and kqueue's (a macro) collide:
+ * <ev.h> must come first, and EV_ERROR below is kqueue's.
+ */
+#include <ev.h>
 #include <sys/event.h>
 #include <sys/queue.h>
-#include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "steroids.h"
+#include "agent.h"
 #include "watch.h"
 
 #ifdef O_EVTONLY
@@ -30,13 +43,13 @@
 #else
 #define KQ_OPEN_FLAGS	(O_RDONLY | O_CLOEXEC)
 #endif
-#ifndef NOTE_REVOKE
-#define NOTE_REVOKE	0
-#endif
 
-#define KQ_DIR_NOTES	(NOTE_WRITE | NOTE_DELETE | NOTE_RENAME | NOTE_REVOKE)
-#define KQ_FILE_NOTES	(NOTE_WRITE | NOTE_EXTEND | NOTE_DELETE | \
-	NOTE_RENAME | NOTE_REVOKE)
+#define KQ_GONE_NOTES	(NOTE_DELETE | NOTE_RENAME | NOTE_REVOKE)
+#define KQ_DIR_NOTES	(NOTE_WRITE | KQ_GONE_NOTES)
+#define KQ_FILE_NOTES	(NOTE_WRITE | NOTE_EXTEND | KQ_GONE_NOTES)
+
+#define KQ_WATCH_FDS	3	/* the directory, the DB and the -wal */
+#define KQ_FD_RESERVE	64	/* left for SQLite, spawns and logs */
 
 struct watch {
 	TAILQ_ENTRY(watch)	 entry;
@@ -58,6 +71,9 @@ static TAILQ_HEAD(, pidwatch)	 kq_pids = TAILQ_HEAD_INITIALIZER(kq_pids);
 static struct ev_loop		*kq_loop;
 static ev_io			 kq_io;
 static int			 kq_fd = -1;
+static long			 kq_count;	/* watches held */
+static long			 kq_max = -1;	/* STEROIDS_AGENT_MAX_WATCHES */
+static long			 kq_fdmax = LONG_MAX; /* descriptors for watches */
 
 static int
 kq_vnode(int fd, unsigned int notes)
@@ -68,37 +84,59 @@ kq_vnode(int fd, unsigned int notes)
 	return (kevent(kq_fd, &kev, 1, NULL, 0, NULL));
 }
 
+/*
+ * Open and watch one file of a watched directory; -1 with errno set.
+ * O_NONBLOCK: a FIFO under that name must not hang the agent in open.
+ */
 static int
-kq_open_file(const char *dir, const char *name)
+kq_open_file(int dirfd, const char *name)
 {
-	char	path[PATH_MAX + 64];
-	int	fd;
+	int	fd, e;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((fd = open(path, KQ_OPEN_FLAGS | O_NOFOLLOW)) == -1)
+	fd = openat(dirfd, name, KQ_OPEN_FLAGS | O_NOFOLLOW | O_NONBLOCK);
+	if (fd == -1)
 		return (-1);
 	if (kq_vnode(fd, KQ_FILE_NOTES) == -1) {
+		e = errno;
 		close(fd);
+		errno = e;
 		return (-1);
 	}
 	return (fd);
 }
 
-/* (Re)open the DB and the -wal when they were missing or replaced. */
-static void
+/*
+ * (Re)open the DB and the -wal where they are missing or were replaced.
+ * A missing file is fine: the directory's NOTE_WRITE tells when it comes.
+ * Any other failure (EMFILE, ENOMEM) would leave its writes unseen: -1.
+ */
+static int
 kq_refresh(struct watch *w)
 {
-	if (w->dbfd == -1)
-		w->dbfd = kq_open_file(w->dir, WATCH_DB);
-	if (w->walfd == -1)
-		w->walfd = kq_open_file(w->dir, WATCH_WAL);
+	if (w->dbfd == -1) {
+		w->dbfd = kq_open_file(w->dirfd, WATCH_DB);
+		if (w->dbfd == -1 && errno != ENOENT)
+			return (-1);
+	}
+	if (w->walfd == -1) {
+		w->walfd = kq_open_file(w->dirfd, WATCH_WAL);
+		if (w->walfd == -1 && errno != ENOENT)
+			return (-1);
+	}
+	return (0);
 }
 
+/*
+ * Closing drops the knote and any event still queued for it.  An event
+ * already read in the same batch may name a number that refresh then
+ * reuses; it can only cause a spurious change or reopen, never a loss,
+ * since directories are opened by add alone, never from a callback.
+ */
 static void
 kq_close(int *fdp)
 {
 	if (*fdp != -1) {
-		close(*fdp);	/* closing drops its knote */
+		close(*fdp);
 		*fdp = -1;
 	}
 }
@@ -126,18 +164,21 @@ kq_event(const struct kevent *kev)
 			break;
 	if (w == NULL)
 		return;
-	if (fd == w->dirfd) {
-		if (kev->fflags & (NOTE_DELETE | NOTE_RENAME | NOTE_REVOKE)) {
-			agent_gone(w->arg);
+	if (kev->fflags & KQ_GONE_NOTES) {
+		if (fd == w->dirfd) {
+			agent_gone(w->arg);		/* the agent calls del */
 			return;
 		}
-		kq_refresh(w);		/* an entry was created or removed */
-	} else if (kev->fflags & (NOTE_DELETE | NOTE_RENAME | NOTE_REVOKE)) {
-		if (fd == w->walfd)
-			kq_close(&w->walfd);
-		else
-			kq_close(&w->dbfd);
-		kq_refresh(w);
+		kq_close(fd == w->walfd ? &w->walfd : &w->dbfd);
+	}
+	if (kq_refresh(w) == -1) {
+		/*
+		 * Half a watch would miss writes.  Give it up: the sweep
+		 * adds it again, natively or polled if the limit holds.
+		 */
+		log_warn("%s: kqueue cannot reopen its files", w->dir);
+		agent_gone(w->arg);
+		return;
 	}
 	agent_changed(w->arg);
 }
@@ -159,12 +200,48 @@ kq_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 	} while (n == 64);
 }
 
+/*
+ * Watches cost descriptors: raise the soft limit to the hard one (macOS
+ * refuses more than OPEN_MAX) and keep a reserve for everything else.
+ */
+static void
+kq_limits(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 want;
+	const char	*s;
+	char		*end;
+
+	kq_max = -1;
+	if ((s = getenv("STEROIDS_AGENT_MAX_WATCHES")) != NULL && *s != '\0') {
+		kq_max = strtol(s, &end, 10);
+		if (*end != '\0' || kq_max < 0)
+			kq_max = -1;
+	}
+	kq_fdmax = LONG_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	want = rl.rlim_max;
+#if defined(__APPLE__) && defined(OPEN_MAX)
+	if (want == RLIM_INFINITY || want > (rlim_t)OPEN_MAX)
+		want = OPEN_MAX;
+#endif
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)LONG_MAX)
+		kq_fdmax = (long)rl.rlim_cur - KQ_FD_RESERVE;
+}
+
 static int
 kq_init(struct ev_loop *loop)
 {
 	if ((kq_fd = kqueue()) == -1)
 		return (-1);
 	fcntl(kq_fd, F_SETFD, FD_CLOEXEC);
+	kq_limits();
 	kq_loop = loop;
 	ev_io_init(&kq_io, kq_read_cb, kq_fd, EV_READ);
 	ev_io_start(loop, &kq_io);
@@ -191,6 +268,7 @@ kq_done(void)
 		TAILQ_REMOVE(&kq_watches, w, entry);
 		kq_free(w);
 	}
+	kq_count = 0;
 	while ((pw = TAILQ_FIRST(&kq_pids)) != NULL) {
 		TAILQ_REMOVE(&kq_pids, pw, entry);
 		free(pw);
@@ -208,6 +286,14 @@ kq_add(const char *dir, void *arg)
 	struct watch	*w;
 	int		 e;
 
+	if (kq_max != -1 && kq_count >= kq_max) {
+		errno = ENOSPC;
+		return (NULL);
+	}
+	if ((kq_count + 1) * KQ_WATCH_FDS > kq_fdmax) {
+		errno = EMFILE;
+		return (NULL);
+	}
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->dir = strdup(dir)) == NULL) {
 		free(w);
@@ -217,14 +303,14 @@ kq_add(const char *dir, void *arg)
 	w->arg = arg;
 	w->dbfd = w->walfd = -1;
 	if ((w->dirfd = open(dir, KQ_OPEN_FLAGS | O_DIRECTORY)) == -1 ||
-	    kq_vnode(w->dirfd, KQ_DIR_NOTES) == -1) {
+	    kq_vnode(w->dirfd, KQ_DIR_NOTES) == -1 || kq_refresh(w) == -1) {
 		e = errno;
 		kq_free(w);
 		errno = e;
 		return (NULL);
 	}
-	kq_refresh(w);
 	TAILQ_INSERT_TAIL(&kq_watches, w, entry);
+	kq_count++;
 	return (w);
 }
 
@@ -233,6 +319,7 @@ kq_del(struct watch *w)
 {
 	TAILQ_REMOVE(&kq_watches, w, entry);
 	kq_free(w);
+	kq_count--;
 }
 
 static struct pidwatch *
@@ -245,6 +332,8 @@ kq_pid_add(pid_t pid, void *arg)
 	if (kevent(kq_fd, &kev, 1, NULL, 0, NULL) == -1)
 		return (NULL);		/* ESRCH: already gone */
 	if ((pw = calloc(1, sizeof(*pw))) == NULL) {
+		EV_SET(&kev, pid, EVFILT_PROC, EV_DELETE, 0, 0, 0);
+		(void)kevent(kq_fd, &kev, 1, NULL, 0, NULL);
 		errno = ENOMEM;
 		return (NULL);
 	}
