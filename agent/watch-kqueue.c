@@ -26,6 +26,7 @@
 #include <sys/event.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "hash.h"
 #include "watch.h"
 
 #ifdef O_EVTONLY
@@ -74,6 +76,7 @@ static int			 kq_fd = -1;
 static long			 kq_count;	/* watches held */
 static long			 kq_max = -1;	/* STEROIDS_AGENT_MAX_WATCHES */
 static long			 kq_fdmax = LONG_MAX; /* descriptors for watches */
+static struct hash		*kq_fds;	/* each fd of a watch -> watch */
 
 static int
 kq_vnode(int fd, unsigned int notes)
@@ -105,23 +108,50 @@ kq_open_file(int dirfd, const char *name)
 	return (fd);
 }
 
+/* Index a descriptor of w (its key lives in w); -1 ENOMEM. */
+static int
+kq_index(struct watch *w, int *fdp)
+{
+	if (*fdp == -1 || hash_put(kq_fds, fdp, sizeof(*fdp), w) == 0)
+		return (0);
+	close(*fdp);
+	*fdp = -1;
+	errno = ENOMEM;
+	return (-1);
+}
+
 /*
  * (Re)open the DB and the -wal where they are missing or were replaced.
  * A missing file is fine: the directory's NOTE_WRITE tells when it comes.
  * Any other failure (EMFILE, ENOMEM) would leave its writes unseen: -1.
+ * *news: 1 when what was opened may hold a commit not seen yet (a new
+ * DB, or a -wal with frames written before its knote was there).
  */
 static int
-kq_refresh(struct watch *w)
+kq_refresh(struct watch *w, int *news)
 {
+	struct stat	sb;
+
+	*news = 0;
 	if (w->dbfd == -1) {
 		w->dbfd = kq_open_file(w->dirfd, WATCH_DB);
 		if (w->dbfd == -1 && errno != ENOENT)
 			return (-1);
+		if (kq_index(w, &w->dbfd) == -1)
+			return (-1);
+		if (w->dbfd != -1)
+			*news = 1;
 	}
 	if (w->walfd == -1) {
 		w->walfd = kq_open_file(w->dirfd, WATCH_WAL);
 		if (w->walfd == -1 && errno != ENOENT)
 			return (-1);
+		if (kq_index(w, &w->walfd) == -1)
+			return (-1);
+		/* Readers create it empty (the agent's own checks do). */
+		if (w->walfd != -1 && (fstat(w->walfd, &sb) == -1 ||
+		    sb.st_size > 0))
+			*news = 1;
 	}
 	return (0);
 }
@@ -136,17 +166,25 @@ static void
 kq_close(int *fdp)
 {
 	if (*fdp != -1) {
+		if (kq_fds != NULL)
+			hash_del(kq_fds, fdp, sizeof(*fdp));
 		close(*fdp);
 		*fdp = -1;
 	}
 }
 
+/*
+ * A write to the DB or the -wal is a commit.  The directory's NOTE_WRITE
+ * (a name added or removed) is one only when it brought a new DB or a
+ * -wal that already has frames: the agent's own checks create the -wal
+ * and -shm, and reacting to that would make each check cause the next.
+ */
 static void
 kq_event(const struct kevent *kev)
 {
 	struct watch	*w;
 	struct pidwatch	*pw;
-	int		 fd;
+	int		 fd, news, changed;
 
 	if (kev->filter == EVFILT_PROC) {
 		TAILQ_FOREACH(pw, &kq_pids, entry)
@@ -159,11 +197,10 @@ kq_event(const struct kevent *kev)
 	if (kev->filter != EVFILT_VNODE)
 		return;
 	fd = (int)kev->ident;
-	TAILQ_FOREACH(w, &kq_watches, entry)
-		if (w->dirfd == fd || w->dbfd == fd || w->walfd == fd)
-			break;
-	if (w == NULL)
+	if ((w = hash_get(kq_fds, &fd, sizeof(fd))) == NULL)
 		return;
+	changed = fd != w->dirfd &&
+	    (kev->fflags & (NOTE_WRITE | NOTE_EXTEND)) != 0;
 	if (kev->fflags & KQ_GONE_NOTES) {
 		if (fd == w->dirfd) {
 			agent_gone(w->arg);		/* the agent calls del */
@@ -171,7 +208,7 @@ kq_event(const struct kevent *kev)
 		}
 		kq_close(fd == w->walfd ? &w->walfd : &w->dbfd);
 	}
-	if (kq_refresh(w) == -1) {
+	if (kq_refresh(w, &news) == -1) {
 		/*
 		 * Half a watch would miss writes.  Give it up: the sweep
 		 * adds it again, natively or polled if the limit holds.
@@ -180,7 +217,8 @@ kq_event(const struct kevent *kev)
 		agent_gone(w->arg);
 		return;
 	}
-	agent_changed(w->arg);
+	if (changed || news)
+		agent_changed(w->arg);
 }
 
 static void
@@ -238,8 +276,15 @@ kq_limits(void)
 static int
 kq_init(struct ev_loop *loop)
 {
-	if ((kq_fd = kqueue()) == -1)
+	if ((kq_fds = hash_new()) == NULL) {
+		errno = ENOMEM;
 		return (-1);
+	}
+	if ((kq_fd = kqueue()) == -1) {
+		hash_free(kq_fds);
+		kq_fds = NULL;
+		return (-1);
+	}
 	fcntl(kq_fd, F_SETFD, FD_CLOEXEC);
 	kq_limits();
 	kq_loop = loop;
@@ -278,13 +323,15 @@ kq_done(void)
 		close(kq_fd);
 		kq_fd = -1;
 	}
+	hash_free(kq_fds);
+	kq_fds = NULL;
 }
 
 static struct watch *
 kq_add(const char *dir, void *arg)
 {
 	struct watch	*w;
-	int		 e;
+	int		 e, news;
 
 	if (kq_max != -1 && kq_count >= kq_max) {
 		errno = ENOSPC;
@@ -303,7 +350,8 @@ kq_add(const char *dir, void *arg)
 	w->arg = arg;
 	w->dbfd = w->walfd = -1;
 	if ((w->dirfd = open(dir, KQ_OPEN_FLAGS | O_DIRECTORY)) == -1 ||
-	    kq_vnode(w->dirfd, KQ_DIR_NOTES) == -1 || kq_refresh(w) == -1) {
+	    kq_vnode(w->dirfd, KQ_DIR_NOTES) == -1 ||
+	    kq_index(w, &w->dirfd) == -1 || kq_refresh(w, &news) == -1) {
 		e = errno;
 		kq_free(w);
 		errno = e;
