@@ -3,6 +3,7 @@
 # per test, its own STEROIDS_HOME, the fake runner through
 # STEROIDS_LOOP_COMMAND.  Bounds are seconds, never fine timing.
 
+bats_require_minimum_version 1.5.0
 load ../lib
 
 FAKE="$top_srcdir/tests/cli/fake-runner"
@@ -506,6 +507,40 @@ no_zombies_of() {
 	sleep 2
 	wait_for 5 no_zombies_of "$AGENT_PID"
 	agent_alive
+}
+
+# hold_db DB: keep a reader connection open on DB (sqlite3 fed through a
+# fifo) so its -shm exists, as while a CLI or a runner reads the registry.
+hold_db() {
+	mkfifo "$TEST_ROOT/hold"
+	sqlite3 "$1" <"$TEST_ROOT/hold" >/dev/null &
+	track_pid $!
+	exec 8>"$TEST_ROOT/hold"
+	echo 'SELECT count(*) FROM projects;' >&8
+	wait_for 5 test -s "$1-shm"
+}
+
+# STEROIDS_HOME on a small tmpfs that is then filled up.  The registry is
+# held open by a reader (hold_db), so the agent can open it without new
+# space; the first thing it must write is its PID.
+@test "agent: agent.pid cannot be written (disk full): one line, exit 1, no pidfile" {
+	mount_tmpfs "$TEST_ROOT/disk" 512k
+	export STEROIDS_HOME="$TEST_ROOT/disk/home"
+	mkdir -m 700 "$STEROIDS_HOME"
+	global_config agent.sweep_interval 86400
+	new_project "$TEST_ROOT/p"
+	hold_db "$STEROIDS_HOME/steroids.db"
+	fill_fs "$TEST_ROOT/disk"
+	run --separate-stderr timeout 10 "$STEROIDS_AGENT"
+	exec 8>&-
+	echo "exit $status; stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"steroids-agent: cannot write $STEROIDS_HOME/agent.pid: No space left on device"* ]]
+	[ ! -e "$STEROIDS_HOME/agent.pid" ]
+	[ ! -e "$STEROIDS_HOME/agent.status" ]
+	run "$STEROIDS" agent status
+	[ "$status" -eq 1 ]
 }
 
 @test "agent start|status|stop through the CLI" {
