@@ -543,6 +543,100 @@ hold_db() {
 	[ "$status" -eq 1 ]
 }
 
+# The disk fills up under a running agent: each status write fails, the
+# last complete agent.status stays, no temporary file is left, and the
+# failure is logged once, not at every change.  Room again: written again.
+@test "agent: agent.status cannot be written (disk full): the old one stays, logged once" {
+	mount_tmpfs "$TEST_ROOT/disk" 1m
+	export STEROIDS_HOME="$TEST_ROOT/disk/home"
+	mkdir -m 700 "$STEROIDS_HOME"
+	global_config agent.sweep_interval 86400
+	new_project "$TEST_ROOT/p"
+	start_agent
+	wait_for 5 status_is pid = "$AGENT_PID"
+	sleep 1.5
+	before=$(cat "$STEROIDS_HOME/agent.status")
+	fill_fs "$TEST_ROOT/disk"
+	# SIGHUP: a change agent status shows (at most one write a second).
+	for i in 1 2 3; do
+		kill -HUP "$AGENT_PID"
+		sleep 1.2
+	done
+	wait_for 5 grep -q 'SIGHUP' "$TEST_ROOT/agent.log"
+	[ "$(grep -c 'SIGHUP' "$TEST_ROOT/agent.log")" -eq 3 ]
+	[ "$(grep -c 'agent.status.tmp' "$TEST_ROOT/agent.log")" -eq 1 ]
+	grep -q "cannot write $STEROIDS_HOME/agent.status.tmp: No space left on device" \
+	    "$TEST_ROOT/agent.log"
+	[ ! -e "$STEROIDS_HOME/agent.status.tmp" ]
+	[ "$(cat "$STEROIDS_HOME/agent.status")" = "$before" ]
+	run "$STEROIDS" agent status
+	[ "$status" -eq 0 ]
+	rm "$TEST_ROOT/disk/.fill"
+	kill -HUP "$AGENT_PID"
+	wait_for 5 grep -q 'agent.status written again' "$TEST_ROOT/agent.log"
+	[ ! -e "$STEROIDS_HOME/agent.status.tmp" ]
+	run "$STEROIDS" agent status
+	[ "$status" -eq 0 ]
+	agent_alive
+}
+
+# status_rejects: 'steroids agent status' and its --json on the current
+# agent.status: exit 7, one line on stderr naming the file, no table; the
+# --json envelope says HEALTH_FAILED.
+status_rejects() {
+	run --separate-stderr "$STEROIDS" agent status
+	expect_status 7 "*agent.status*"
+	[ -z "$output" ]
+	run --separate-stderr "$STEROIDS" --json agent status
+	expect_status 7 "*agent.status*"
+	printf '%s' "$output" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["success"] is False and d["data"] is None, d
+assert d["error"]["code"] == "HEALTH_FAILED", d
+assert d["error"]["details"]["exit_code"] == 7, d'
+}
+
+# A status file cut short (a crash or a full disk while it was written) or
+# overwritten with garbage is never shown as if it were the agent's word.
+# The agent is stopped (SIGSTOP) so it cannot write the file meanwhile.
+@test "agent status: a truncated or garbage agent.status: one line, exit 7" {
+	new_project "$TEST_ROOT/p"
+	start_agent
+	wait_for 5 status_is pid = "$AGENT_PID"
+	sleep 1.5
+	kill -STOP "$AGENT_PID"
+	f="$STEROIDS_HOME/agent.status"
+	good=$(cat "$f")
+	run --separate-stderr "$STEROIDS" agent status
+	[ "$status" -eq 0 ]
+	# Empty.
+	: >"$f"
+	status_rejects
+	# Cut at a line end: only the first lines are there.
+	printf '%s\n' "$good" | head -n 2 >"$f"
+	status_rejects
+	# Cut in the middle of a line.
+	printf '%s\n' "$good" | head -c 40 >"$f"
+	status_rejects
+	# Everything but the final newline ("backoff 1" cut from "backoff 12").
+	printf '%s' "$good" >"$f"
+	status_rejects
+	# Says a project is in backoff, but its line is missing.
+	printf '%s\n' "$good" | sed 's/^backoff 0$/backoff 1/' >"$f"
+	status_rejects
+	# A number that is none.
+	printf '%s\n' "$good" | sed 's/^started .*/started 12x4/' >"$f"
+	status_rejects
+	# Garbage.
+	head -c 3000 /dev/urandom >"$f"
+	status_rejects
+	printf '%s\n' "$good" >"$f"
+	run --separate-stderr "$STEROIDS" agent status
+	[ "$status" -eq 0 ]
+	kill -CONT "$AGENT_PID"
+}
+
 @test "agent start|status|stop through the CLI" {
 	new_project "$TEST_ROOT/p"
 	run "$STEROIDS" agent status
