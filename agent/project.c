@@ -218,6 +218,7 @@ project_new(const char *path)
 	p->check.data = p;
 	ev_timer_init(&p->backoff, backoff_cb, 0., 0.);
 	p->backoff.data = p;
+	backoff_restore(p);	/* disabled and enabled in backoff */
 	TAILQ_INSERT_TAIL(&agent.projects, p, entry);
 	if (project_watch(p) == -1)
 		log_info("%s: not found; the sweep will look for it again",
@@ -232,6 +233,7 @@ project_free(struct project *p)
 {
 	TAILQ_REMOVE(&agent.projects, p, entry);
 	project_unwatch(p);
+	backoff_save(p);
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_stop(agent.loop, &p->backoff);
 	free(p->dir);
@@ -246,6 +248,7 @@ projects_free(void)
 
 	while ((p = TAILQ_FIRST(&agent.projects)) != NULL)
 		project_free(p);
+	backoffs_free();
 }
 
 /* Bring the watched set in line with the enabled projects of the registry. */

@@ -213,6 +213,39 @@ completed_is() {
 	agent_alive
 }
 
+# log_has PATTERN N: the agent log has at least N lines matching PATTERN.
+log_has() {
+	[ "$(grep -c -- "$1" "$TEST_ROOT/agent.log")" -ge "$2" ]
+}
+
+@test "agent: disable then enable does not escape the crash-loop backoff" {
+	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=1
+	global_config agent.backoff_initial 2
+	global_config agent.backoff_max 60
+	new_project "$TEST_ROOT/p"
+	start_agent
+	add_task "$TEST_ROOT/p" one
+	# Starts at 0 and 2 s; the second failure backs off 4 s.
+	wait_for 10 log_has 'starting again in 4s' 1
+	[ "$(starts)" -eq 2 ]
+	"$STEROIDS" projects disable "$TEST_ROOT/p" >/dev/null
+	wait_for 5 log_has 'removed or disabled' 1
+	"$STEROIDS" projects enable "$TEST_ROOT/p" >/dev/null
+	wait_for 5 log_has 'now watching' 2
+	# An enabled project with pending work would start a runner at once.
+	sleep 1.5
+	[ "$(starts)" -eq 2 ]
+	wait_for 3 status_is backoff = 1
+	# The rest of the 4 s waited out, then the doubling goes on.
+	wait_for 10 starts_at_least 3
+	wait_for 5 log_has 'starting again in 8s' 1
+	[ "$(grep -c 'starting again in 2s' "$TEST_ROOT/agent.log")" -eq 1 ]
+	awk '$1 == "started" { t[++k] = $2 }
+	    END { if (t[3] - t[2] < 3) { print "3rd start " t[3] - t[2] \
+	    " s after the 2nd"; exit 1 } }' "$RUNS"
+	agent_alive
+}
+
 @test "agent: a runner that exits 6 again and again with the lock free backs off" {
 	cat >"$TEST_ROOT/exit6" <<-EOF
 	#!/bin/sh
