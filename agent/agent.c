@@ -32,6 +32,7 @@ struct agent	 agent;
 #define PIDFILE_WAIT_MS	2000	/* a lock on agent.pid with no live agent */
 
 static ev_signal	sig_term, sig_int, sig_hup;
+static struct pidfh *volatile pidfh_lost;	/* see write_pidfile */
 
 static void __attribute__((__noreturn__))
 usage(int help)
@@ -268,7 +269,9 @@ write_pidfile(struct pidfh *pfh, const char *path)
 	if (pidfile_write(pfh) == 0)
 		return (0);
 	e = errno;
-	(void)pidfile_remove(pfh);
+	/* Already removed: pfh's fd is closed and no call frees it now. */
+	if (pidfile_remove(pfh) == -1)
+		pidfh_lost = pfh;	/* not a leak to LeakSanitizer */
 	errno = e;
 	log_warn("cannot write %s", path);
 	return (-1);
