@@ -32,6 +32,7 @@ struct agent	 agent;
 #define PIDFILE_WAIT_MS	2000	/* a lock on agent.pid with no live agent */
 
 static ev_signal	sig_term, sig_int, sig_hup;
+static struct pidfh *volatile pidfh_lost;	/* see write_pidfile */
 
 static void __attribute__((__noreturn__))
 usage(int help)
@@ -254,6 +255,28 @@ open_pidfile(const char *path, pid_t *other)
 	return (NULL);
 }
 
+/*
+ * Write our PID, or say why not: an agent without a valid agent.pid is one
+ * 'steroids agent status' and a second agent cannot see.  pidfile_write
+ * removes the file when it fails (libbsd, FreeBSD); remove it here too in
+ * case the implementation does not.
+ */
+static int
+write_pidfile(struct pidfh *pfh, const char *path)
+{
+	int	e;
+
+	if (pidfile_write(pfh) == 0)
+		return (0);
+	e = errno;
+	/* Already removed: pfh's fd is closed and no call frees it now. */
+	if (pidfile_remove(pfh) == -1)
+		pidfh_lost = pfh;	/* not a leak to LeakSanitizer */
+	errno = e;
+	log_warn("cannot write %s", path);
+	return (-1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -325,8 +348,11 @@ main(int argc, char **argv)
 		st_gdb_close(agent.gdb);	/* no SQLite handle across fork */
 		ready = daemonise();
 	}
-	pidfile_write(pfh);
 	log_init(daemon_mode, verbose);
+	if (write_pidfile(pfh, pidpath) == -1) {
+		st_gdb_close(agent.gdb);
+		return (1);
+	}
 	if (daemon_mode &&
 	    st_gdb_open_dir(agent.home, &agent.gdb, &err) == -1)
 		fatalx("%s", err.msg);

@@ -116,6 +116,11 @@ void	home_watch(void);
 void	home_kick(void);
 void	home_unwatch(void);
 
+/* backoff.c */
+void	backoff_save(struct project *);
+void	backoff_restore(struct project *);
+void	backoffs_free(void);
+
 /* supervise.c */
 struct runner *runner_find(const char *);
 void	runner_track(const char *, pid_t, int, long);

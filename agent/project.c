@@ -316,6 +316,7 @@ project_new(const char *path)
 	p->backoff.data = p;
 	if (hash_put(agent.byname, p->path, strlen(p->path), p) == -1)
 		fatalx("out of memory");
+	backoff_restore(p);	/* disabled and enabled in backoff */
 	TAILQ_INSERT_TAIL(&agent.projects, p, entry);
 	if (project_watch(p) == -1)
 		log_info("%s: not found; the sweep will look for it again",
@@ -332,6 +333,7 @@ project_free(struct project *p)
 	hash_del(agent.byname, p->path, strlen(p->path));
 	project_unqueue(p);
 	project_unwatch(p);
+	backoff_save(p);
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_stop(agent.loop, &p->backoff);
 	free(p->dir);
@@ -350,6 +352,7 @@ projects_free(void)
 	ev_timer_stop(agent.loop, &agent.rescan_delay);
 	hash_free(agent.byname);
 	agent.byname = NULL;
+	backoffs_free();
 }
 
 /* Bring the watched set in line with the enabled projects of the registry. */

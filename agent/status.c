@@ -21,6 +21,26 @@
 static ev_timer		status_timer;
 static ev_tstamp	status_last = -1e9;
 
+/*
+ * A write that failed is logged once; the old agent.status stays (the
+ * temporary file is removed) until a write succeeds again.
+ */
+static int	status_failing;
+
+static void
+status_fail(const char *what, const char *tmp, FILE *f)
+{
+	int	e = errno;
+
+	if (f != NULL)
+		(void)fclose(f);
+	(void)unlink(tmp);
+	if (!status_failing)
+		log_warnx("cannot %s %s: %s; the last status is kept", what,
+		    tmp, strerror(e));
+	status_failing = 1;
+}
+
 void
 status_write(void)
 {
@@ -50,12 +70,16 @@ status_write(void)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
-	if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
-		log_warn("cannot write %s", tmp);
-		if (fd != -1)
-			close(fd);
+	if (fd == -1) {
+		status_fail("create", tmp, NULL);
 		return;
 	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		status_fail("write", tmp, NULL);
+		close(fd);
+		return;
+	}
+	errno = 0;
 	fprintf(f, "pid %ld\n", (long)getpid());
 	fprintf(f, "started %lld\n", (long long)agent.started);
 	fprintf(f, "version %s\n", st_version());
@@ -74,17 +98,31 @@ status_write(void)
 		st_path_display(p->path, disp, sizeof(disp));
 		fprintf(f, "backoff_project %s\n", disp);
 	}
-	if (fflush(f) == EOF || ferror(f)) {
-		log_warn("cannot write %s", tmp);
-		fclose(f);
-		unlink(tmp);
+	/*
+	 * ferror: any fprintf above that failed.  fsync before the rename,
+	 * or a crash can leave the new name on a file not yet written.
+	 */
+	if (ferror(f) || fflush(f) == EOF) {
+		if (errno == 0)
+			errno = EIO;
+		status_fail("write", tmp, f);
 		return;
 	}
-	fclose(f);
-	if (rename(tmp, path) == -1) {
-		log_warn("cannot rename %s", tmp);
-		unlink(tmp);
+	if (fsync(fileno(f)) == -1) {
+		status_fail("sync", tmp, f);
+		return;
 	}
+	if (fclose(f) == EOF) {
+		status_fail("close", tmp, NULL);
+		return;
+	}
+	if (rename(tmp, path) == -1) {
+		status_fail("rename", tmp, NULL);
+		return;
+	}
+	if (status_failing)
+		log_info("%s written again", path);
+	status_failing = 0;
 }
 
 static void

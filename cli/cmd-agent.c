@@ -4,7 +4,8 @@
  * with -d; it is known to run while the PID in its pidfile lives and it
  * holds the lock on that file (probed only then; see agent_pid).
  * status exits 1 when the agent is not running and 7 (HEALTH_FAILED)
- * when it runs but its status file is missing or not its own.
+ * when it runs but its status file is missing, not its own, cut short or
+ * corrupt.
  */
 #include "config.h"
 
@@ -208,40 +209,154 @@ uptime(long secs, char *buf, size_t len)
 	return (buf);
 }
 
+/*
+ * agent.status as read: every key below must be there with a value that
+ * parses, each line must end in a newline, and there must be as many
+ * backoff_project lines as "backoff" says.  A file cut short (a crash, a
+ * full disk) or garbage is refused, never shown as the agent's word.
+ */
 struct agent_status {
-	long	pid, started, native, polled, unwatched, runners;
-	long	last_sweep, starts, restarts, backoff;
-	char	backend[32], version[32];
+	long		  pid, started, native, polled, unwatched, runners;
+	long		  last_sweep, starts, restarts, backoff;
+	char		  backend[32], version[32];
+	char		**backoff_v;
+	size_t		  nbackoff;
+	unsigned int	  seen;		/* a bit per key of status_keys */
 };
 
+static const struct {
+	const char	*key;
+	size_t		 off;	/* of a long, or of a string */
+	size_t		 len;	/* 0: a long */
+} status_keys[] = {
+	{ "pid", offsetof(struct agent_status, pid), 0 },
+	{ "started", offsetof(struct agent_status, started), 0 },
+	{ "version", offsetof(struct agent_status, version), 32 },
+	{ "backend", offsetof(struct agent_status, backend), 32 },
+	{ "watched_native", offsetof(struct agent_status, native), 0 },
+	{ "watched_poll", offsetof(struct agent_status, polled), 0 },
+	{ "unwatched", offsetof(struct agent_status, unwatched), 0 },
+	{ "runners", offsetof(struct agent_status, runners), 0 },
+	{ "last_sweep", offsetof(struct agent_status, last_sweep), 0 },
+	{ "starts", offsetof(struct agent_status, starts), 0 },
+	{ "restarts", offsetof(struct agent_status, restarts), 0 },
+	{ "backoff", offsetof(struct agent_status, backoff), 0 },
+};
+#define STATUS_NKEYS	(sizeof(status_keys) / sizeof(status_keys[0]))
+
 static void
-status_line(struct agent_status *s, const char *key, const char *val)
+status_free(struct agent_status *s)
 {
-	static const struct {
-		const char	*key;
-		size_t		 off;
-	} nums[] = {
-		{ "pid", offsetof(struct agent_status, pid) },
-		{ "started", offsetof(struct agent_status, started) },
-		{ "watched_native", offsetof(struct agent_status, native) },
-		{ "watched_poll", offsetof(struct agent_status, polled) },
-		{ "unwatched", offsetof(struct agent_status, unwatched) },
-		{ "runners", offsetof(struct agent_status, runners) },
-		{ "last_sweep", offsetof(struct agent_status, last_sweep) },
-		{ "starts", offsetof(struct agent_status, starts) },
-		{ "restarts", offsetof(struct agent_status, restarts) },
-		{ "backoff", offsetof(struct agent_status, backoff) },
-	};
 	size_t	i;
 
-	if (strcmp(key, "backend") == 0)
-		strlcpy(s->backend, val, sizeof(s->backend));
-	else if (strcmp(key, "version") == 0)
-		strlcpy(s->version, val, sizeof(s->version));
-	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-		if (strcmp(key, nums[i].key) == 0)
-			*(long *)((char *)s + nums[i].off) = strtol(val, NULL,
-			    10);
+	for (i = 0; i < s->nbackoff; i++)
+		free(s->backoff_v[i]);
+	free(s->backoff_v);
+	s->backoff_v = NULL;
+	s->nbackoff = 0;
+}
+
+/* One "key value" line; -1 when a known key's value does not parse. */
+static int
+status_line(struct agent_status *s, const char *key, const char *val)
+{
+	char	*end, *dst;
+	long	 n;
+	size_t	 i;
+
+	errno = 0;
+	if (strcmp(key, "backoff_project") == 0) {
+		s->backoff_v = reallocarray(s->backoff_v, s->nbackoff + 1,
+		    sizeof(*s->backoff_v));
+		if (s->backoff_v == NULL ||
+		    (s->backoff_v[s->nbackoff] = strdup(val)) == NULL)
+			return (-1);
+		s->nbackoff++;
+		return (0);
+	}
+	for (i = 0; i < STATUS_NKEYS; i++)
+		if (strcmp(key, status_keys[i].key) == 0)
+			break;
+	if (i == STATUS_NKEYS)
+		return (0);	/* a key of a later version */
+	s->seen |= 1U << i;
+	if (status_keys[i].len != 0) {
+		dst = (char *)s + status_keys[i].off;
+		if (*val == '\0' || strlen(val) >= status_keys[i].len)
+			return (-1);
+		for (end = (char *)val; *end != '\0'; end++)
+			if (*end <= ' ' || *end > '~')
+				return (-1);
+		strlcpy(dst, val, status_keys[i].len);
+		return (0);
+	}
+	errno = 0;
+	n = strtol(val, &end, 10);
+	if (*val == '\0' || *end != '\0' || errno != 0 || n < 0)
+		return (-1);
+	*(long *)((char *)s + status_keys[i].off) = n;
+	return (0);
+}
+
+/* Read agent.status of the agent with this pid into s; -1 (c->err) if bad. */
+static int
+status_read(struct cli *c, const char *path, pid_t pid,
+    struct agent_status *s)
+{
+	char		 line[PATH_MAX * 4 + 64], what[128];
+	char		*sp, *nl;
+	FILE		*f;
+	size_t		 i;
+	int		 lineno = 0;
+
+	memset(s, 0, sizeof(*s));
+	if ((f = fopen(path, "r")) == NULL)
+		return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but "
+		    "%s cannot be read: %s", (long)pid, cli_path(path),
+		    strerror(errno)));
+	what[0] = '\0';
+	while (what[0] == '\0' && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if ((nl = strchr(line, '\n')) == NULL) {
+			snprintf(what, sizeof(what), "is cut short or corrupt "
+			    "(line %d)", lineno);
+			break;
+		}
+		*nl = '\0';
+		if ((sp = strchr(line, ' ')) == NULL) {
+			snprintf(what, sizeof(what), "is corrupt (line %d)",
+			    lineno);
+			break;
+		}
+		*sp++ = '\0';
+		if (status_line(s, line, sp) == -1)
+			snprintf(what, sizeof(what), "is corrupt (line %d: %s)",
+			    lineno, errno == ENOMEM ? "out of memory" :
+			    "bad value");
+	}
+	if (what[0] == '\0' && ferror(f))
+		snprintf(what, sizeof(what), "cannot be read: %s",
+		    strerror(errno));
+	fclose(f);
+	if (what[0] == '\0' && (s->seen & 1U) && s->pid != (long)pid) {
+		cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but %s is "
+		    "not its own (pid %ld)", (long)pid, cli_path(path), s->pid);
+		status_free(s);
+		return (-1);
+	}
+	for (i = 0; what[0] == '\0' && i < STATUS_NKEYS; i++)
+		if (!(s->seen & (1U << i)))
+			snprintf(what, sizeof(what), "is incomplete (no %s "
+			    "line)", status_keys[i].key);
+	if (what[0] == '\0' && (size_t)s->backoff != s->nbackoff)
+		snprintf(what, sizeof(what), "is incomplete (backoff %ld, "
+		    "but %zu backoff_project lines)", s->backoff, s->nbackoff);
+	if (what[0] == '\0')
+		return (0);
+	status_free(s);
+	return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but %s %s; "
+	    "'kill -HUP %ld' makes it write the file again", (long)pid,
+	    cli_path(path), what, (long)pid));
 }
 
 static int
@@ -251,10 +366,7 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 	struct table		*t;
 	char			 home[PATH_MAX], path[PATH_MAX + 16];
 	char			 line[PATH_MAX * 4 + 64], num[32], ago[64];
-	char			*sp, *nl;
-	char			**backoff = NULL;
-	size_t			 nbackoff = 0, i;
-	FILE			*f;
+	size_t			 i;
 	pid_t			 pid;
 	time_t			 now = time(NULL);
 
@@ -265,38 +377,8 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 		return (cli_error(c, ST_EGENERAL, "the agent is not running; "
 		    "start it with 'steroids agent start'"));
 	snprintf(path, sizeof(path), "%s/agent.status", home);
-	if ((f = fopen(path, "r")) == NULL)
-		return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but "
-		    "%s cannot be read: %s", (long)pid, cli_path(path),
-		    strerror(errno)));
-	memset(&s, 0, sizeof(s));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if ((nl = strchr(line, '\n')) != NULL)
-			*nl = '\0';
-		if ((sp = strchr(line, ' ')) == NULL)
-			continue;
-		*sp++ = '\0';
-		if (strcmp(line, "backoff_project") == 0) {
-			if ((backoff = reallocarray(backoff, nbackoff + 1,
-			    sizeof(*backoff))) == NULL ||
-			    (backoff[nbackoff] = strdup(sp)) == NULL) {
-				fclose(f);
-				return (cli_error(c, ST_EGENERAL, "out of "
-				    "memory"));
-			}
-			nbackoff++;
-		} else
-			status_line(&s, line, sp);
-	}
-	fclose(f);
-	if (s.pid != pid) {
-		for (i = 0; i < nbackoff; i++)
-			free(backoff[i]);
-		free(backoff);
-		return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but "
-		    "%s is not its own (pid %ld)", (long)pid, cli_path(path),
-		    s.pid));
-	}
+	if (status_read(c, path, pid, &s) == -1)
+		return (-1);
 	if (c->json) {
 		json_obj_begin(&c->js, NULL);
 		json_bool(&c->js, "running", 1);
@@ -317,8 +399,8 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 		json_int(&c->js, "starts", s.starts);
 		json_int(&c->js, "restarts", s.restarts);
 		json_arr_begin(&c->js, "backoff");
-		for (i = 0; i < nbackoff; i++)
-			json_str(&c->js, NULL, backoff[i]);
+		for (i = 0; i < s.nbackoff; i++)
+			json_str(&c->js, NULL, s.backoff_v[i]);
 		json_arr_end(&c->js);
 		json_obj_end(&c->js);
 	} else if (!c->quiet) {
@@ -340,14 +422,12 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 		table_add(t, "runners", line);
 		snprintf(num, sizeof(num), "%ld", s.backoff);
 		table_add(t, "in backoff", num);
-		for (i = 0; i < nbackoff; i++)
-			table_add(t, "", backoff[i]);
+		for (i = 0; i < s.nbackoff; i++)
+			table_add(t, "", s.backoff_v[i]);
 		table_print(t, stdout);
 		table_free(t);
 	}
-	for (i = 0; i < nbackoff; i++)
-		free(backoff[i]);
-	free(backoff);
+	status_free(&s);
 	return (0);
 }
 
@@ -370,7 +450,8 @@ const struct cmd_entry cmd_agent_status_entry = {
 	"Show the agent's pid, uptime, watch backend, projects watched per\n"
 	"backend, runners tracked, last sweep, runners started and restarted\n"
 	"and projects in backoff.  Exit 1 when the agent is not running, 7\n"
-	"(HEALTH_FAILED) when it runs but its status file is missing.",
+	"(HEALTH_FAILED) when it runs but its status file is missing, not\n"
+	"its own, cut short or corrupt.",
 	{ { NULL, 0, 0 } }, 0, 0,
 	cmd_agent_status_exec
 };

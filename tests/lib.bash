@@ -16,6 +16,7 @@ setup_home() {
 	mkdir -p "$HOME"
 	unset NO_COLOR STEROIDS_JSON STEROIDS_LOOP_COMMAND
 	TEST_PIDS=()
+	TEST_MOUNTS=()
 }
 
 # Remember a PID to kill (with its process group if it leads one) at the end.
@@ -32,7 +33,43 @@ teardown_home() {
 	for p in "${TEST_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null || true
 	done
+	unmount_all
 	[ -n "${TEST_ROOT:-}" ] && rm -rf "$TEST_ROOT"
+}
+
+# mount_tmpfs DIR [SIZE]: a small tmpfs on DIR (made if missing), unmounted
+# at teardown; skips the test when not root or mounting is not permitted.
+mount_tmpfs() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+	mkdir -p "$1"
+	mount -t tmpfs -o "size=${2:-4m}" steroids-test "$1" 2>/dev/null ||
+	    skip "cannot mount a tmpfs here"
+	TEST_MOUNTS+=("$1")
+}
+
+# unmount DIR: unmount a tmpfs of mount_tmpfs before the test ends.
+unmount() {
+	local m keep=()
+	umount "$1"
+	for m in "${TEST_MOUNTS[@]}"; do
+		[ "$m" = "$1" ] || keep+=("$m")
+	done
+	TEST_MOUNTS=("${keep[@]}")
+}
+
+# Unmount what is left (lazily if busy), so rm -rf never reaches into it.
+unmount_all() {
+	local m
+	for m in "${TEST_MOUNTS[@]}"; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+	TEST_MOUNTS=()
+}
+
+# fill_fs DIR: fill the file system of DIR until a write fails (ENOSPC).
+fill_fs() {
+	dd if=/dev/zero of="$1/.fill" bs=4096 2>/dev/null || true
+	! (printf 'x' >"$1/.probe") 2>/dev/null
 }
 
 # Run steroids (bats' run captures status and output).

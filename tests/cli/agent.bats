@@ -3,6 +3,7 @@
 # per test, its own STEROIDS_HOME, the fake runner through
 # STEROIDS_LOOP_COMMAND.  Bounds are seconds, never fine timing.
 
+bats_require_minimum_version 1.5.0
 load ../lib
 
 FAKE="$top_srcdir/tests/cli/fake-runner"
@@ -209,6 +210,39 @@ completed_is() {
 	}' "$RUNS"
 	grep -q 'not started: in crash-loop backoff' "$TEST_ROOT/agent.log"
 	! grep -q 'starting again in 16s' "$TEST_ROOT/agent.log"
+	agent_alive
+}
+
+# log_has PATTERN N: the agent log has at least N lines matching PATTERN.
+log_has() {
+	[ "$(grep -c -- "$1" "$TEST_ROOT/agent.log")" -ge "$2" ]
+}
+
+@test "agent: disable then enable does not escape the crash-loop backoff" {
+	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=1
+	global_config agent.backoff_initial 2
+	global_config agent.backoff_max 60
+	new_project "$TEST_ROOT/p"
+	start_agent
+	add_task "$TEST_ROOT/p" one
+	# Starts at 0 and 2 s; the second failure backs off 4 s.
+	wait_for 10 log_has 'starting again in 4s' 1
+	[ "$(starts)" -eq 2 ]
+	"$STEROIDS" projects disable "$TEST_ROOT/p" >/dev/null
+	wait_for 5 log_has 'removed or disabled' 1
+	"$STEROIDS" projects enable "$TEST_ROOT/p" >/dev/null
+	wait_for 5 log_has 'now watching' 2
+	# An enabled project with pending work would start a runner at once.
+	sleep 1.5
+	[ "$(starts)" -eq 2 ]
+	wait_for 3 status_is backoff = 1
+	# The rest of the 4 s waited out, then the doubling goes on.
+	wait_for 10 starts_at_least 3
+	wait_for 5 log_has 'starting again in 8s' 1
+	[ "$(grep -c 'starting again in 2s' "$TEST_ROOT/agent.log")" -eq 1 ]
+	awk '$1 == "started" { t[++k] = $2 }
+	    END { if (t[3] - t[2] < 3) { print "3rd start " t[3] - t[2] \
+	    " s after the 2nd"; exit 1 } }' "$RUNS"
 	agent_alive
 }
 
@@ -539,6 +573,134 @@ no_zombies_of() {
 	sleep 2
 	wait_for 5 no_zombies_of "$AGENT_PID"
 	agent_alive
+}
+
+# hold_db DB: keep a reader connection open on DB (sqlite3 fed through a
+# fifo) so its -shm exists, as while a CLI or a runner reads the registry.
+hold_db() {
+	mkfifo "$TEST_ROOT/hold"
+	sqlite3 "$1" <"$TEST_ROOT/hold" >/dev/null &
+	track_pid $!
+	exec 8>"$TEST_ROOT/hold"
+	echo 'SELECT count(*) FROM projects;' >&8
+	wait_for 5 test -s "$1-shm"
+}
+
+# STEROIDS_HOME on a small tmpfs that is then filled up.  The registry is
+# held open by a reader (hold_db), so the agent can open it without new
+# space; the first thing it must write is its PID.
+@test "agent: agent.pid cannot be written (disk full): one line, exit 1, no pidfile" {
+	mount_tmpfs "$TEST_ROOT/disk" 512k
+	export STEROIDS_HOME="$TEST_ROOT/disk/home"
+	mkdir -m 700 "$STEROIDS_HOME"
+	global_config agent.sweep_interval 86400
+	new_project "$TEST_ROOT/p"
+	hold_db "$STEROIDS_HOME/steroids.db"
+	fill_fs "$TEST_ROOT/disk"
+	run --separate-stderr timeout 10 "$STEROIDS_AGENT"
+	exec 8>&-
+	echo "exit $status; stderr: $stderr"
+	[ "$status" -eq 1 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == *"steroids-agent: cannot write $STEROIDS_HOME/agent.pid: No space left on device"* ]]
+	[ ! -e "$STEROIDS_HOME/agent.pid" ]
+	[ ! -e "$STEROIDS_HOME/agent.status" ]
+	run "$STEROIDS" agent status
+	[ "$status" -eq 1 ]
+}
+
+# The disk fills up under a running agent: each status write fails, the
+# last complete agent.status stays, no temporary file is left, and the
+# failure is logged once, not at every change.  Room again: written again.
+@test "agent: agent.status cannot be written (disk full): the old one stays, logged once" {
+	mount_tmpfs "$TEST_ROOT/disk" 1m
+	export STEROIDS_HOME="$TEST_ROOT/disk/home"
+	mkdir -m 700 "$STEROIDS_HOME"
+	global_config agent.sweep_interval 86400
+	new_project "$TEST_ROOT/p"
+	start_agent
+	wait_for 5 status_is pid = "$AGENT_PID"
+	sleep 1.5
+	before=$(cat "$STEROIDS_HOME/agent.status")
+	fill_fs "$TEST_ROOT/disk"
+	# SIGHUP: a change agent status shows (at most one write a second).
+	for i in 1 2 3; do
+		kill -HUP "$AGENT_PID"
+		sleep 1.2
+	done
+	wait_for 5 grep -q 'SIGHUP' "$TEST_ROOT/agent.log"
+	[ "$(grep -c 'SIGHUP' "$TEST_ROOT/agent.log")" -eq 3 ]
+	[ "$(grep -c 'agent.status.tmp' "$TEST_ROOT/agent.log")" -eq 1 ]
+	grep -q "cannot write $STEROIDS_HOME/agent.status.tmp: No space left on device" \
+	    "$TEST_ROOT/agent.log"
+	[ ! -e "$STEROIDS_HOME/agent.status.tmp" ]
+	[ "$(cat "$STEROIDS_HOME/agent.status")" = "$before" ]
+	run "$STEROIDS" agent status
+	[ "$status" -eq 0 ]
+	rm "$TEST_ROOT/disk/.fill"
+	kill -HUP "$AGENT_PID"
+	wait_for 5 grep -q 'agent.status written again' "$TEST_ROOT/agent.log"
+	[ ! -e "$STEROIDS_HOME/agent.status.tmp" ]
+	run "$STEROIDS" agent status
+	[ "$status" -eq 0 ]
+	agent_alive
+}
+
+# status_rejects: 'steroids agent status' and its --json on the current
+# agent.status: exit 7, one line on stderr naming the file, no table; the
+# --json envelope says HEALTH_FAILED.
+status_rejects() {
+	run --separate-stderr "$STEROIDS" agent status
+	expect_status 7 "*agent.status*"
+	[ -z "$output" ]
+	run --separate-stderr "$STEROIDS" --json agent status
+	expect_status 7 "*agent.status*"
+	printf '%s' "$output" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["success"] is False and d["data"] is None, d
+assert d["error"]["code"] == "HEALTH_FAILED", d
+assert d["error"]["details"]["exit_code"] == 7, d'
+}
+
+# A status file cut short (a crash or a full disk while it was written) or
+# overwritten with garbage is never shown as if it were the agent's word.
+# The agent is stopped (SIGSTOP) so it cannot write the file meanwhile.
+@test "agent status: a truncated or garbage agent.status: one line, exit 7" {
+	new_project "$TEST_ROOT/p"
+	start_agent
+	wait_for 5 status_is pid = "$AGENT_PID"
+	sleep 1.5
+	kill -STOP "$AGENT_PID"
+	f="$STEROIDS_HOME/agent.status"
+	good=$(cat "$f")
+	run --separate-stderr "$STEROIDS" agent status
+	[ "$status" -eq 0 ]
+	# Empty.
+	: >"$f"
+	status_rejects
+	# Cut at a line end: only the first lines are there.
+	printf '%s\n' "$good" | head -n 2 >"$f"
+	status_rejects
+	# Cut in the middle of a line.
+	printf '%s\n' "$good" | head -c 40 >"$f"
+	status_rejects
+	# Everything but the final newline ("backoff 1" cut from "backoff 12").
+	printf '%s' "$good" >"$f"
+	status_rejects
+	# Says a project is in backoff, but its line is missing.
+	printf '%s\n' "$good" | sed 's/^backoff 0$/backoff 1/' >"$f"
+	status_rejects
+	# A number that is none.
+	printf '%s\n' "$good" | sed 's/^started .*/started 12x4/' >"$f"
+	status_rejects
+	# Garbage.
+	head -c 3000 /dev/urandom >"$f"
+	status_rejects
+	printf '%s\n' "$good" >"$f"
+	run --separate-stderr "$STEROIDS" agent status
+	[ "$status" -eq 0 ]
+	kill -CONT "$AGENT_PID"
 }
 
 @test "agent start|status|stop through the CLI" {

@@ -7,13 +7,9 @@ load "${top_srcdir:-$BATS_TEST_DIRNAME/../..}/tests/lib"
 
 setup() {
 	setup_home
-	MOUNTED=
 }
 
 teardown() {
-	if [ -n "$MOUNTED" ]; then
-		umount "$MOUNTED" 2>/dev/null || true
-	fi
 	teardown_home
 }
 
@@ -462,15 +458,10 @@ print(e["details"]["exit_code"], e["message"] == sys.argv[1])' \
 
 # The external drive: a tmpfs under a temp folder stands for it.
 @test "prune keeps a project whose filesystem is not mounted" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
-	mkdir "$TEST_ROOT/drive"
-	mount -t tmpfs -o size=4m steroids-test "$TEST_ROOT/drive" 2>/dev/null ||
-	    skip "cannot mount a tmpfs here"
-	MOUNTED="$TEST_ROOT/drive"
+	mount_tmpfs "$TEST_ROOT/drive"
 	new_project "$TEST_ROOT/drive/proj"
 	new_project "$TEST_ROOT/gone"
-	umount "$TEST_ROOT/drive"
-	MOUNTED=
+	unmount "$TEST_ROOT/drive"
 	rm -rf "$TEST_ROOT/gone"
 	[ ! -e "$TEST_ROOT/drive/proj" ]
 	run steroids projects prune --dry-run
@@ -491,17 +482,12 @@ print(" ".join(sorted(r["action"] for r in json.load(sys.stdin))))')" = \
 
 # list tells the unplugged drive from a deleted folder, as prune does.
 @test "list shows a project whose filesystem is not mounted as unmounted" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
-	mkdir "$TEST_ROOT/drive"
-	mount -t tmpfs -o size=4m steroids-test "$TEST_ROOT/drive" 2>/dev/null ||
-	    skip "cannot mount a tmpfs here"
-	MOUNTED="$TEST_ROOT/drive"
+	mount_tmpfs "$TEST_ROOT/drive"
 	new_project "$TEST_ROOT/drive/proj"
 	new_project "$TEST_ROOT/gone"
 	run steroids projects list
 	[[ "$output" == *"$TEST_ROOT/drive/proj"*enabled* ]]
-	umount "$TEST_ROOT/drive"
-	MOUNTED=
+	unmount "$TEST_ROOT/drive"
 	rm -rf "$TEST_ROOT/gone"
 	run steroids projects list
 	[ "$status" -eq 0 ]
