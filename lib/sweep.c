@@ -19,6 +19,10 @@
  *  - so a sweep ends within ST_SWEEP_BOUND seconds (st_sweep_bound),
  *    which the CLI arms with alarm(2) as a backstop for what no timeout
  *    here can catch (a global DB locked for minutes, a hung lock probe).
+ *
+ * A sweep is a run of steps that never wait (struct st_sweep_run): the
+ * agent takes them on its event loop, between its events; st_sweep waits
+ * between them with poll(2).
  */
 #include "config.h"
 
@@ -51,6 +55,7 @@
 #define STALE_KILL_MS		1000	/* SIGKILL to gone */
 #define SWEEP_BUDGET		40	/* s: no project taken on after this */
 #define ST_SWEEP_BOUND		50	/* s: BUDGET + one project's worst */
+#define STEP_SLICE_MS		10	/* a step's work, if not patient */
 
 enum probe_status {
 	PROBE_OK,
@@ -459,9 +464,10 @@ prober_stop(struct prober *pb)
 }
 
 /*
- * Reap what dying[] holds: killed (again: what was exiting on its own is
- * killed too) and waited for up to ms in all.  Those stuck in the kernel
- * after that are the caller's reaper's (or init's) to reap.
+ * Reap what dying[] holds (killed, or exiting after their last record),
+ * waiting up to ms in all.  What is left after that (stuck in the kernel
+ * on a dead mount, or not quite gone yet) is the caller's reaper's, or
+ * init's, to reap.
  */
 static void
 prober_reap(struct prober *pb, long ms)
@@ -470,8 +476,6 @@ prober_reap(struct prober *pb, long ms)
 	size_t		 i;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < pb->ndying; i++)
-		kill(pb->dying[i], SIGKILL);
 	for (;;) {
 		for (i = 0; i < pb->ndying; i++) {
 			if (waitpid(pb->dying[i], NULL, WNOHANG) != 0)
@@ -976,7 +980,6 @@ sweep_finish(struct st_sweep_run *run)
  * so that its caller's loop goes on (st_sweep_run_timeout is then 0).
  * 1 once every project has a result, else 0.
  */
-#define STEP_SLICE_MS	10
 
 int
 st_sweep_run_step(struct st_sweep_run *run)
