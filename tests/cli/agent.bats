@@ -560,8 +560,9 @@ hang_projects() {
 	wait_for 4 starts_at_least 1
 	run cat "$STEROIDS_HOME/fake/$(awk '{ print $3; exit }' "$RUNS").argv"
 	[ "$output" = "$TEST_ROOT/ok" ]
-	# The sweep was still at the hung ones, and went on past them.
-	has_fifo_probe "$AGENT_PID"
+	# The sweep was still at the hung ones (a probe is blocked again a
+	# moment after the last one was killed), and went on past them.
+	wait_for 2 has_fifo_probe "$AGENT_PID"
 	wait_for 20 grep -q 'hung_6: skipped no answer within' \
 	    "$TEST_ROOT/agent.log"
 	[ "$(starts)" -eq 1 ]
