@@ -68,8 +68,20 @@ load_config(int first)
 }
 
 /*
+ * The periodic sweep: the same library code as 'steroids runners
+ * wakeup', run in steps on the loop (st_sweep_begin), so that a project
+ * whose probe hangs (2 s each, up to the sweep's budget) or a long
+ * registry never keeps the agent from its events and signals.
+ */
+static struct st_sweep_run	*sweep_run;
+static ev_io			 sweep_io;	/* the probe's pipe */
+static ev_timer			 sweep_wait;	/* the probe's deadline */
+
+/*
  * The sweep starts nothing for a project that waits out its crash-loop
- * backoff (SPEC 8): the backoff timer starts it when the time is up.
+ * backoff (SPEC 8): the backoff timer starts it when the time is up; nor
+ * where a runner of ours or one adopted is known (the sweep's record of
+ * the project may be older than that runner's start).
  */
 static const char *
 sweep_hold(const char *path, void *arg)
@@ -82,67 +94,138 @@ sweep_hold(const char *path, void *arg)
 		    path);
 		return ("in crash-loop backoff");
 	}
+	if (runner_find(path) != NULL)
+		return ("the agent tracks a runner of it");
 	if (p != NULL)	/* it may start now: mark before (runner_track) */
 		p->mark = progress_mark(path);
 	return (NULL);
 }
 
-/* The periodic sweep: the same library code as 'steroids runners wakeup'. */
+/*
+ * One result, taken right after the step that made it: a runner started
+ * is tracked before the loop can reap it.
+ */
+static void
+sweep_result(const struct st_sweep_result *res)
+{
+	struct project	*p;
+
+	switch (res->action) {
+	case ST_SWEEP_STARTED:
+	case ST_SWEEP_RESTARTED:
+		if (res->pid <= 0)
+			break;
+		p = project_find(res->project);
+		runner_track(res->project, res->pid, 1,
+		    p != NULL ? p->mark : progress_mark(res->project));
+		agent.starts++;
+		if (p != NULL && p->restart) {
+			agent.restarts++;
+			p->restart = 0;
+		}
+		log_info("sweep: %s: %s a runner (pid %ld)", res->project,
+		    st_sweep_action_name(res->action), (long)res->pid);
+		break;
+	case ST_SWEEP_NONE:
+		break;
+	default:
+		log_debug("sweep: %s: %s %s", res->project,
+		    st_sweep_action_name(res->action), res->reason);
+		break;
+	}
+}
+
+/* Go on with the sweep; when it is done, catch up with what it found. */
+static void
+sweep_step(void)
+{
+	const struct st_sweep_result	*res;
+	int				 done, fd;
+
+	ev_io_stop(agent.loop, &sweep_io);
+	ev_timer_stop(agent.loop, &sweep_wait);
+	done = st_sweep_run_step(sweep_run);
+	while ((res = st_sweep_run_next(sweep_run)) != NULL)
+		sweep_result(res);
+	if (!done) {
+		/* ev_io_set: the pipe may be a new one with the same fd. */
+		if ((fd = st_sweep_run_fd(sweep_run)) != -1) {
+			ev_io_set(&sweep_io, fd, EV_READ);
+			ev_io_start(agent.loop, &sweep_io);
+		}
+		ev_timer_set(&sweep_wait, st_sweep_run_timeout(sweep_run), 0.);
+		ev_timer_start(agent.loop, &sweep_wait);
+		return;
+	}
+	st_sweep_run_end(sweep_run, NULL);
+	sweep_run = NULL;
+	agent.last_sweep = time(NULL);
+	if (agent.home_w == NULL)
+		home_watch();
+	projects_sync();
+	projects_revalidate();
+	status_changed();
+}
+
+static void
+sweep_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sweep_step();
+}
+
+static void
+sweep_wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	sweep_step();
+}
+
 static void
 sweep(void)
 {
-	struct st_sweep_list	 l;
-	struct st_error		 err;
-	struct st_sweep_result	*res;
-	struct project		*p;
-	size_t			 i;
-	int			 rc;
+	struct st_error	err;
+	int		rc;
 
-	rc = st_sweep_held(agent.gdb, ST_SWEEP_NO_DETACH, sweep_hold, NULL,
-	    &l, &err);
+	if (sweep_run != NULL) {
+		log_debug("sweep: the last one is still running; not begun");
+		return;
+	}
+	rc = st_sweep_begin(agent.gdb, ST_SWEEP_NO_DETACH, sweep_hold, NULL,
+	    &sweep_run, &err);
 	if (rc == -1) {
 		log_warnx("sweep: %s", err.msg);
 		return;
 	}
 	if (rc == 1) {
 		log_debug("sweep skipped: %s", err.msg);
-		st_sweep_list_free(&l);
 		return;
 	}
-	agent.last_sweep = time(NULL);
-	for (i = 0; i < l.n; i++) {
-		res = &l.v[i];
-		switch (res->action) {
-		case ST_SWEEP_STARTED:
-		case ST_SWEEP_RESTARTED:
-			if (res->pid <= 0)
-				break;
-			p = project_find(res->project);
-			runner_track(res->project, res->pid, 1,
-			    p != NULL ? p->mark : progress_mark(res->project));
-			agent.starts++;
-			if (p != NULL && p->restart) {
-				agent.restarts++;
-				p->restart = 0;
-			}
-			log_info("sweep: %s: %s a runner (pid %ld)",
-			    res->project, st_sweep_action_name(res->action),
-			    (long)res->pid);
-			break;
-		case ST_SWEEP_NONE:
-			break;
-		default:
-			log_debug("sweep: %s: %s %s", res->project,
-			    st_sweep_action_name(res->action), res->reason);
-			break;
-		}
-	}
-	st_sweep_list_free(&l);
-	if (agent.home_w == NULL)
-		home_watch();
-	projects_sync();
-	projects_revalidate();
-	status_changed();
+	sweep_step();
+}
+
+/* Exiting: a sweep under way is cut short, its probes killed and reaped. */
+static void
+sweep_stop(void)
+{
+	if (sweep_run == NULL)
+		return;
+	ev_io_stop(agent.loop, &sweep_io);
+	ev_timer_stop(agent.loop, &sweep_wait);
+	st_sweep_run_end(sweep_run, NULL);
+	sweep_run = NULL;
+	log_debug("sweep: cut short; the next one starts where it stopped");
+}
+
+/* The loop reaped pid: 1 if it was a probe of the sweep under way. */
+int
+sweep_reaped(pid_t pid)
+{
+	return (st_sweep_run_child(sweep_run, pid));
 }
 
 static void
@@ -377,6 +460,8 @@ main(int argc, char **argv)
 	ev_signal_start(agent.loop, &sig_int);
 	ev_signal_start(agent.loop, &sig_hup);
 	ev_timer_init(&agent.sweep_timer, sweep_cb, 0., 0.);
+	ev_io_init(&sweep_io, sweep_io_cb, 0, EV_READ);
+	ev_timer_init(&sweep_wait, sweep_wait_cb, 0., 0.);
 
 	home_init();
 	home_watch();
@@ -395,6 +480,7 @@ main(int argc, char **argv)
 	ev_run(agent.loop, 0);
 
 	ev_timer_stop(agent.loop, &agent.sweep_timer);
+	sweep_stop();
 	home_unwatch();
 	projects_free();
 	runners_free();

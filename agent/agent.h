@@ -93,6 +93,9 @@ extern struct agent agent;
 #define CHECK_STEPS	15
 #define FAST_TRIES	20	/* 100 us apart: project_counts_wait */
 
+/* agent.c */
+int	sweep_reaped(pid_t);
+
 /* log.c */
 void	log_init(int, int);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -303,6 +303,8 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (sweep_reaped(w->rpid))
+		return;		/* a probe of the sweep's */
 	if ((r = runner_by_pid(w->rpid, 1)) == NULL) {
 		log_debug("reaped pid %ld, not a runner", (long)w->rpid);
 		return;
@@ -314,6 +316,12 @@ void
 runner_child_init(void)
 {
 	ev_child_init(&agent.child, child_cb, 0, 0);
+	/*
+	 * libev reaps with waitpid(-1), the sweep's probes too: this runs
+	 * before any other watcher's callback (the sweep's, which may kill a
+	 * probe by pid), so the sweep learns of a reaped probe at once.
+	 */
+	ev_set_priority(&agent.child, EV_MAXPRI);
 	ev_child_start(agent.loop, &agent.child);
 }
 

@@ -306,6 +306,24 @@ int	 st_steroids_path(char *, size_t);
  * asks hold(path, arg): a non-NULL answer (why, e.g. the agent's crash-
  * loop backoff) starts nothing there, noted in the reason; cleaning rows
  * and stopping hung runners still happen.
+ *
+ * The same sweep for an event loop, which it never blocks (st_sweep and
+ * st_sweep_held are these steps with a wait between them):
+ * st_sweep_begin takes wakeup.lock and returns 0 and a run, or 1 (run
+ * NULL, err says why) when another sweep holds it, like st_sweep.  Then
+ * call st_sweep_run_step when st_sweep_run_fd (-1: none) turns readable
+ * or st_sweep_run_timeout seconds have passed (0: at once; a probe that
+ * has not answered in time is then killed and its project reported),
+ * until it returns 1.  Each step does what needs no waiting, ~10 ms of
+ * work at most, and may start runners: st_sweep_run_next hands out each
+ * new result (in sweep order, NULL when none is left), to take after
+ * every step.  st_sweep_run_end ends a run, done or not (the projects a
+ * run did not reach are skipped and the next sweep begins with them),
+ * kills and reaps its probe children, gives every result in registry
+ * order (l may be NULL) and frees run.  A caller that reaps children
+ * with waitpid(-1) (libev's ev_child) must pass each pid it reaps to
+ * st_sweep_run_child first, which says (1) if it was the run's probe:
+ * the run then never signals or waits for it again.
  */
 enum st_sweep_action {
 	ST_SWEEP_NONE,		/* nothing done (reason says why) */
@@ -334,6 +352,15 @@ int	 st_sweep(st_gdb *, int, struct st_sweep_list *, struct st_error *);
 int	 st_sweep_held(st_gdb *, int, st_sweep_hold, void *,
 	    struct st_sweep_list *, struct st_error *);
 unsigned int st_sweep_bound(void);
+struct st_sweep_run;
+int	 st_sweep_begin(st_gdb *, int, st_sweep_hold, void *,
+	    struct st_sweep_run **, struct st_error *);
+int	 st_sweep_run_step(struct st_sweep_run *);
+int	 st_sweep_run_fd(const struct st_sweep_run *);
+double	 st_sweep_run_timeout(const struct st_sweep_run *);
+const struct st_sweep_result *st_sweep_run_next(struct st_sweep_run *);
+int	 st_sweep_run_child(struct st_sweep_run *, pid_t);
+void	 st_sweep_run_end(struct st_sweep_run *, struct st_sweep_list *);
 int	 st_sweep_project(st_gdb *, const char *, int,
 	    struct st_sweep_result *, struct st_error *);
 void	 st_sweep_result_free(struct st_sweep_result *);

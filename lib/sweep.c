@@ -19,6 +19,10 @@
  *  - so a sweep ends within ST_SWEEP_BOUND seconds (st_sweep_bound),
  *    which the CLI arms with alarm(2) as a backstop for what no timeout
  *    here can catch (a global DB locked for minutes, a hung lock probe).
+ *
+ * A sweep is a run of steps that never wait (struct st_sweep_run): the
+ * agent takes them on its event loop, between its events; st_sweep waits
+ * between them with poll(2).
  */
 #include "config.h"
 
@@ -51,6 +55,7 @@
 #define STALE_KILL_MS		1000	/* SIGKILL to gone */
 #define SWEEP_BUDGET		40	/* s: no project taken on after this */
 #define ST_SWEEP_BOUND		50	/* s: BUDGET + one project's worst */
+#define STEP_SLICE_MS		10	/* a step's work, if not patient */
 
 enum probe_status {
 	PROBE_OK,
@@ -86,16 +91,27 @@ struct probe {
 #define PROBE_LANE_MIN		64	/* paths a lane's fork is worth */
 
 struct lane {
-	pid_t		  pid;		/* the child, -1 none */
+	pid_t		  pid;		/* the child, -1 none (or reaped) */
 	int		  fd;		/* its pipe, -1 none */
 };
+
+#define PROBE_NONE	((size_t)-1)
 
 struct prober {
 	const char	**paths;
 	size_t		  n;
 	size_t		  nlanes;
 	int		  local;	/* check in process: no child */
+	int		  patient;	/* nobody else reaps: wait for them */
 	struct lane	  lane[PROBE_LANES];
+
+	size_t		  due;		/* the record asked for, or NONE */
+	struct timespec	  asked;	/* when */
+	struct probe	  rec;		/* read so far of it */
+	size_t		  got;
+
+	pid_t		 *dying;	/* killed, not reaped yet (!patient) */
+	size_t		  ndying;
 };
 
 /*
@@ -265,6 +281,7 @@ prober_start(struct prober *pb, size_t from)
 	}
 	close(p[1]);
 	(void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
 	ln->pid = pid;
 	ln->fd = p[0];
 	return (0);
@@ -274,22 +291,34 @@ prober_start(struct prober *pb, size_t from)
  * Done with the child.  One that has sent its last record is exiting and
  * is waited for; any other is killed and reaped if it dies at once.  One
  * stuck in the kernel on a dead mount is left behind: the CLI exits and
- * init reaps it; the agent reaps its children anyway.
+ * init reaps it.  Unless patient (a caller with its own reaper, which
+ * tells st_sweep_run_child what it reaped), one not gone at once is kept
+ * in dying[] and reaped later, by us or by the caller: never waited for
+ * here, so the caller's loop goes on.
  */
 static void
-lane_stop(struct lane *ln, int finished)
+lane_stop(struct prober *pb, struct lane *ln, int finished)
 {
 	struct timespec	tick = { 0, 10 * 1000 * 1000 };
 	int		i;
 
+	if (ln->fd != -1)
+		close(ln->fd);
+	ln->fd = -1;
 	if (ln->pid == -1)
-		return;
-	close(ln->fd);
-	if (finished) {
+		return;		/* none, or the caller reaped it */
+	if (!finished)
+		kill(ln->pid, SIGKILL);
+	if (!pb->patient) {
+		if (waitpid(ln->pid, NULL, WNOHANG) == 0) {
+			pb->dying = st_xreallocarray(pb->dying,
+			    pb->ndying + 1, sizeof(*pb->dying));
+			pb->dying[pb->ndying++] = ln->pid;
+		}
+	} else if (finished) {
 		while (waitpid(ln->pid, NULL, 0) == -1 && errno == EINTR)
 			;
 	} else {
-		kill(ln->pid, SIGKILL);
 		for (i = 0; i < 10; i++) {
 			if (waitpid(ln->pid, NULL, WNOHANG) != 0)
 				break;
@@ -297,64 +326,104 @@ lane_stop(struct lane *ln, int finished)
 		}
 	}
 	ln->pid = -1;
-	ln->fd = -1;
 }
 
 /*
- * The record of paths[j], the next one due (j in order).  0: *pr is it;
- * -1: no answer within PROBE_TIMEOUT_MS of asking; -2: the child died or
- * is out of step.  After -1 or -2 the lane's next path starts a new child.
+ * The record of paths[j], the next one due (j in order), never waiting:
+ * 1 when it is settled, *rc then 0: *pr is it; -1: no answer within
+ * PROBE_TIMEOUT_MS of asking; -2: the child died or is out of step.
+ * After -1 or -2 the lane's next path starts a new child.  0: not there
+ * yet; prober_fd turns readable when it comes, prober_wait_ms says when
+ * to ask again at the latest.
  */
 static int
-prober_get(struct prober *pb, size_t j, struct probe *pr)
+prober_try(struct prober *pb, size_t j, struct probe *pr, int *rc)
 {
 	struct lane	*ln = &pb->lane[j % pb->nlanes];
-	struct timespec	 t0;
-	struct pollfd	 pfd;
-	size_t		 got = 0;
 	ssize_t		 n;
-	long		 left;
-	int		 rc = 0;
 
-	if (pb->local || (ln->fd == -1 && prober_start(pb, j) == -1)) {
-		probe_local(pb->paths[j], NULL, pr);	/* degraded, not wrong */
-		return (0);
+	if (pb->due != j) {
+		pb->due = j;
+		pb->got = 0;
+		clock_gettime(CLOCK_MONOTONIC, &pb->asked);
+		if (pb->local || (ln->fd == -1 &&
+		    prober_start(pb, j) == -1)) {
+			probe_local(pb->paths[j], NULL, pr); /* degraded */
+			pb->due = PROBE_NONE;
+			*rc = 0;
+			return (1);
+		}
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pfd.fd = ln->fd;
-	pfd.events = POLLIN;
-	while (got < sizeof(*pr)) {
-		if ((left = PROBE_TIMEOUT_MS - ms_since(&t0)) <= 0) {
-			rc = -1;
-			break;
-		}
-		if (poll(&pfd, 1, (int)left) == -1) {
-			if (errno == EINTR)
-				continue;
-			rc = -2;
-			break;
-		}
-		if (pfd.revents == 0)
-			continue;
-		n = read(ln->fd, (char *)pr + got, sizeof(*pr) - got);
+	for (;;) {
+		n = read(ln->fd, (char *)&pb->rec + pb->got,
+		    sizeof(pb->rec) - pb->got);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			rc = -2;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (ms_since(&pb->asked) < PROBE_TIMEOUT_MS)
+				return (0);
+			*rc = -1;
 			break;
 		}
-		got += (size_t)n;
-	}
-	if (rc == 0 && pr->seq == j) {
+		if (n <= 0) {
+			*rc = -2;
+			break;
+		}
+		if ((pb->got += (size_t)n) < sizeof(pb->rec))
+			continue;
+		if (pb->rec.seq != j) {
+			*rc = -2;
+			break;
+		}
+		*pr = pb->rec;
+		pb->due = PROBE_NONE;
 		if (j + pb->nlanes >= pb->n)
-			lane_stop(ln, 1);	/* its last: it is exiting */
-		return (0);
+			lane_stop(pb, ln, 1);	/* its last: it is exiting */
+		*rc = 0;
+		return (1);
 	}
-	lane_stop(ln, 0);
+	lane_stop(pb, ln, 0);
+	pb->due = PROBE_NONE;
 	memset(pr, 0, sizeof(*pr));
 	pr->status = PROBE_BROKEN;
 	pr->pending = -1;
-	return (rc == -1 ? -1 : -2);
+	return (1);
+}
+
+/* The pipe the record due comes through; -1 if none is awaited. */
+static int
+prober_fd(const struct prober *pb)
+{
+	if (pb->due == PROBE_NONE)
+		return (-1);
+	return (pb->lane[pb->due % pb->nlanes].fd);
+}
+
+/* How long the record due may still take, in ms (0: ask now). */
+static long
+prober_wait_ms(const struct prober *pb)
+{
+	long	left;
+
+	if (pb->due == PROBE_NONE)
+		return (0);
+	left = PROBE_TIMEOUT_MS - ms_since(&pb->asked);
+	return (left > 0 ? left : 0);
+}
+
+/* prober_try, waiting for the answer (st_sweep_project). */
+static int
+prober_get(struct prober *pb, size_t j, struct probe *pr)
+{
+	struct pollfd	pfd;
+	int		rc;
+
+	while (!prober_try(pb, j, pr, &rc)) {
+		pfd.fd = prober_fd(pb);
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, (int)prober_wait_ms(pb) + 1);
+	}
+	return (rc);
 }
 
 static void
@@ -377,6 +446,11 @@ prober_init(struct prober *pb, const char **paths, size_t n)
 		pb->lane[i].pid = -1;
 		pb->lane[i].fd = -1;
 	}
+	pb->patient = 1;
+	pb->due = PROBE_NONE;
+	pb->got = 0;
+	pb->dying = NULL;
+	pb->ndying = 0;
 }
 
 /* Done with the sweep: children still running are cut short. */
@@ -386,7 +460,34 @@ prober_stop(struct prober *pb)
 	size_t	i;
 
 	for (i = 0; i < pb->nlanes; i++)
-		lane_stop(&pb->lane[i], 0);
+		lane_stop(pb, &pb->lane[i], 0);
+}
+
+/*
+ * Reap what dying[] holds (killed, or exiting after their last record),
+ * waiting up to ms in all.  What is left after that (stuck in the kernel
+ * on a dead mount, or not quite gone yet) is the caller's reaper's, or
+ * init's, to reap.
+ */
+static void
+prober_reap(struct prober *pb, long ms)
+{
+	struct timespec	 t0, tick = { 0, 5 * 1000 * 1000 };
+	size_t		 i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		for (i = 0; i < pb->ndying; i++) {
+			if (waitpid(pb->dying[i], NULL, WNOHANG) != 0)
+				pb->dying[i--] = pb->dying[--pb->ndying];
+		}
+		if (pb->ndying == 0 || ms_since(&t0) >= ms)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	free(pb->dying);
+	pb->dying = NULL;
+	pb->ndying = 0;
 }
 
 /* Wait up to ms for pid to be gone; 1 when it is. */
@@ -574,16 +675,16 @@ add_note(char *buf, size_t len, const char *fmt, ...)
 }
 
 /*
- * One project, the steps of SPEC 7 in order.  Its folder checks are
- * record j of the prober's (enabled projects only take one).
+ * One project, the steps of SPEC 7 in order.  Its folder checks are *pr,
+ * the prober's record (prc its prober_try code); a disabled project has
+ * none (NULL).
  */
 static void
-sweep_one(st_gdb *g, const struct st_project *p, int flags,
-    struct prober *pb, size_t j, const struct rowpaths *rows,
+sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
+    const struct probe *pr, const struct rowpaths *rows,
     st_sweep_hold hold, void *arg, struct st_sweep_result *res)
 {
 	struct st_error	 e;
-	struct probe	 pr;
 	struct runstate	 rs;
 	const char	*path = p->path, *why;
 	char		*reason = res->reason;
@@ -598,7 +699,7 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 		strlcpy(reason, "disabled", rlen);
 		return;
 	}
-	switch (prober_get(pb, j, &pr)) {
+	switch (prc) {
 	case -1:
 		res->action = ST_SWEEP_SKIPPED;
 		snprintf(reason, rlen, "no answer within %d ms (hung mount?)",
@@ -610,22 +711,22 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 		    "died)", rlen);
 		return;
 	}
-	switch (pr.status) {
+	switch (pr->status) {
 	case PROBE_MISSING:
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, "directory not found", rlen);
 		return;
 	case PROBE_UNSAFE:
 		res->action = ST_SWEEP_SKIPPED;
-		snprintf(reason, rlen, "unsafe: %s", pr.msg);
+		snprintf(reason, rlen, "unsafe: %s", pr->msg);
 		return;
 	case PROBE_BROKEN:
 		res->action = ST_SWEEP_SKIPPED;
-		strlcpy(reason, pr.msg, rlen);
+		strlcpy(reason, pr->msg, rlen);
 		return;
 	}
 
-	if (check_runners(g, path, pr.stale_timeout, dry, rows, &rs,
+	if (check_runners(g, path, pr->stale_timeout, dry, rows, &rs,
 	    &e) == -1) {
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, e.msg, rlen);
@@ -653,18 +754,18 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 		    "pid not yet written)");
 		return;
 	}
-	if (pr.pending < 0) {
+	if (pr->pending < 0) {
 		if (res->action == ST_SWEEP_NONE)
 			res->action = ST_SWEEP_SKIPPED;
-		add_note(reason, rlen, "%s", pr.msg);
+		add_note(reason, rlen, "%s", pr->msg);
 		return;
 	}
-	if (pr.pending == 0) {
+	if (pr->pending == 0) {
 		add_note(reason, rlen, "no pending work");
 		return;
 	}
-	add_note(reason, rlen, "%ld pending task%s", pr.pending,
-	    pr.pending == 1 ? "" : "s");
+	add_note(reason, rlen, "%ld pending task%s", pr->pending,
+	    pr->pending == 1 ? "" : "s");
 	if (hold != NULL && (why = hold(path, arg)) != NULL) {
 		add_note(reason, rlen, "not started: %s", why);
 		return;
@@ -697,8 +798,9 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 {
 	struct st_project	p;
 	struct prober		pb;
+	struct probe		pr;
 	const char		*paths[1];
-	int			found;
+	int			found, prc;
 
 	memset(res, 0, sizeof(*res));
 	if (st_registry_get(g, path, &p, &found, err) == -1)
@@ -709,7 +811,9 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 	paths[0] = p.path;
 	prober_init(&pb, paths, 1);
 	pb.local = (flags & ST_SWEEP_IN_PROCESS) != 0;
-	sweep_one(g, &p, flags, &pb, 0, NULL, NULL, NULL, res);
+	prc = p.enabled ? prober_get(&pb, 0, &pr) : 0;
+	sweep_one(g, &p, flags, prc, p.enabled ? &pr : NULL, NULL, NULL, NULL,
+	    res);
 	prober_stop(&pb);
 	st_project_free(&p);
 	return (0);
@@ -737,34 +841,47 @@ resume_at(int fd, const struct st_project_list *pl)
 }
 
 /*
- * Sweep every registered project, one result each in registry order
- * (disabled ones too, action none), beginning where a sweep cut short by
- * its budget stopped (resume_at).  0: done, *l filled; 1: another
- * sweep holds wakeup.lock, *l empty and err says so (not a failure);
- * -1: the global DB or wakeup.lock could not be used.
+ * A sweep under way (st_sweep_begin): the registry as it was at the
+ * start, the results so far, and where it stands.  k walks the projects
+ * in sweep order (from first), j the enabled ones (the prober's paths).
  */
-int
-st_sweep(st_gdb *g, int flags, struct st_sweep_list *l, struct st_error *err)
-{
-	return (st_sweep_held(g, flags, NULL, NULL, l, err));
-}
-
-/* st_sweep, asking hold before each start (the agent's backoff). */
-int
-st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
-    struct st_sweep_list *l, struct st_error *err)
-{
+struct st_sweep_run {
+	st_gdb			*g;
+	int			 flags;
+	st_sweep_hold		 hold;
+	void			*arg;
+	int			 lockfd;	/* wakeup.lock, held */
 	struct st_project_list	 pl;
-	struct prober		 pb;
+	struct st_sweep_list	 l;		/* registry order */
 	struct rowpaths		 rows;
+	int			 have_rows;
+	const char		**paths;
+	struct prober		 pb;
 	struct timespec		 t0;
-	char			 lock[PATH_MAX + 16];
-	const char		*cut = NULL, **paths;
-	size_t			 i, j, k, first;
-	int			 fd, have_rows;
+	size_t			 first;
+	size_t			 k;
+	size_t			 j;
+	size_t			 taken;		/* st_sweep_run_next */
+	const char		*cut;		/* where the next one begins */
+	int			 done;
+};
 
-	l->v = NULL;
-	l->n = 0;
+/*
+ * Take wakeup.lock, read the registry and the runner rows: 0 and *runp,
+ * 1 if another sweep holds the lock (err says so), -1 on failure.
+ * patient: nobody else reaps our children, and the caller waits between
+ * steps (st_sweep_held) rather than running a loop.
+ */
+static int
+sweep_begin(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
+    int patient, struct st_sweep_run **runp, struct st_error *err)
+{
+	struct st_sweep_run	*run;
+	char			 lock[PATH_MAX + 16];
+	size_t			 i, j, k;
+	int			 fd;
+
+	*runp = NULL;
 	if (snprintf(lock, sizeof(lock), "%s/wakeup.lock", st_gdb_home(g)) >=
 	    (int)sizeof(lock))
 		return (st_seterr(err, ST_EARGS, "path too long"));
@@ -782,49 +899,257 @@ st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 		return (st_seterr(err, ST_EGENERAL, "flock %s: %s", lock,
 		    strerror(errno)));
 	}
-	if (st_registry_list(g, 0, &pl, err) == -1) {
+	run = st_xcalloc(1, sizeof(*run));
+	if (st_registry_list(g, 0, &run->pl, err) == -1) {
 		close(fd);
+		free(run);
 		return (-1);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	l->v = st_xcalloc(pl.n == 0 ? 1 : pl.n, sizeof(*l->v));
-	first = resume_at(fd, &pl);
-	have_rows = rowpaths_load(g, &rows) == 0;
+	run->g = g;
+	run->flags = flags;
+	run->hold = hold;
+	run->arg = arg;
+	run->lockfd = fd;
+	clock_gettime(CLOCK_MONOTONIC, &run->t0);
+	run->l.v = st_xcalloc(run->pl.n == 0 ? 1 : run->pl.n,
+	    sizeof(*run->l.v));
+	run->first = resume_at(fd, &run->pl);
+	run->have_rows = rowpaths_load(g, &run->rows) == 0;
 	/* The enabled projects in sweep order: what the probe child walks. */
-	paths = st_xcalloc(pl.n == 0 ? 1 : pl.n, sizeof(*paths));
-	for (k = 0, j = 0; k < pl.n; k++) {
-		i = (first + k) % pl.n;
-		if (pl.v[i].enabled)
-			paths[j++] = pl.v[i].path;
+	run->paths = st_xcalloc(run->pl.n == 0 ? 1 : run->pl.n,
+	    sizeof(*run->paths));
+	for (k = 0, j = 0; k < run->pl.n; k++) {
+		i = (run->first + k) % run->pl.n;
+		if (run->pl.v[i].enabled)
+			run->paths[j++] = run->pl.v[i].path;
 	}
-	prober_init(&pb, paths, j);
-	for (k = 0, j = 0; k < pl.n; k++) {
-		i = (first + k) % pl.n;
-		if (ms_since(&t0) >= SWEEP_BUDGET * 1000L) {
-			if (cut == NULL)
-				cut = pl.v[i].path;
-			l->v[i].project = st_xstrdup(pl.v[i].path);
-			l->v[i].action = ST_SWEEP_SKIPPED;
-			snprintf(l->v[i].reason, sizeof(l->v[i].reason),
-			    "sweep time budget (%d s) used up; the next sweep "
-			    "starts here", SWEEP_BUDGET);
-			continue;
+	prober_init(&run->pb, run->paths, j);
+	run->pb.patient = patient;
+	*runp = run;
+	return (0);
+}
+
+/*
+ * Begin a sweep (st_sweep_run_*): 0 and *run, 1 when another sweep holds
+ * wakeup.lock (*run NULL, err says so; not a failure), -1 on failure.
+ */
+int
+st_sweep_begin(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
+    struct st_sweep_run **run, struct st_error *err)
+{
+	return (sweep_begin(g, flags, hold, arg, 0, run, err));
+}
+
+/* The projects from k on are not taken on: skipped, the next sweep's. */
+static void
+sweep_cut(struct st_sweep_run *run, const char *why)
+{
+	struct st_sweep_result	*res;
+	size_t			 i;
+
+	for (; run->k < run->pl.n; run->k++) {
+		i = (run->first + run->k) % run->pl.n;
+		if (run->cut == NULL)
+			run->cut = run->pl.v[i].path;
+		res = &run->l.v[i];
+		res->project = st_xstrdup(run->pl.v[i].path);
+		res->action = ST_SWEEP_SKIPPED;
+		strlcpy(res->reason, why, sizeof(res->reason));
+	}
+}
+
+/* All projects have a result: stop the probes, note where to resume. */
+static void
+sweep_finish(struct st_sweep_run *run)
+{
+	prober_stop(&run->pb);
+	if (!(run->flags & ST_SWEEP_DRY_RUN) && ftruncate(run->lockfd, 0) ==
+	    0 && run->cut != NULL)
+		(void)pwrite(run->lockfd, run->cut, strlen(run->cut), 0);
+	close(run->lockfd);
+	run->lockfd = -1;
+	run->l.n = run->pl.n;
+	run->done = 1;
+}
+
+/*
+ * Go on with the sweep as far as it can without waiting: the records the
+ * probes have sent are acted on, a probe past its time is killed and its
+ * project reported, and no project is taken on after SWEEP_BUDGET.  A
+ * non-patient run (st_sweep_begin) also stops after STEP_SLICE_MS of work
+ * so that its caller's loop goes on (st_sweep_run_timeout is then 0).
+ * 1 once every project has a result, else 0.
+ */
+
+int
+st_sweep_run_step(struct st_sweep_run *run)
+{
+	struct st_project	*p;
+	struct timespec		 t0;
+	struct probe		 pr;
+	char			 why[128];
+	size_t			 i;
+	int			 prc;
+
+	if (run->done)
+		return (1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (run->k < run->pl.n) {
+		if (ms_since(&run->t0) >= SWEEP_BUDGET * 1000L) {
+			snprintf(why, sizeof(why), "sweep time budget (%d s) "
+			    "used up; the next sweep starts here",
+			    SWEEP_BUDGET);
+			sweep_cut(run, why);
+			break;
 		}
-		sweep_one(g, &pl.v[i], flags, &pb, j, have_rows ? &rows : NULL,
-		    hold, arg, &l->v[i]);
-		if (pl.v[i].enabled)
-			j++;
+		i = (run->first + run->k) % run->pl.n;
+		p = &run->pl.v[i];
+		prc = 0;
+		if (p->enabled) {
+			if (!prober_try(&run->pb, run->j, &pr, &prc))
+				return (0);
+			run->j++;
+		}
+		sweep_one(run->g, p, run->flags, prc, p->enabled ? &pr : NULL,
+		    run->have_rows ? &run->rows : NULL, run->hold, run->arg,
+		    &run->l.v[i]);
+		run->k++;
+		if (!run->pb.patient && ms_since(&t0) >= STEP_SLICE_MS &&
+		    run->k < run->pl.n)
+			return (0);
 	}
-	prober_stop(&pb);
-	free(paths);
-	if (have_rows)
-		rowpaths_free(&rows);
-	l->n = pl.n;
-	if (!(flags & ST_SWEEP_DRY_RUN) && ftruncate(fd, 0) == 0 &&
-	    cut != NULL)
-		(void)pwrite(fd, cut, strlen(cut), 0);
-	st_project_list_free(&pl);
-	close(fd);
+	sweep_finish(run);
+	return (1);
+}
+
+/* The fd to wait on for readability before the next step; -1: none. */
+int
+st_sweep_run_fd(const struct st_sweep_run *run)
+{
+	return (run->done ? -1 : prober_fd(&run->pb));
+}
+
+/*
+ * Seconds until the next step is due at the latest: when the probe's
+ * time to answer is up (its project is then reported and the probe
+ * killed), or 0 when there is work to do at once.  -1 when done.  The
+ * time budget needs no call of its own: it is checked before each
+ * project is taken on.
+ */
+double
+st_sweep_run_timeout(const struct st_sweep_run *run)
+{
+	if (run->done)
+		return (-1.);
+	if (prober_fd(&run->pb) == -1)
+		return (0.);
+	return ((double)prober_wait_ms(&run->pb) / 1000.);
+}
+
+/*
+ * The next result since the last call, in sweep order, or NULL: a caller
+ * that starts runners as our children (ST_SWEEP_NO_DETACH) takes them
+ * after each step, before its loop reaps any.  Valid until
+ * st_sweep_run_end.
+ */
+const struct st_sweep_result *
+st_sweep_run_next(struct st_sweep_run *run)
+{
+	if (run->taken >= run->k)
+		return (NULL);
+	return (&run->l.v[(run->first + run->taken++) % run->pl.n]);
+}
+
+/*
+ * The caller reaped pid (its own waitpid(-1), e.g. libev's ev_child): 1
+ * if it was one of our probes, which we then never signal nor wait for.
+ */
+int
+st_sweep_run_child(struct st_sweep_run *run, pid_t pid)
+{
+	size_t	i;
+
+	if (run == NULL || pid <= 0)
+		return (0);
+	for (i = 0; i < run->pb.nlanes; i++) {
+		if (run->pb.lane[i].pid == pid) {
+			run->pb.lane[i].pid = -1;	/* its pipe is read on */
+			return (1);
+		}
+	}
+	for (i = 0; i < run->pb.ndying; i++) {
+		if (run->pb.dying[i] == pid) {
+			run->pb.dying[i] = run->pb.dying[--run->pb.ndying];
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * End a sweep, done or not: one not done is cut short where it stands
+ * (its projects left are skipped and the next sweep begins with them),
+ * its probes killed and reaped.  *l (if not NULL) gets every result, in
+ * registry order; free it with st_sweep_list_free.  Frees run.
+ */
+void
+st_sweep_run_end(struct st_sweep_run *run, struct st_sweep_list *l)
+{
+	int	cut = !run->done;
+
+	if (cut) {
+		sweep_cut(run, "sweep stopped before it got here; the next "
+		    "sweep starts here");
+		sweep_finish(run);
+	}
+	prober_reap(&run->pb, cut ? 500 : 0);
+	free(run->paths);
+	if (run->have_rows)
+		rowpaths_free(&run->rows);
+	if (l != NULL)
+		*l = run->l;
+	else
+		st_sweep_list_free(&run->l);
+	st_project_list_free(&run->pl);
+	free(run);
+}
+
+/*
+ * Sweep every registered project, one result each in registry order
+ * (disabled ones too, action none), beginning where a sweep cut short by
+ * its budget stopped (resume_at).  0: done, *l filled; 1: another
+ * sweep holds wakeup.lock, *l empty and err says so (not a failure);
+ * -1: the global DB or wakeup.lock could not be used.
+ */
+int
+st_sweep(st_gdb *g, int flags, struct st_sweep_list *l, struct st_error *err)
+{
+	return (st_sweep_held(g, flags, NULL, NULL, l, err));
+}
+
+/*
+ * st_sweep, asking hold before each start (the agent's backoff): the
+ * steps of a run, waiting between them.
+ */
+int
+st_sweep_held(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
+    struct st_sweep_list *l, struct st_error *err)
+{
+	struct st_sweep_run	*run;
+	struct pollfd		 pfd;
+	int			 rc;
+
+	l->v = NULL;
+	l->n = 0;
+	if ((rc = sweep_begin(g, flags, hold, arg, 1, &run, err)) != 0)
+		return (rc);
+	while (!st_sweep_run_step(run)) {
+		pfd.fd = st_sweep_run_fd(run);
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, (int)(st_sweep_run_timeout(run) * 1000) +
+		    1);
+	}
+	st_sweep_run_end(run, l);
 	return (0);
 }
 

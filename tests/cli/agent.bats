@@ -703,6 +703,96 @@ assert d["error"]["details"]["exit_code"] == 7, d'
 	kill -CONT "$AGENT_PID"
 }
 
+# The children of process $1 blocked opening a fifo: hung sweep probes.
+fifo_probes() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		[ "$(cat "/proc/$c/wchan" 2>/dev/null)" = wait_for_partner ] &&
+		    echo "$c"
+	done
+	return 0
+}
+
+has_fifo_probe() {
+	[ -n "$(fifo_probes "$1")" ]
+}
+
+# gone PID: no such process, or only its zombie left (its parent reaps).
+gone() {
+	! kill -0 "$1" 2>/dev/null ||
+	    grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# hung_projects N: N registered projects hung_1 ... whose sweep probe
+# blocks opening its config (a fifo) until it is killed after 2 s; the
+# registry's order (by path) sweeps them before a project named "ok".
+hung_projects() {
+	local i
+	for i in $(seq "$1"); do
+		new_project "$TEST_ROOT/hung_$i"
+	done
+}
+
+hang_projects() {
+	local i
+	for i in $(seq "$1"); do
+		rm -f "$TEST_ROOT/hung_$i/.steroids/config"
+		mkfifo "$TEST_ROOT/hung_$i/.steroids/config"
+	done
+}
+
+@test "agent: a sweep stuck on hung projects does not delay another project's runner" {
+	[ -r "/proc/$$/stat" ] || skip "no /proc"
+	global_config agent.sweep_interval 1
+	hung_projects 6
+	new_project "$TEST_ROOT/ok"
+	start_agent
+	# Hung only now, so the sweep at start was quick; the next one is
+	# stuck 6 x 2 s, and a blocking sweep would serve no event for 12 s.
+	hang_projects 6
+	wait_for 10 has_fifo_probe "$AGENT_PID"
+	add_task "$TEST_ROOT/ok" one
+	wait_for 4 starts_at_least 1
+	run cat "$STEROIDS_HOME/fake/$(awk '{ print $3; exit }' "$RUNS").argv"
+	[ "$output" = "$TEST_ROOT/ok" ]
+	# The sweep was still at the hung ones (a probe is blocked again a
+	# moment after the last one was killed), and went on past them.
+	wait_for 2 has_fifo_probe "$AGENT_PID"
+	wait_for 20 grep -q 'hung_6: skipped no answer within' \
+	    "$TEST_ROOT/agent.log"
+	[ "$(starts)" -eq 1 ]
+	wait_for 5 no_zombies_of "$AGENT_PID"
+	agent_alive
+}
+
+@test "agent: SIGTERM during a stuck sweep exits at once and leaves no probe" {
+	[ -r "/proc/$$/stat" ] || skip "no /proc"
+	global_config agent.sweep_interval 1
+	hung_projects 6
+	new_project "$TEST_ROOT/ok"
+	add_task "$TEST_ROOT/ok" one
+	start_agent
+	wait_for 5 starts_at_least 1
+	runner=$(awk '$1 == "started" { print $3; exit }' "$RUNS")
+	hang_projects 6
+	wait_for 10 has_fifo_probe "$AGENT_PID"
+	probes=$(fifo_probes "$AGENT_PID")
+	for p in $probes; do
+		track_pid "$p"
+	done
+	kill -TERM "$AGENT_PID"
+	wait_for 3 gone "$AGENT_PID"
+	wait "$AGENT_PID"
+	# Killed and reaped by the agent: not even a zombie is left.
+	[ -n "$probes" ]
+	for p in $probes; do
+		run kill -0 "$p"
+		[ "$status" -ne 0 ]
+	done
+	grep -q 'exiting; runners keep running' "$TEST_ROOT/agent.log"
+	kill -0 "$runner"
+}
+
 @test "agent start|status|stop through the CLI" {
 	new_project "$TEST_ROOT/p"
 	run "$STEROIDS" agent status

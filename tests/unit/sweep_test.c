@@ -1,0 +1,245 @@
+/*
+ * sweep_test.c -- the sweep as a run of steps for an event loop
+ * (st_sweep_begin ...): a step never waits for a hung probe, the run
+ * says what to wait on and how long, a second sweep is refused while it
+ * holds wakeup.lock, ending it early kills and reaps its probe and leaves
+ * the resume point, and a probe the caller reaped is the run's no more.
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <poll.h>
+#include <time.h>
+
+#include "unit.h"
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((long)(now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* A registered project dir/name, with one pending task if work. */
+static void
+project(const struct unit *u, st_gdb *g, const char *name, int work,
+    char *path, size_t len)
+{
+	struct st_error	err;
+	char		db[PATH_MAX];
+
+	unit_path(u, path, len, "%s", name);
+	assert_int_equal(mkdir(path, 0700), 0);
+	if (st_project_init(path, &err) == -1)
+		fail_msg("init %s: %s", path, err.msg);
+	if (st_registry_register(g, path, NULL, NULL, 0, &err) == -1)
+		fail_msg("register %s: %s", path, err.msg);
+	if (work) {
+		snprintf(db, sizeof(db), "%s/.steroids/steroids.db", path);
+		unit_sql(db, "INSERT INTO tasks (id, title, status) VALUES "
+		    "('t1', 'one', 'pending')");
+	}
+}
+
+/* Its probe blocks opening the config, a fifo, until a writer comes. */
+static void
+hang(const char *path, char *fifo, size_t len)
+{
+	snprintf(fifo, len, "%s/.steroids/config", path);
+	(void)unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+}
+
+static st_gdb *
+gdb(void)
+{
+	struct st_error	 err;
+	st_gdb		*g;
+
+	if (st_gdb_open(&g, &err) == -1)
+		fail_msg("st_gdb_open: %s", err.msg);
+	return (g);
+}
+
+static const struct st_sweep_result *
+result_of(const struct st_sweep_list *l, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].project, path) == 0)
+			return (&l->v[i]);
+	fail_msg("no result for %s", path);
+	return (NULL);
+}
+
+static void
+test_steps_never_wait(void **state)
+{
+	struct unit			*u = *state;
+	struct st_error			 err;
+	struct st_sweep_run		*run, *other;
+	struct st_sweep_list		 l;
+	const struct st_sweep_result	*r;
+	struct pollfd			 pfd;
+	struct timespec			 t0;
+	st_gdb				*g = gdb();
+	char				 a[PATH_MAX], b[PATH_MAX], fifo[PATH_MAX];
+	size_t				 n = 0;
+	long				 slowest = 0, ms;
+	int				 steps = 0, done;
+
+	project(u, g, "a-hung", 0, a, sizeof(a));
+	project(u, g, "b-ok", 1, b, sizeof(b));
+	hang(a, fifo, sizeof(fifo));
+
+	assert_int_equal(st_sweep_begin(g, ST_SWEEP_DRY_RUN, NULL, NULL, &run,
+	    &err), 0);
+	/* wakeup.lock is held for the whole run. */
+	assert_int_equal(st_sweep_begin(g, ST_SWEEP_DRY_RUN, NULL, NULL,
+	    &other, &err), 1);
+	assert_null(other);
+	assert_int_equal(err.code, ST_ELOCKED);
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		done = st_sweep_run_step(run);
+		if ((ms = ms_since(&t0)) > slowest)
+			slowest = ms;
+		steps++;
+		while (st_sweep_run_next(run) != NULL)
+			n++;
+		if (done)
+			break;
+		/* Waiting on the hung probe: its pipe, at most its 2 s. */
+		assert_true(st_sweep_run_timeout(run) >= 0.);
+		assert_true(st_sweep_run_timeout(run) <= 2.);
+		pfd.fd = st_sweep_run_fd(run);
+		pfd.events = POLLIN;
+		(void)poll(&pfd, pfd.fd == -1 ? 0 : 1,
+		    (int)(st_sweep_run_timeout(run) * 1000) + 1);
+	}
+	assert_true(steps > 1);
+	assert_true(slowest < 1000);	/* never the probe's 2 s */
+	assert_int_equal(n, 2);
+	assert_int_equal(st_sweep_run_fd(run), -1);
+	assert_null(st_sweep_run_next(run));
+	st_sweep_run_end(run, &l);
+	assert_int_equal(l.n, 2);
+	r = result_of(&l, a);
+	assert_int_equal(r->action, ST_SWEEP_SKIPPED);
+	assert_non_null(strstr(r->reason, "no answer within"));
+	r = result_of(&l, b);
+	assert_int_equal(r->action, ST_SWEEP_WOULD_START);
+	st_sweep_list_free(&l);
+
+	/* Done: the lock is free again. */
+	assert_int_equal(st_sweep_begin(g, ST_SWEEP_DRY_RUN, NULL, NULL,
+	    &other, &err), 0);
+	st_sweep_run_end(other, NULL);
+	/* What the run left to a caller's reaper (test_end_early...). */
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	st_gdb_close(g);
+}
+
+static void
+test_end_early_kills_and_reaps(void **state)
+{
+	struct unit			*u = *state;
+	struct st_error			 err;
+	struct st_sweep_run		*run;
+	struct st_sweep_list		 l;
+	const struct st_sweep_result	*r;
+	st_gdb				*g = gdb();
+	char				 a[PATH_MAX], b[PATH_MAX], fifo[PATH_MAX];
+	char				 lock[PATH_MAX], *resume;
+
+	project(u, g, "a-hung", 0, a, sizeof(a));
+	project(u, g, "b-ok", 1, b, sizeof(b));
+	hang(a, fifo, sizeof(fifo));
+
+	assert_int_equal(st_sweep_begin(g, 0, NULL, NULL, &run, &err), 0);
+	assert_int_equal(st_sweep_run_step(run), 0);
+	assert_int_not_equal(st_sweep_run_fd(run), -1);
+	st_sweep_run_end(run, &l);
+	/* The probe is killed and reaped: no child of ours is left. */
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(l.n, 2);
+	r = result_of(&l, a);
+	assert_int_equal(r->action, ST_SWEEP_SKIPPED);
+	assert_non_null(strstr(r->reason, "sweep stopped"));
+	r = result_of(&l, b);
+	assert_int_equal(r->action, ST_SWEEP_SKIPPED);
+	st_sweep_list_free(&l);
+	/* The next sweep begins where this one stopped. */
+	snprintf(lock, sizeof(lock), "%s/wakeup.lock", u->home);
+	resume = unit_read(lock);
+	assert_non_null(resume);
+	assert_string_equal(resume, a);
+	free(resume);
+	st_gdb_close(g);
+}
+
+/*
+ * The caller's loop reaps the probe (waitpid(-1), as libev does): the run
+ * takes the records it sent all the same, and knows the pid was its own
+ * only once.
+ */
+static void
+test_caller_reaps_the_probe(void **state)
+{
+	struct unit			*u = *state;
+	struct st_error			 err;
+	struct st_sweep_run		*run;
+	struct st_sweep_list		 l;
+	struct timespec			 t0;
+	st_gdb				*g = gdb();
+	char				 a[PATH_MAX], fifo[PATH_MAX];
+	pid_t				 pid;
+	int				 fd;
+
+	project(u, g, "a-hung", 1, a, sizeof(a));
+	hang(a, fifo, sizeof(fifo));
+
+	assert_int_equal(st_sweep_begin(g, ST_SWEEP_DRY_RUN, NULL, NULL, &run,
+	    &err), 0);
+	assert_int_equal(st_sweep_run_step(run), 0);
+	/* Let the probe go on: an empty config; it answers, then exits. */
+	assert_true((fd = open(fifo, O_WRONLY)) != -1);
+	close(fd);
+	pid = waitpid(-1, NULL, 0);
+	assert_true(pid > 0);
+	assert_int_equal(st_sweep_run_child(run, pid), 1);
+	assert_int_equal(st_sweep_run_child(run, pid), 0);
+	assert_int_equal(st_sweep_run_child(NULL, pid), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!st_sweep_run_step(run))
+		assert_true(ms_since(&t0) < 1000);	/* no wait for 2 s */
+	st_sweep_run_end(run, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].action, ST_SWEEP_WOULD_START);
+	st_sweep_list_free(&l);
+	st_gdb_close(g);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_steps_never_wait,
+		    unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_end_early_kills_and_reaps,
+		    unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(test_caller_reaps_the_probe,
+		    unit_setup, unit_teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
