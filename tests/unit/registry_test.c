@@ -7,17 +7,6 @@
 
 #include "unit.h"
 
-static st_gdb *
-gdb(void)
-{
-	struct st_error	 err;
-	st_gdb		*g;
-
-	if (st_gdb_open(&g, &err) == -1)
-		fail_msg("st_gdb_open: %s", err.msg);
-	return (g);
-}
-
 static void
 db_file(const struct unit *u, char *buf, size_t len)
 {
@@ -51,7 +40,7 @@ test_register_twice(void **state)
 	struct unit		*u = *state;
 	struct st_project	 p;
 	struct st_error		 err;
-	st_gdb			*g = gdb();
+	st_gdb			*g = unit_gdb();
 	char			 dir[PATH_MAX], in[PATH_MAX], db[PATH_MAX];
 	int			 found;
 
@@ -95,7 +84,7 @@ static void
 test_one_row_per_folder(void **state)
 {
 	struct unit	*u = *state;
-	st_gdb		*g = gdb();
+	st_gdb		*g = unit_gdb();
 	char		 dir[PATH_MAX], in[PATH_MAX];
 
 	unit_project(u, "p", dir, sizeof(dir));
@@ -131,7 +120,7 @@ static void
 test_register_refusals(void **state)
 {
 	struct unit	*u = *state;
-	st_gdb		*g = gdb();
+	st_gdb		*g = unit_gdb();
 	char		 dir[PATH_MAX], sub[PATH_MAX];
 
 	unit_path(u, dir, sizeof(dir), "missing");
@@ -162,7 +151,7 @@ test_unregister(void **state)
 {
 	struct unit	*u = *state;
 	struct st_error	 err;
-	st_gdb		*g = gdb();
+	st_gdb		*g = unit_gdb();
 	char		 a[PATH_MAX], b[PATH_MAX], in[PATH_MAX], out[PATH_MAX];
 
 	unit_project(u, "a", a, sizeof(a));
@@ -195,7 +184,7 @@ test_enable_disable_list(void **state)
 	struct st_project_list	 l;
 	struct st_project	 p;
 	struct st_error		 err;
-	st_gdb			*g = gdb();
+	st_gdb			*g = unit_gdb();
 	char			 a[PATH_MAX], b[PATH_MAX], out[PATH_MAX];
 	int			 found;
 
@@ -252,7 +241,7 @@ test_odd_paths(void **state)
 	struct unit		*u = *state;
 	struct st_project_list	 l;
 	struct st_error		 err;
-	st_gdb			*g = gdb();
+	st_gdb			*g = unit_gdb();
 	char			 dir[PATH_MAX];
 	size_t			 i, j;
 
@@ -283,7 +272,7 @@ test_prune(void **state)
 	struct unit		*u = *state;
 	struct st_prune_list	 l;
 	struct st_error		 err;
-	st_gdb			*g = gdb();
+	st_gdb			*g = unit_gdb();
 	char			 keep[PATH_MAX], gone[PATH_MAX];
 	char			 nodot[PATH_MAX], sub[PATH_MAX];
 
@@ -334,7 +323,7 @@ test_prune_keeps_unmounted(void **state)
 	struct unit		*u = *state;
 	struct st_prune_list	 l;
 	struct st_error		 err;
-	st_gdb			*g = gdb();
+	st_gdb			*g = unit_gdb();
 	char			 drive[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
 	char			 db[PATH_MAX], sql[3 * PATH_MAX];
 
@@ -380,7 +369,7 @@ test_foreign_project_db(void **state)
 {
 	struct unit	*u = *state;
 	struct st_error	 err;
-	st_gdb		*g = gdb();
+	st_gdb		*g = unit_gdb();
 	char		 dir[PATH_MAX], db[PATH_MAX + 32];
 	long		 n;
 

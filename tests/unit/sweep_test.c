@@ -54,17 +54,6 @@ hang(const char *path, char *fifo, size_t len)
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 }
 
-static st_gdb *
-gdb(void)
-{
-	struct st_error	 err;
-	st_gdb		*g;
-
-	if (st_gdb_open(&g, &err) == -1)
-		fail_msg("st_gdb_open: %s", err.msg);
-	return (g);
-}
-
 static const struct st_sweep_result *
 result_of(const struct st_sweep_list *l, const char *path)
 {
@@ -87,7 +76,7 @@ test_steps_never_wait(void **state)
 	const struct st_sweep_result	*r;
 	struct pollfd			 pfd;
 	struct timespec			 t0;
-	st_gdb				*g = gdb();
+	st_gdb				*g = unit_gdb();
 	char				 a[PATH_MAX], b[PATH_MAX], fifo[PATH_MAX];
 	size_t				 n = 0;
 	long				 slowest = 0, ms;
@@ -155,7 +144,7 @@ test_end_early_kills_and_reaps(void **state)
 	struct st_sweep_run		*run;
 	struct st_sweep_list		 l;
 	const struct st_sweep_result	*r;
-	st_gdb				*g = gdb();
+	st_gdb				*g = unit_gdb();
 	char				 a[PATH_MAX], b[PATH_MAX], fifo[PATH_MAX];
 	char				 lock[PATH_MAX], *resume;
 
@@ -200,7 +189,7 @@ test_caller_reaps_the_probe(void **state)
 	struct st_sweep_run		*run;
 	struct st_sweep_list		 l;
 	struct timespec			 t0;
-	st_gdb				*g = gdb();
+	st_gdb				*g = unit_gdb();
 	char				 a[PATH_MAX], fifo[PATH_MAX];
 	pid_t				 pid;
 	int				 fd;

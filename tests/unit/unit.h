@@ -116,6 +116,18 @@ unit_teardown(void **state)
 	return (0);
 }
 
+/* The global DB of the test's STEROIDS_HOME, opened or the test fails. */
+static inline st_gdb *
+unit_gdb(void)
+{
+	struct st_error	 err;
+	st_gdb		*g;
+
+	if (st_gdb_open(&g, &err) == -1)
+		fail_msg("st_gdb_open: %s", err.msg);
+	return (g);
+}
+
 static inline mode_t
 unit_mode(const char *path)
 {
