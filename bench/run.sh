@@ -67,8 +67,11 @@ stop_bg() {
 
 # Wait until PID's CPU time stops moving for a second (it has settled).
 settle_pid() {
-	last=-1
-	for i in $(seq 1 120); do
+	# local: the caller's $i is the watcher's PID (it was overwritten,
+	# and stop_bg then missed the inotifywait loop: it ran on beside
+	# the next rows).
+	local last=-1 t k
+	for k in $(seq 1 120); do
 		t=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null) ||
 		    return 1
 		[ "$t" = "$last" ] && return 0
