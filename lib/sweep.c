@@ -51,6 +51,7 @@
 #define STALE_KILL_MS		1000	/* SIGKILL to gone */
 #define SWEEP_BUDGET		40	/* s: no project taken on after this */
 #define ST_SWEEP_BOUND		50	/* s: BUDGET + one project's worst */
+#define PENDING_HELD		(-2)	/* a runner held the lock: no count */
 
 enum probe_status {
 	PROBE_OK,
@@ -63,7 +64,8 @@ enum probe_status {
 struct probe {
 	size_t	 seq;			/* which path of the prober's */
 	int	 status;
-	long	 pending;		/* -1: could not count, msg says why */
+	long	 pending;		/* -1: could not count, msg says why;
+					   PENDING_HELD: not counted */
 	long	 stale_timeout;
 	char	 msg[240];
 };
@@ -152,6 +154,20 @@ ms_since(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
+/* The pending work of a project whose folder passed the checks. */
+static void
+probe_count(const char *path, struct probe *pr)
+{
+	struct st_error	 e;
+	long		 n;
+
+	pr->pending = -1;
+	if (st_project_pending(path, ST_PDB_QUICK, &n, &e) == -1)
+		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
+	else
+		pr->pending = n;
+}
+
 /*
  * The checks themselves; run in the probe child (or here if fork fails).
  * global: the global config loaded once for many projects, or NULL to
@@ -163,7 +179,6 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
 	struct st_error	 e;
 	struct stat	 sb;
 	st_config	*cfg;
-	long		 n;
 
 	memset(pr, 0, sizeof(*pr));
 	pr->status = PROBE_OK;
@@ -193,10 +208,17 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
 	}
 	pr->stale_timeout = st_config_int(cfg, "runner.stale_timeout");
 	st_config_free(cfg);
-	if (st_project_pending(path, ST_PDB_QUICK, &n, &e) == -1)
-		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
-	else
-		pr->pending = n;
+	/*
+	 * A runner holds the lock: it does the work, and the count (opening
+	 * the DB, SQLite reading its schema) is most of a probe's cost.  If
+	 * the sweep finds the lock free after all, it counts then
+	 * (probe_count).
+	 */
+	if (st_lock_probe(path, NULL) == 1) {
+		pr->pending = PENDING_HELD;
+		return;
+	}
+	probe_count(path, pr);
 }
 
 /*
@@ -653,6 +675,9 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags,
 		    "pid not yet written)");
 		return;
 	}
+	/* The probe saw a runner, gone since or stopped above: count now. */
+	if (pr.pending == PENDING_HELD)
+		probe_count(path, &pr);
 	if (pr.pending < 0) {
 		if (res->action == ST_SWEEP_NONE)
 			res->action = ST_SWEEP_SKIPPED;
