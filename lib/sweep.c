@@ -184,17 +184,15 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
 	pr->status = PROBE_OK;
 	pr->pending = -1;
 	pr->stale_timeout = 300;
-	if (stat(path, &sb) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			pr->status = PROBE_MISSING;
-		else {
+	if (st_path_check_project(path, &e) == -1) {
+		/* Not found: gone, or a stat that failed otherwise (EIO). */
+		if (e.code == ST_ENOTFOUND && stat(path, &sb) == -1 &&
+		    errno != ENOENT && errno != ENOTDIR) {
 			pr->status = PROBE_BROKEN;
 			snprintf(pr->msg, sizeof(pr->msg), "%s",
 			    strerror(errno));
+			return;
 		}
-		return;
-	}
-	if (st_path_check_project(path, &e) == -1) {
 		pr->status = e.code == ST_ENOTFOUND ? PROBE_MISSING :
 		    e.code == ST_EPERM ? PROBE_UNSAFE : PROBE_BROKEN;
 		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
