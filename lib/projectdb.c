@@ -301,17 +301,19 @@ st_pdb_dir(st_pdb *p)
 
 /*
  * Pending work: a task that is pending, in progress or in review, outside
- * a skipped section.
+ * a skipped section.  Asked in two steps: is there an open task at all
+ * (idx_tasks_status; a simpler statement, ~6 of the ~15 us it takes to
+ * prepare and run the join), and only then, in skipped sections or not.
+ * None open means none pending; a commit between the two is seen by the
+ * second.
  */
-int
-st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
+static int
+pdb_count(st_pdb *p, const char *sql, long *count, struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
 	int		 rc;
 
-	*count = 0;
-	if (st_sql_prepare(p->db, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
-	    ST_SQL_TASK_WORK, &stmt, err) == -1)
+	if (st_sql_prepare(p->db, sql, &stmt, err) == -1)
 		return (-1);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
@@ -320,6 +322,19 @@ st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
 	if (rc != SQLITE_ROW)
 		return (st_sql_err(p->db, rc, err, "cannot count tasks"));
 	return (0);
+}
+
+int
+st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
+{
+	*count = 0;
+	if (pdb_count(p, "SELECT count(*) FROM tasks t WHERE" ST_SQL_TASK_OPEN,
+	    count, err) == -1)
+		return (-1);
+	if (*count == 0)
+		return (0);
+	return (pdb_count(p, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
+	    ST_SQL_TASK_WORK, count, err));
 }
 
 int
