@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,12 +381,21 @@ prober_get(struct prober *pb, size_t j, struct probe *pr)
 static void
 prober_init(struct prober *pb, const char **paths, size_t n)
 {
-	long	cpus;
-	size_t	i;
+#ifdef CPU_COUNT
+	cpu_set_t	set;
+#endif
+	long		cpus;
+	size_t		i;
 
 	pb->paths = paths;
 	pb->n = n;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+	/* The CPUs we may run on (taskset, a container's cpuset). */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    CPU_COUNT(&set) < cpus)
+		cpus = CPU_COUNT(&set);
+#endif
 	pb->local = 0;
 	pb->nlanes = cpus < 1 ? 1 : cpus > PROBE_LANES ? PROBE_LANES :
 	    (size_t)cpus;
