@@ -133,10 +133,10 @@ st_lock_probe(const char *project, pid_t *holder)
 		return (-1);
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return (errno == ENOENT ? 0 : -1);
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+	/* A shared lock we get is free; the close below drops it. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
 		held = 0;
-		flock(fd, LOCK_UN);
-	} else
+	else
 		held = errno == EWOULDBLOCK ? 1 : -1;
 	if (held == 1 && holder != NULL)
 		*holder = st_pid_read(fd);

@@ -32,6 +32,26 @@ st_sql_err(sqlite3 *db, int rc, struct st_error *err, const char *what)
 	return (st_seterr(err, ST_EGENERAL, "%s: %s: %s", file, what, msg));
 }
 
+/*
+ * Process-wide SQLite settings, made before SQLite's first use here: no
+ * memory statistics.  With them every allocation takes a global mutex
+ * and updates counters, and reading a project's schema allocates a lot:
+ * 15% of the sweep's cost per project (~100 us -> ~86 us).  Nothing
+ * here reads the statistics (sqlite3_memory_used, the heap limits).  A
+ * program that used SQLite before its first call here keeps its setting
+ * (sqlite3_config refuses once SQLite is initialized).
+ */
+static void
+sql_setup(void)
+{
+	static int	done;
+
+	if (done)
+		return;
+	done = 1;
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 st_sql_open(const char *path, int flags, int busy_ms, sqlite3 **dbp,
     struct st_error *err)
@@ -40,6 +60,7 @@ st_sql_open(const char *path, int flags, int busy_ms, sqlite3 **dbp,
 	int	 rc;
 
 	*dbp = NULL;
+	sql_setup();
 	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		if (db == NULL)

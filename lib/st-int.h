@@ -23,9 +23,10 @@
  */
 #define ST_SQL_TASK_FROM \
 	" FROM tasks t LEFT JOIN sections s ON s.id = t.section_id"
+#define ST_SQL_TASK_OPEN \
+	" t.status IN ('review', 'in_progress', 'pending')"
 #define ST_SQL_TASK_WORK \
-	" t.status IN ('review', 'in_progress', 'pending') AND " \
-	"COALESCE(s.skipped, 0) = 0"
+	ST_SQL_TASK_OPEN " AND COALESCE(s.skipped, 0) = 0"
 
 struct st_gdb {
 	sqlite3	*db;

@@ -4,6 +4,9 @@
  * Every function that can fail returns 0 on success and -1 on failure with
  * *err filled in (a code from enum st_code and one line of text).  Nothing
  * here prints or exits.  Handles are opaque.
+ *
+ * Process-wide: the first DB open turns SQLite's memory statistics off
+ * (SQLITE_CONFIG_MEMSTATUS), unless SQLite was in use before (sql.c).
  */
 #ifndef STEROIDS_H
 #define STEROIDS_H

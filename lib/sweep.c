@@ -41,6 +41,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@
 #define SWEEP_BUDGET		40	/* s: no project taken on after this */
 #define ST_SWEEP_BOUND		50	/* s: BUDGET + one project's worst */
 #define STEP_SLICE_MS		10	/* a step's work, if not patient */
+#define PENDING_HELD		(-2)	/* a runner held the lock: no count */
 
 enum probe_status {
 	PROBE_OK,
@@ -68,7 +70,8 @@ enum probe_status {
 struct probe {
 	size_t	 seq;			/* which path of the prober's */
 	int	 status;
-	long	 pending;		/* -1: could not count, msg says why */
+	long	 pending;		/* -1: could not count, msg says why;
+					   PENDING_HELD: not counted */
 	long	 stale_timeout;
 	char	 msg[240];
 };
@@ -168,6 +171,20 @@ ms_since(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
+/* The pending work of a project whose folder passed the checks. */
+static void
+probe_count(const char *path, struct probe *pr)
+{
+	struct st_error	 e;
+	long		 n;
+
+	pr->pending = -1;
+	if (st_project_pending(path, ST_PDB_QUICK, &n, &e) == -1)
+		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
+	else
+		pr->pending = n;
+}
+
 /*
  * The checks themselves; run in the probe child (or here if fork fails).
  * global: the global config loaded once for many projects, or NULL to
@@ -179,23 +196,20 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
 	struct st_error	 e;
 	struct stat	 sb;
 	st_config	*cfg;
-	long		 n;
 
 	memset(pr, 0, sizeof(*pr));
 	pr->status = PROBE_OK;
 	pr->pending = -1;
 	pr->stale_timeout = 300;
-	if (stat(path, &sb) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			pr->status = PROBE_MISSING;
-		else {
+	if (st_path_check_project(path, &e) == -1) {
+		/* Not found: gone, or a stat that failed otherwise (EIO). */
+		if (e.code == ST_ENOTFOUND && stat(path, &sb) == -1 &&
+		    errno != ENOENT && errno != ENOTDIR) {
 			pr->status = PROBE_BROKEN;
 			snprintf(pr->msg, sizeof(pr->msg), "%s",
 			    strerror(errno));
+			return;
 		}
-		return;
-	}
-	if (st_path_check_project(path, &e) == -1) {
 		pr->status = e.code == ST_ENOTFOUND ? PROBE_MISSING :
 		    e.code == ST_EPERM ? PROBE_UNSAFE : PROBE_BROKEN;
 		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
@@ -209,10 +223,17 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
 	}
 	pr->stale_timeout = st_config_int(cfg, "runner.stale_timeout");
 	st_config_free(cfg);
-	if (st_project_pending(path, ST_PDB_QUICK, &n, &e) == -1)
-		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
-	else
-		pr->pending = n;
+	/*
+	 * A runner holds the lock: it does the work, and the count (opening
+	 * the DB, SQLite reading its schema) is most of a probe's cost.  If
+	 * the sweep finds the lock free after all, it counts then
+	 * (probe_count).
+	 */
+	if (st_lock_probe(path, NULL) == 1) {
+		pr->pending = PENDING_HELD;
+		return;
+	}
+	probe_count(path, pr);
 }
 
 /*
@@ -429,12 +450,21 @@ prober_get(struct prober *pb, size_t j, struct probe *pr)
 static void
 prober_init(struct prober *pb, const char **paths, size_t n)
 {
-	long	cpus;
-	size_t	i;
+#ifdef CPU_COUNT
+	cpu_set_t	set;
+#endif
+	long		cpus;
+	size_t		i;
 
 	pb->paths = paths;
 	pb->n = n;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+	/* The CPUs we may run on (taskset, a container's cpuset). */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    CPU_COUNT(&set) < cpus)
+		cpus = CPU_COUNT(&set);
+#endif
 	pb->local = 0;
 	pb->nlanes = cpus < 1 ? 1 : cpus > PROBE_LANES ? PROBE_LANES :
 	    (size_t)cpus;
@@ -681,7 +711,7 @@ add_note(char *buf, size_t len, const char *fmt, ...)
  */
 static void
 sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
-    const struct probe *pr, const struct rowpaths *rows,
+    struct probe *pr, const struct rowpaths *rows,
     st_sweep_hold hold, void *arg, struct st_sweep_result *res)
 {
 	struct st_error	 e;
@@ -754,6 +784,9 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
 		    "pid not yet written)");
 		return;
 	}
+	/* The probe saw a runner, gone since or stopped above: count now. */
+	if (pr->pending == PENDING_HELD)
+		probe_count(path, pr);
 	if (pr->pending < 0) {
 		if (res->action == ST_SWEEP_NONE)
 			res->action = ST_SWEEP_SKIPPED;

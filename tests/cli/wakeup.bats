@@ -474,6 +474,36 @@ fifo_child() {
 	kill -0 "$fg"
 }
 
+@test "a live runner's project is not read: reported running, nothing started, even where a reader would hang" {
+	new_project "$TEST_ROOT/run"
+	new_project "$TEST_ROOT/ok"
+	add_task "$TEST_ROOT/run" "t"
+	add_task "$TEST_ROOT/ok" "t"
+	# A runner holding the lock, its pid written, with pending work.
+	flock "$TEST_ROOT/run/.steroids/runner.lock" sh -c \
+	    'echo $$ >"$0/.steroids/runner.lock"; exec sleep 300' \
+	    "$TEST_ROOT/run" 3>&- &
+	track_pid $!
+	wait_for 10 lock_held "$TEST_ROOT/run"
+	wait_for 10 test -s "$TEST_ROOT/run/.steroids/runner.lock"
+	holder=$(cat "$TEST_ROOT/run/.steroids/runner.lock")
+	track_pid "$holder"
+	# A reader of this DB would block opening its -shm (a fifo), as on a
+	# dead mount: the sweep must not open the DB of a running project.
+	rm -f "$TEST_ROOT/run/.steroids/steroids.db-shm"
+	mkfifo "$TEST_ROOT/run/.steroids/steroids.db-shm"
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$TEST_ROOT/run")" = "none|runner running (pid $holder)|$holder" ]
+	[ "$(action_of "$TEST_ROOT/ok" | cut -d'|' -f1)" = started ]
+	wait_for 10 has_started 1
+	sleep 0.3
+	# One spawn only, ok's: nothing was started for the running project.
+	[ "$(grep -c '^spawned' "$FAKE_RUNNER_DIR/runs")" -eq 1 ]
+	[ "$(cat "$FAKE_RUNNER_DIR"/*.argv)" = "$TEST_ROOT/ok" ]
+	kill -0 "$holder"
+}
+
 @test "a runner starting (lock held, pid not written yet): no start, no kill of a reused pid" {
 	new_project "$TEST_ROOT/p"
 	add_task "$TEST_ROOT/p" "t"
