@@ -50,8 +50,9 @@ STEROIDS=$B/steroids
 # A lost wakeup waits for the next sweep: up to SOAK_SWEEP (20 s) later,
 # so LATE must stay well below it to see most of them.  Bare or under ASan
 # a task is done in ~10 ms (p99 < 1 s).  Under valgrind the agent runs some
-# 20-50 times slower: a sweep of 200 projects (with its forked probers)
-# blocks the loop for ~7 s, and what is inserted meanwhile waits for it.
+# 20-50 times slower: a sweep of 200 projects blocks the loop for some
+# 5-7 s, and what is inserted meanwhile waits for it (measured: p99 3.7 s,
+# max 5.3-6.8 s).
 case ${SOAK_WRAPPER:-none} in
 valgrind)	LATE=${SOAK_LATE:-15} ;;
 *)		LATE=${SOAK_LATE:-5} ;;
@@ -446,9 +447,10 @@ fi
 VG=
 case $WRAPPER in
 valgrind)
-	# One log per process: the agent's, and those of the children the
-	# sweep forks to probe projects (they run the agent's code too, and
-	# end with their own summary).
+	# One log per process: the agent's, and those of its forked children:
+	# each runner spawn (a header only: it execs, and valgrind does not
+	# follow) and the sweep's probers (the agent's code, with their own
+	# summary at exit).
 	VLOG=$W/valgrind.$APID.log
 	grep -q 'ERROR SUMMARY: 0 errors' "$VLOG" 2>/dev/null ||
 	    fail "no clean ERROR SUMMARY in the agent's $VLOG"
@@ -475,7 +477,7 @@ valgrind)
 	    s/.*\(FILE DESCRIPTORS: [0-9]* open[^.]*\).*/\1/p' "$VLOG" |
 	    tr -s ' ' | paste -s -d ';' -)
 	say "valgrind, agent: $VG; $NVLOG logs checked (the agent and" \
-	    "$((NVLOG - 1)) forked probers)"
+	    "$((NVLOG - 1)) forked children)"
 	;;
 asan)
 	for f in "$W"/asan*; do
