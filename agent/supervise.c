@@ -119,7 +119,12 @@ runner_track(const char *path, pid_t pid, int child, long mark)
 {
 	struct runner	*r;
 
-	if (runner_by_pid(pid, child) != NULL)
+	/*
+	 * Known either way: a runner of ours that holds the lock another
+	 * one exited 6 on is adopted by no one (tracked twice, its exit
+	 * was handled twice: seen by make soak).
+	 */
+	if (runner_by_pid(pid, 1) != NULL || runner_by_pid(pid, 0) != NULL)
 		return;
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->path = strdup(path)) == NULL)
