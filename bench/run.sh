@@ -93,11 +93,11 @@ proc_stats() {
 	echo "$rss $hwm $fds $cpu $cs $th"
 }
 
-react() {	# react NAME N SAMPLES [writer flags]
+react() {	# react NAME N SAMPLES [writer flags, over the defaults]
 	name=$1 n=$2 k=$3
 	shift 3
-	"$WRITER" "$@" -n "$k" -s 20 -S "$n" -r "$W/results-$n" \
-	    -m "$W/mode" -o "$R/$name-$n.tsv" "$W/list-$n"
+	"$WRITER" -n "$k" -s 20 -S "$n" -r "$W/results-$n" \
+	    -m "$W/mode" -o "$R/$name-$n.tsv" "$@" "$W/list-$n"
 }
 
 agent_works() {
@@ -204,7 +204,11 @@ for n in $NS; do
 		start_bg sh -c "while :; do '$B/steroids' runners wakeup \
 		    --quiet; sleep 1; done"
 		c=$BG
-		react cron1s "$n" "$CSAMPLES" -t 10000
+		# Commits 1.2-2.4 s apart, more than a period (1 s + the
+		# sweep): at a random phase of the loop, as the model has
+		# it.  20-40 ms after the last runner ended, every commit
+		# came just after a sweep and waited a whole period.
+		react cron1s "$n" "$CSAMPLES" -t 10000 -s 1200
 		stop_bg "$c"
 	fi
 	unset STEROIDS_HOME
