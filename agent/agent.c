@@ -429,6 +429,7 @@ main(int argc, char **argv)
 	}
 	if (daemon_mode) {
 		st_gdb_close(agent.gdb);	/* no SQLite handle across fork */
+		agent.gdb = NULL;		/* closed again on a failure */
 		ready = daemonise();
 	}
 	log_init(daemon_mode, verbose);

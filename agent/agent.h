@@ -29,6 +29,7 @@ struct project {
 	dev_t				 dev;	/* of dir when watched */
 	ino_t				 ino;
 	int				 seen;	/* registry sync mark */
+	int				 fresh;	/* new in this sync */
 	int				 skip_logged;
 	int				 poll_logged;
 	ev_timer			 check;	/* re-checks after an event */

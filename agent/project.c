@@ -102,8 +102,11 @@ project_start(struct project *p)
 
 /*
  * One check: 1 when the ladder can stop (a runner runs or was started,
- * or the project waits out its backoff), 0 to look again later.  tries:
- * how many times to look again 100 us apart while nothing is pending.
+ * or the project waits out its backoff); 0 when nothing is pending (yet:
+ * the ladder looks again); -1 when it could not tell (the lock held and
+ * no PID written yet, the DB not readable, a start skipped): a single
+ * check of a rescan hands these to a ladder.  tries: how many times to
+ * look again 100 us apart while nothing is pending.
  */
 static int
 project_check(struct project *p, int tries)
@@ -122,17 +125,17 @@ project_check(struct project *p, int tries)
 			    progress_mark(p->path));
 			return (1);
 		}
-		return (0);	/* it has not written its PID yet */
+		return (-1);	/* it has not written its PID yet */
 	}
 	if (held == -1)
-		return (0);
+		return (-1);
 	if (project_counts_wait(p->path, tries, &n, &p->mark, &err) == -1) {
 		log_debug("%s: %s", p->path, err.msg);
-		return (0);
+		return (-1);
 	}
 	if (n == 0)
 		return (0);
-	return (project_start(p));
+	return (project_start(p) ? 1 : -1);
 }
 
 static void
@@ -142,7 +145,7 @@ check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)revents;
 	/* The first check looks again every 100 us for 2 ms. */
-	if (project_check(p, p->step == 0 ? FAST_TRIES : 0))
+	if (project_check(p, p->step == 0 ? FAST_TRIES : 0) == 1)
 		return;
 	if (++p->step < CHECK_STEPS) {
 		ev_timer_set(t, step_delay(p->step), 0.);
@@ -199,8 +202,8 @@ rescan_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		if ((p = TAILQ_FIRST(&agent.rescan)) == NULL)
 			break;
 		project_unqueue(p);
-		if (!ev_is_active(&p->check))
-			(void)project_check(p, 0);
+		if (!ev_is_active(&p->check) && project_check(p, 0) == -1)
+			project_kick(p);	/* undecided: look again */
 		if (ev_time() >= end)
 			break;
 	}
@@ -229,10 +232,16 @@ projects_rescan(double delay)
 {
 	struct project	*p;
 
-	if (delay > 0 && !ev_is_active(&agent.rescan_idle)) {
-		ev_timer_stop(agent.loop, &agent.rescan_delay);
-		ev_timer_set(&agent.rescan_delay, delay, 0.);
-		ev_timer_start(agent.loop, &agent.rescan_delay);
+	/*
+	 * The wait holds the whole queue back, a rescan under way too; a
+	 * wait already running is not put off (overflows in a row).
+	 */
+	if (delay > 0) {
+		ev_idle_stop(agent.loop, &agent.rescan_idle);
+		if (!ev_is_active(&agent.rescan_delay)) {
+			ev_timer_set(&agent.rescan_delay, delay, 0.);
+			ev_timer_start(agent.loop, &agent.rescan_delay);
+		}
 	}
 	TAILQ_FOREACH(p, &agent.projects, entry)
 		project_queue(p);
@@ -362,7 +371,7 @@ projects_sync(void)
 	struct st_project_list	 l;
 	struct st_error		 err;
 	struct project		*p, *next;
-	size_t			 i;
+	size_t			 i, added = 0;
 
 	if (st_registry_list(agent.gdb, 1, &l, &err) == -1) {
 		log_warnx("cannot read the registry: %s", err.msg);
@@ -376,10 +385,25 @@ projects_sync(void)
 		if ((p = project_find(l.v[i].path)) == NULL) {
 			p = project_new(l.v[i].path);
 			log_info("%s: now watching", p->path);
-			project_queue(p);
+			p->fresh = 1;
+			added++;
 			status_changed();
 		}
 		p->seen = 1;
+	}
+	/*
+	 * A project or a few (one just registered, and maybe given a task
+	 * the moment before its watch existed: SPEC 8, Trap) get the ladder;
+	 * many at once (the agent's start) one check each, queued.
+	 */
+	TAILQ_FOREACH(p, &agent.projects, entry) {
+		if (!p->fresh)
+			continue;
+		p->fresh = 0;
+		if (added <= RESCAN_CHUNK)
+			project_kick(p);
+		else
+			project_queue(p);
 	}
 	for (p = TAILQ_FIRST(&agent.projects); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);

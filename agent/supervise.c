@@ -253,6 +253,9 @@ runner_exit(struct runner *r, int known, int status)
 	}
 	if (held == 0)
 		delete_row(path, pid);
+	/* One of ours that has not taken the lock yet (a sweep restart). */
+	if (runner_find(path) != NULL)
+		return;
 	if (n == -1) {
 		log_warnx("%s: runner %ld %s; %s", path, (long)pid, how,
 		    err.msg);

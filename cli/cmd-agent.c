@@ -260,16 +260,17 @@ status_free(struct agent_status *s)
 static int
 status_line(struct agent_status *s, const char *key, const char *val)
 {
-	char	*end, *dst;
+	char	*end, *dst, **v;
 	long	 n;
 	size_t	 i;
 
 	errno = 0;
 	if (strcmp(key, "backoff_project") == 0) {
-		s->backoff_v = reallocarray(s->backoff_v, s->nbackoff + 1,
-		    sizeof(*s->backoff_v));
-		if (s->backoff_v == NULL ||
-		    (s->backoff_v[s->nbackoff] = strdup(val)) == NULL)
+		if ((v = reallocarray(s->backoff_v, s->nbackoff + 1,
+		    sizeof(*s->backoff_v))) == NULL)
+			return (-1);
+		s->backoff_v = v;
+		if ((s->backoff_v[s->nbackoff] = strdup(val)) == NULL)
 			return (-1);
 		s->nbackoff++;
 		return (0);

@@ -522,29 +522,39 @@ prober_reap(struct prober *pb, long ms)
 
 /* Wait up to ms for pid to be gone; 1 when it is. */
 static int
-wait_gone(pid_t pid, long ms)
+wait_gone(const char *path, pid_t pid, long ms)
 {
 	struct timespec	 t0, tick = { 0, 20 * 1000 * 1000 };
 #if HAVE_DECL_SYS_PIDFD_OPEN
 	struct pollfd	 pfd;
-	int		 fd;
+	int		 fd, rc;
 
 	/* An event where the kernel has one: the pidfd turns readable. */
 	if ((fd = (int)syscall(SYS_pidfd_open, pid, 0)) != -1) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
+		pfd.revents = 0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		while (poll(&pfd, 1, (int)(ms - ms_since(&t0) > 0 ?
-		    ms - ms_since(&t0) : 0)) == -1 && errno == EINTR)
+		while ((rc = poll(&pfd, 1, (int)(ms - ms_since(&t0) > 0 ?
+		    ms - ms_since(&t0) : 0))) == -1 && errno == EINTR)
 			;
 		close(fd);
-		return (!st_pid_alive(pid));
+		/* Readable: it exited, even if its parent has not reaped it. */
+		if (rc == 1 && (pfd.revents & POLLIN))
+			return (1);
+		return (!st_pid_alive(pid) || st_lock_probe(path, NULL) == 0);
 	}
 #endif
+	/*
+	 * kill(pid, 0) says a zombie is alive: the agent's own runner stays
+	 * one until the agent's loop reaps it, which it cannot while it waits
+	 * here.  A dead runner's lock is free: that says gone as well.
+	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (st_pid_alive(pid) && ms_since(&t0) < ms)
+	while (st_pid_alive(pid) && st_lock_probe(path, NULL) != 0 &&
+	    ms_since(&t0) < ms)
 		nanosleep(&tick, NULL);
-	return (!st_pid_alive(pid));
+	return (!st_pid_alive(pid) || st_lock_probe(path, NULL) == 0);
 }
 
 /*
@@ -565,9 +575,9 @@ stop_hung(const char *path, pid_t pid)
 		return (0);
 	if (kill(pid, SIGTERM) == -1 && errno == ESRCH)
 		return (0);
-	if (!wait_gone(pid, STALE_GRACE_MS)) {
+	if (!wait_gone(path, pid, STALE_GRACE_MS)) {
 		kill(pid, SIGKILL);
-		wait_gone(pid, STALE_KILL_MS);
+		wait_gone(path, pid, STALE_KILL_MS);
 	}
 	return (st_lock_probe(path, NULL) == 0 ? 0 : -1);
 }
