@@ -10,6 +10,16 @@
  * -shm, which raises no event (SPEC 8, "Trap").  A check made only at
  * the event misses the task that caused it.
  *
+ * A ladder keeps its project's DB open from its first check to its last
+ * (project_read): a check is then a read transaction, not SQLite parsing
+ * the schema and, alone on a WAL DB, rebuilding the -shm from the WAL --
+ * which, once per step, was most of the agent's CPU per reaction (make
+ * bench, bench/README.md).  A file event closes the connection and
+ * starts the ladder again on a fresh one, so a DB replaced on disk is
+ * read anew.  Only a file event looks again every 100 us: after a
+ * runner's exit, or a backoff, the event that might have come first is
+ * older than the fine steps.
+ *
  * What is not an event -- the agent's start, a project added to the
  * registry or back from a missing folder, a lost event queue -- gets one
  * check per project instead, a few projects at a time whenever the loop
@@ -100,6 +110,44 @@ project_start(struct project *p)
 	return (started);
 }
 
+static void
+project_pdb_close(struct project *p)
+{
+	if (p->pdb == NULL)
+		return;
+	st_pdb_close(p->pdb);
+	p->pdb = NULL;
+	agent.npdb--;
+}
+
+/*
+ * p's counts (project_counts_wait) on the connection kept for its checks,
+ * opened if need be; with PDB_KEEP_MAX kept already (3 fds each), on a
+ * connection of its own.
+ */
+int
+project_read(struct project *p, int tries, long *open, long *mark,
+    struct st_error *err)
+{
+	int	had = p->pdb != NULL, rc;
+
+	rc = project_counts_wait(p->path, had || agent.npdb < PDB_KEEP_MAX ?
+	    &p->pdb : NULL, tries, open, mark, err);
+	if (!had && p->pdb != NULL)
+		agent.npdb++;
+	else if (had && p->pdb == NULL)
+		agent.npdb--;
+	return (rc);
+}
+
+/* Close p's kept connection, unless its ladder of checks goes on. */
+void
+project_release(struct project *p)
+{
+	if (!ev_is_active(&p->check))
+		project_pdb_close(p);
+}
+
 /*
  * One check: 1 when the ladder can stop (a runner runs or was started,
  * or the project waits out its backoff), 0 to look again later.  tries:
@@ -126,7 +174,7 @@ project_check(struct project *p, int tries)
 	}
 	if (held == -1)
 		return (0);
-	if (project_counts_wait(p->path, tries, &n, &p->mark, &err) == -1) {
+	if (project_read(p, tries, &n, &p->mark, &err) == -1) {
 		log_debug("%s: %s", p->path, err.msg);
 		return (0);
 	}
@@ -141,23 +189,39 @@ check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct project	*p = t->data;
 
 	(void)revents;
-	/* The first check looks again every 100 us for 2 ms. */
-	if (project_check(p, p->step == 0 ? FAST_TRIES : 0))
-		return;
-	if (++p->step < CHECK_STEPS) {
+	/* After an event, the first check looks again every 100 us for 2 ms. */
+	if (!project_check(p, p->step == 0 && p->fast ? FAST_TRIES : 0) &&
+	    ++p->step < CHECK_STEPS) {
 		ev_timer_set(t, step_delay(p->step), 0.);
 		ev_timer_start(loop, t);
+		return;
 	}
+	project_pdb_close(p);	/* the ladder is over */
 }
 
-/* Something changed: (re)start the ladder of checks. */
-void
-project_kick(struct project *p)
+static void
+ladder_start(struct project *p, int fast)
 {
 	p->step = 0;
+	p->fast = fast;
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_set(&p->check, step_delay(0), 0.);
 	ev_timer_start(agent.loop, &p->check);
+}
+
+/* Something may have changed (a runner's exit, a backoff over): check. */
+void
+project_kick(struct project *p)
+{
+	ladder_start(p, 0);
+}
+
+/* A file event: check on a fresh connection, the first step finely. */
+static void
+project_event(struct project *p)
+{
+	project_pdb_close(p);
+	ladder_start(p, 1);
 }
 
 /* Queue p for one check (see projects_rescan). */
@@ -199,8 +263,10 @@ rescan_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		if ((p = TAILQ_FIRST(&agent.rescan)) == NULL)
 			break;
 		project_unqueue(p);
-		if (!ev_is_active(&p->check))
+		if (!ev_is_active(&p->check)) {
 			(void)project_check(p, 0);
+			project_release(p);
+		}
 		if (ev_time() >= end)
 			break;
 	}
@@ -333,6 +399,7 @@ project_free(struct project *p)
 	hash_del(agent.byname, p->path, strlen(p->path));
 	project_unqueue(p);
 	project_unwatch(p);
+	project_pdb_close(p);
 	backoff_save(p);
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_stop(agent.loop, &p->backoff);
@@ -407,6 +474,7 @@ projects_revalidate(void)
 		    sb.st_dev != p->dev || sb.st_ino != p->ino)) {
 			log_info("%s: .steroids is gone or replaced", p->path);
 			project_unwatch(p);
+			project_pdb_close(p);
 			status_changed();
 		}
 		if (p->w == NULL && project_watch(p) == 0) {
@@ -426,7 +494,7 @@ agent_changed(void *arg)
 	if (arg == &home_tag)
 		home_kick();
 	else
-		project_kick(arg);
+		project_event(arg);
 }
 
 void
@@ -445,6 +513,7 @@ agent_gone(void *arg)
 	log_info("%s: .steroids is gone; unwatched until the sweep finds it "
 	    "again", p->path);
 	project_unwatch(p);
+	project_pdb_close(p);
 	status_changed();
 }
 

@@ -509,6 +509,61 @@ no_pending() {
 	[ "$(starts)" -eq 30 ]
 }
 
+# Project DBs (.steroids/steroids.db) process $1 has open.
+open_project_dbs() {
+	local fd n=0
+	for fd in /proc/"$1"/fd/*; do
+		case "$(readlink "$fd" 2>/dev/null)" in
+		*/.steroids/steroids.db) n=$((n + 1)) ;;
+		esac
+	done
+	echo "$n"
+}
+
+# The re-checks after a runner's exit (2 s) read on one connection kept
+# per project, not on a fresh open per check; 32 kept at most (each is 3
+# fds), all closed when the checks end.
+@test "agent: re-checks keep at most 32 project DBs open, none after they end" {
+	[ -r "/proc/$$/fd" ] || skip "no /proc"
+	cat >"$TEST_ROOT/consume" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	flock -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
+	EOF
+	chmod +x "$TEST_ROOT/consume"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
+	mkdir -p "$STEROIDS_HOME/fake"
+	for i in $(seq 1 40); do
+		new_project "$TEST_ROOT/p$i"
+		sqlite3 "$TEST_ROOT/p$i/.steroids/steroids.db" \
+		    "INSERT INTO tasks (id, title) VALUES ('t', 'x');"
+	done
+	start_agent
+	# The start-up rescan starts the 40; each exit begins 2 s of checks.
+	max=0
+	for k in $(seq 1 40); do
+		n=$(open_project_dbs "$AGENT_PID")
+		[ "$n" -gt "$max" ] && max=$n
+		sleep 0.1
+	done
+	echo "most project DBs open at once: $max"
+	wait_for 10 starts_at_least 40
+	for i in $(seq 1 40); do
+		wait_for 5 no_pending "$TEST_ROOT/p$i/.steroids/steroids.db"
+	done
+	[ "$max" -ge 1 ]
+	[ "$max" -le 32 ]
+	sleep 3		# the last checks end (2 s after the last exit)
+	n=$(open_project_dbs "$AGENT_PID")
+	echo "project DBs open after the checks: $n"
+	[ "$n" -eq 0 ]
+	[ "$(starts)" -eq 40 ]
+	agent_alive
+}
+
 # Context switches of process $1 so far (voluntary + involuntary).
 ctxt_switches() {
 	awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$1/status"
