@@ -289,6 +289,7 @@ st_pdb_close(st_pdb *p)
 {
 	if (p == NULL)
 		return;
+	sqlite3_finalize(p->counts);
 	sqlite3_close(p->db);
 	free(p);
 }

@@ -349,6 +349,38 @@ test_bad_input(void **state)
 	st_pdb_close(f.p);
 }
 
+/*
+ * st_task_counts keeps its statement on the connection (the agent counts
+ * again and again on one it keeps): each call sees what was committed
+ * since by another connection (a new read transaction each time).
+ */
+static void
+test_counts_kept_statement(void **state)
+{
+	struct fixture	 f;
+	struct st_error	 err;
+	st_pdb		*r;
+	long		 c[ST_TASK_NSTATUS];
+	int		 i;
+
+	open_project(*state, &f);
+	st_pdb_close(f.p);
+	if (st_pdb_open(f.dir, ST_PDB_READONLY | ST_PDB_QUICK, &r, &err) == -1)
+		fail_msg("open: %s", err.msg);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(st_task_counts(r, c, NULL, &err), 0);
+		assert_int_equal(c[0], i);	/* pending */
+		unit_sql(f.db, i == 0 ? "INSERT INTO tasks (id, title) VALUES "
+		    "('a', 'a')" : i == 1 ? "INSERT INTO tasks (id, title) "
+		    "VALUES ('b', 'b')" : "UPDATE tasks SET status = "
+		    "'completed' WHERE id = 'a'");
+	}
+	assert_int_equal(st_task_counts(r, c, NULL, &err), 0);
+	assert_int_equal(c[0], 1);
+	assert_int_equal(c[3], 1);	/* completed */
+	st_pdb_close(r);
+}
+
 int
 main(void)
 {
@@ -361,6 +393,7 @@ main(void)
 		st_test(test_handler_status_kept),
 		st_test(test_skipped_section),
 		st_test(test_bad_input),
+		st_test(test_counts_kept_statement),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
