@@ -20,6 +20,12 @@
  * runner's exit, or a backoff, the event that might have come first is
  * older than the fine steps.
  *
+ * The ladder ends early where the wait is known to be over: a check
+ * made with none of our connections open first asks whether a writer is
+ * mid-commit (st_pdb_writer_idle: SQLite's write locks); with none, every
+ * commit whose event came before is visible to its read, so finding
+ * nothing open it ends the ladder (and a runner's exit needs none).
+ *
  * What is not an event -- the agent's start, a project added to the
  * registry or back from a missing folder, a lost event queue -- gets one
  * check per project instead, a few projects at a time whenever the loop
@@ -159,7 +165,7 @@ project_check(struct project *p, int tries)
 	struct st_error	err;
 	pid_t		holder;
 	long		n;
-	int		held;
+	int		held, idle;
 
 	if (runner_find(p->path) != NULL || ev_is_active(&p->backoff))
 		return (1);
@@ -174,12 +180,19 @@ project_check(struct project *p, int tries)
 	}
 	if (held == -1)
 		return (0);
-	if (project_read(p, tries, &n, &p->mark, &err) == -1) {
+	/*
+	 * No writer mid-commit now (asked only while we have no connection
+	 * of our own open: st_pdb_writer_idle): then every commit whose
+	 * event came before is visible to the read below, and if that finds
+	 * nothing open the ladder can end here.  Else the ladder goes on.
+	 */
+	idle = p->pdb == NULL && st_pdb_writer_idle(p->path) == 1;
+	if (project_read(p, idle ? 0 : tries, &n, &p->mark, &err) == -1) {
 		log_debug("%s: %s", p->path, err.msg);
 		return (0);
 	}
 	if (n == 0)
-		return (0);
+		return (idle);
 	return (project_start(p));
 }
 

@@ -225,7 +225,7 @@ runner_exit(struct runner *r, int known, int status)
 	char		 path[PATH_MAX], how[64];
 	pid_t		 pid = r->pid, holder;
 	long		 start_mark = r->progress, mark, n;
-	int		 failed, locked, progressed, held;
+	int		 failed, locked, progressed, held, idle;
 
 	strlcpy(path, r->path, sizeof(path));
 	runner_free(r);
@@ -239,6 +239,12 @@ runner_exit(struct runner *r, int known, int status)
 		    (long)pid, how);
 		return;
 	}
+	/*
+	 * No writer mid-commit (st_pdb_writer_idle, asked before we open the
+	 * DB): a commit whose event came while the runner ran is visible to
+	 * the read below, so with nothing open no re-checks are due.
+	 */
+	idle = p->pdb == NULL && st_pdb_writer_idle(path) == 1;
 	/* n and the mark for a start from here, in one read. */
 	if (project_read(p, 0, &n, &mark, &err) == -1)
 		log_debug("%s: %s", path, err.msg);
@@ -273,7 +279,10 @@ runner_exit(struct runner *r, int known, int status)
 		if (!failed)
 			p->delay = 0;
 		/* A task committed as it exited may not be visible yet. */
-		project_kick(p);
+		if (!idle)
+			project_kick(p);
+		else
+			log_debug("%s: no writer: no re-checks due", path);
 		goto out;
 	}
 	p->restart = 1;
