@@ -45,7 +45,8 @@ st_sql_err(sqlite3 *db, int rc, struct st_error *err, const char *what)
  * KiB for 20 pages at its first read, all of it touched, where a count
  * reads a few pages.  The agent keeps up to PDB_KEEP_MAX project DBs
  * open while it re-checks them (agent/project.c): ~155 -> ~85 KiB
- * resident each.  No difference in the sweep's time (bench/README.md).
+ * resident each.  Without it the sweep took the same time ("Sweep,
+ * second pass" in bench/README.md, where it was tried).
  */
 static void
 sql_setup(void)
