@@ -34,6 +34,8 @@ struct project {
 	int				 poll_logged;
 	ev_timer			 check;	/* re-checks after an event */
 	int				 step;
+	int				 fast;	/* step 0 looks again 100 us apart */
+	st_pdb				*pdb;	/* kept while the checks go on */
 	ev_timer			 backoff;
 	double				 delay;	/* current backoff, 0: none */
 	int				 restart; /* next start is a restart */
@@ -62,6 +64,7 @@ struct agent {
 	const struct watch_backend	*native;	/* poll under -P */
 	struct projects			 projects;
 	struct hash			*byname;	/* path -> project */
+	int				 npdb;	/* project DBs kept open */
 	struct runners			 runners;
 
 	/* Projects waiting for one check, made a few at a time (project.c) */
@@ -93,6 +96,7 @@ extern struct agent agent;
 /* The re-check ladder after an event (project.c check_delays). */
 #define CHECK_STEPS	15
 #define FAST_TRIES	20	/* 100 us apart: project_counts_wait */
+#define PDB_KEEP_MAX	32	/* project DBs kept open at once, at most */
 
 /* agent.c */
 int	sweep_reaped(pid_t);
@@ -114,6 +118,8 @@ void	projects_sync(void);
 void	projects_revalidate(void);
 void	projects_free(void);
 void	project_kick(struct project *);
+int	project_read(struct project *, int, long *, long *, struct st_error *);
+void	project_release(struct project *);
 int	project_start(struct project *);
 void	home_init(void);
 void	home_watch(void);
@@ -132,7 +138,7 @@ void	runner_child_init(void);
 void	runners_free(void);
 long	progress_mark(const char *);
 int	project_counts(const char *, long *, long *, struct st_error *);
-int	project_counts_wait(const char *, int, long *, long *,
+int	project_counts_wait(const char *, st_pdb **, int, long *, long *,
 	    struct st_error *);
 
 /* status.c */

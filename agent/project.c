@@ -10,6 +10,22 @@
  * -shm, which raises no event (SPEC 8, "Trap").  A check made only at
  * the event misses the task that caused it.
  *
+ * A ladder keeps its project's DB open from its first check to its last
+ * (project_read): a check is then a read transaction, not SQLite parsing
+ * the schema and, alone on a WAL DB, rebuilding the -shm from the WAL --
+ * which, once per step, was most of the agent's CPU per reaction (make
+ * bench, bench/README.md).  A file event closes the connection and
+ * starts the ladder again on a fresh one, so a DB replaced on disk is
+ * read anew.  Only a file event looks again every 100 us: after a
+ * runner's exit, or a backoff, the event that might have come first is
+ * older than the fine steps.
+ *
+ * The ladder ends early where the wait is known to be over: a check
+ * made with none of our connections open first asks whether a writer is
+ * mid-commit (st_pdb_writer_idle: SQLite's write locks); with none, every
+ * commit whose event came before is visible to its read, so finding
+ * nothing open it ends the ladder (and a runner's exit needs none).
+ *
  * What is not an event -- the agent's start, a project added to the
  * registry or back from a missing folder, a lost event queue -- gets one
  * check per project instead, a few projects at a time whenever the loop
@@ -100,10 +116,49 @@ project_start(struct project *p)
 	return (started);
 }
 
+static void
+project_pdb_close(struct project *p)
+{
+	if (p->pdb == NULL)
+		return;
+	st_pdb_close(p->pdb);
+	p->pdb = NULL;
+	agent.npdb--;
+}
+
+/*
+ * p's counts (project_counts_wait) on the connection kept for its checks,
+ * opened if need be; with PDB_KEEP_MAX kept already (3 fds each), on a
+ * connection of its own.
+ */
+int
+project_read(struct project *p, int tries, long *open, long *mark,
+    struct st_error *err)
+{
+	int	had = p->pdb != NULL, rc;
+
+	rc = project_counts_wait(p->path, had || agent.npdb < PDB_KEEP_MAX ?
+	    &p->pdb : NULL, tries, open, mark, err);
+	if (!had && p->pdb != NULL)
+		agent.npdb++;
+	else if (had && p->pdb == NULL)
+		agent.npdb--;
+	return (rc);
+}
+
+/* Close p's kept connection, unless its ladder of checks goes on. */
+void
+project_release(struct project *p)
+{
+	if (!ev_is_active(&p->check))
+		project_pdb_close(p);
+}
+
 /*
  * One check: 1 when the ladder can stop (a runner runs or was started,
- * or the project waits out its backoff); 0 when nothing is pending (yet:
- * the ladder looks again); -1 when it could not tell (the lock held and
+ * the project waits out its backoff, or nothing is pending and no writer
+ * is mid-commit); 0 when nothing is pending yet (the ladder looks
+ * again); -1 when it could not tell (the lock held and
  * no PID written yet, the DB not readable, a start skipped): a single
  * check of a rescan hands these to a ladder.  tries: how many times to
  * look again 100 us apart while nothing is pending.
@@ -114,7 +169,7 @@ project_check(struct project *p, int tries)
 	struct st_error	err;
 	pid_t		holder;
 	long		n;
-	int		held;
+	int		held, idle;
 
 	if (runner_find(p->path) != NULL || ev_is_active(&p->backoff))
 		return (1);
@@ -129,12 +184,19 @@ project_check(struct project *p, int tries)
 	}
 	if (held == -1)
 		return (-1);
-	if (project_counts_wait(p->path, tries, &n, &p->mark, &err) == -1) {
+	/*
+	 * No writer mid-commit now (asked only while we have no connection
+	 * of our own open: st_pdb_writer_idle): then every commit whose
+	 * event came before is visible to the read below, and if that finds
+	 * nothing open the ladder can end here.  Else the ladder goes on.
+	 */
+	idle = p->pdb == NULL && st_pdb_writer_idle(p->path) == 1;
+	if (project_read(p, idle ? 0 : tries, &n, &p->mark, &err) == -1) {
 		log_debug("%s: %s", p->path, err.msg);
 		return (-1);
 	}
 	if (n == 0)
-		return (0);
+		return (idle ? 1 : 0);
 	return (project_start(p) ? 1 : -1);
 }
 
@@ -144,23 +206,39 @@ check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct project	*p = t->data;
 
 	(void)revents;
-	/* The first check looks again every 100 us for 2 ms. */
-	if (project_check(p, p->step == 0 ? FAST_TRIES : 0) == 1)
-		return;
-	if (++p->step < CHECK_STEPS) {
+	/* After an event, the first check looks again every 100 us for 2 ms. */
+	if (project_check(p, p->step == 0 && p->fast ? FAST_TRIES : 0) != 1 &&
+	    ++p->step < CHECK_STEPS) {
 		ev_timer_set(t, step_delay(p->step), 0.);
 		ev_timer_start(loop, t);
+		return;
 	}
+	project_pdb_close(p);	/* the ladder is over */
 }
 
-/* Something changed: (re)start the ladder of checks. */
-void
-project_kick(struct project *p)
+static void
+ladder_start(struct project *p, int fast)
 {
 	p->step = 0;
+	p->fast = fast;
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_set(&p->check, step_delay(0), 0.);
 	ev_timer_start(agent.loop, &p->check);
+}
+
+/* Something may have changed (a runner's exit, a backoff over): check. */
+void
+project_kick(struct project *p)
+{
+	ladder_start(p, 0);
+}
+
+/* A file event: check on a fresh connection, the first step finely. */
+static void
+project_event(struct project *p)
+{
+	project_pdb_close(p);
+	ladder_start(p, 1);
 }
 
 /* Queue p for one check (see projects_rescan). */
@@ -202,8 +280,12 @@ rescan_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		if ((p = TAILQ_FIRST(&agent.rescan)) == NULL)
 			break;
 		project_unqueue(p);
-		if (!ev_is_active(&p->check) && project_check(p, 0) == -1)
-			project_kick(p);	/* undecided: look again */
+		if (!ev_is_active(&p->check)) {
+			if (project_check(p, 0) == -1)
+				project_kick(p);	/* undecided: again */
+			else
+				project_release(p);
+		}
 		if (ev_time() >= end)
 			break;
 	}
@@ -342,6 +424,7 @@ project_free(struct project *p)
 	hash_del(agent.byname, p->path, strlen(p->path));
 	project_unqueue(p);
 	project_unwatch(p);
+	project_pdb_close(p);
 	backoff_save(p);
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_stop(agent.loop, &p->backoff);
@@ -431,6 +514,7 @@ projects_revalidate(void)
 		    sb.st_dev != p->dev || sb.st_ino != p->ino)) {
 			log_info("%s: .steroids is gone or replaced", p->path);
 			project_unwatch(p);
+			project_pdb_close(p);
 			status_changed();
 		}
 		if (p->w == NULL && project_watch(p) == 0) {
@@ -450,7 +534,7 @@ agent_changed(void *arg)
 	if (arg == &home_tag)
 		home_kick();
 	else
-		project_kick(arg);
+		project_event(arg);
 }
 
 void
@@ -469,6 +553,7 @@ agent_gone(void *arg)
 	log_info("%s: .steroids is gone; unwatched until the sweep finds it "
 	    "again", p->path);
 	project_unwatch(p);
+	project_pdb_close(p);
 	status_changed();
 }
 

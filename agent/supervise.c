@@ -50,7 +50,7 @@ int
 project_counts(const char *path, long *open, long *mark,
     struct st_error *err)
 {
-	return (project_counts_wait(path, 0, open, mark, err));
+	return (project_counts_wait(path, NULL, 0, open, mark, err));
 }
 
 /*
@@ -61,13 +61,20 @@ project_counts(const char *path, long *open, long *mark,
  * "Trap"), and libev's timers (epoll) cannot wait less than 1 ms: this
  * is the fine part of the re-check ladder.  It blocks the loop for
  * tries * ~0.15 ms at most, and only where no runner runs.
+ *
+ * pdbp: NULL for a connection of its own, closed before the return; else
+ * a connection the caller keeps between reads (opened here if *pdbp is
+ * NULL, closed and set NULL if a read on it fails).  A fresh open costs
+ * ~0.3 ms of CPU: SQLite parses the schema, and the first connection to
+ * a WAL DB rebuilds its -shm from the WAL; a read on a kept connection
+ * is a read transaction, a few us (make bench, bench/README.md).
  */
 int
-project_counts_wait(const char *path, int tries, long *open, long *mark,
-    struct st_error *err)
+project_counts_wait(const char *path, st_pdb **pdbp, int tries, long *open,
+    long *mark, struct st_error *err)
 {
 	struct timespec	 tick = { 0, 100 * 1000 };
-	st_pdb		*pdb;
+	st_pdb		*pdb = pdbp != NULL ? *pdbp : NULL;
 	long		 counts[ST_TASK_NSTATUS];
 	int		 i, rc;
 
@@ -77,7 +84,8 @@ project_counts_wait(const char *path, int tries, long *open, long *mark,
 	 * the whole WAL at each read transaction (each try below), and can
 	 * be refused while a writer changes the -shm.
 	 */
-	if (st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK, &pdb, err) == -1)
+	if (pdb == NULL && st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK,
+	    &pdb, err) == -1)
 		return (-1);
 	for (;;) {
 		if ((rc = st_task_counts(pdb, counts, NULL, err)) == -1)
@@ -93,7 +101,12 @@ project_counts_wait(const char *path, int tries, long *open, long *mark,
 			break;
 		nanosleep(&tick, NULL);
 	}
-	st_pdb_close(pdb);
+	if (pdbp == NULL || rc == -1) {
+		st_pdb_close(pdb);
+		pdb = NULL;
+	}
+	if (pdbp != NULL)
+		*pdbp = pdb;
 	return (rc == -1 ? -1 : 0);
 }
 
@@ -217,7 +230,7 @@ runner_exit(struct runner *r, int known, int status)
 	char		 path[PATH_MAX], how[64];
 	pid_t		 pid = r->pid, holder;
 	long		 start_mark = r->progress, mark, n;
-	int		 failed, locked, progressed, held;
+	int		 failed, locked, progressed, held, idle;
 
 	strlcpy(path, r->path, sizeof(path));
 	runner_free(r);
@@ -231,8 +244,14 @@ runner_exit(struct runner *r, int known, int status)
 		    (long)pid, how);
 		return;
 	}
+	/*
+	 * No writer mid-commit (st_pdb_writer_idle, asked before we open the
+	 * DB): a commit whose event came while the runner ran is visible to
+	 * the read below, so with nothing open no re-checks are due.
+	 */
+	idle = p->pdb == NULL && st_pdb_writer_idle(path) == 1;
 	/* n and the mark for a start from here, in one read. */
-	if (project_counts(path, &n, &mark, &err) == -1)
+	if (project_read(p, 0, &n, &mark, &err) == -1)
 		log_debug("%s: %s", path, err.msg);
 	p->mark = mark;
 	progressed = mark != -1 && start_mark != -1 && mark > start_mark;
@@ -249,7 +268,7 @@ runner_exit(struct runner *r, int known, int status)
 			runner_track(path, holder, 0, mark);
 		else
 			project_kick(p);
-		return;
+		goto out;
 	}
 	if (held == 0)
 		delete_row(path, pid);
@@ -260,7 +279,7 @@ runner_exit(struct runner *r, int known, int status)
 		log_warnx("%s: runner %ld %s; %s", path, (long)pid, how,
 		    err.msg);
 		project_kick(p);
-		return;
+		goto out;
 	}
 	if (n == 0) {
 		log_info("%s: runner %ld %s; no work left", path, (long)pid,
@@ -268,8 +287,11 @@ runner_exit(struct runner *r, int known, int status)
 		if (!failed)
 			p->delay = 0;
 		/* A task committed as it exited may not be visible yet. */
-		project_kick(p);
-		return;
+		if (!idle)
+			project_kick(p);
+		else
+			log_debug("%s: no writer: no re-checks due", path);
+		goto out;
 	}
 	p->restart = 1;
 	/*
@@ -279,7 +301,7 @@ runner_exit(struct runner *r, int known, int status)
 	 */
 	if (locked && p->locked++ == 0) {
 		project_kick(p);
-		return;
+		goto out;
 	}
 	/*
 	 * A runner that completed a task is no crash loop, whatever its
@@ -297,11 +319,13 @@ runner_exit(struct runner *r, int known, int status)
 		ev_timer_set(&p->backoff, p->delay, 0.);
 		ev_timer_start(agent.loop, &p->backoff);
 		status_changed();
-		return;
+		goto out;
 	}
 	log_info("%s: runner %ld %s with %ld task(s) left; starting again",
 	    path, (long)pid, how, n);
 	project_start(p);
+out:
+	project_release(p);	/* unless the checks go on (project_kick) */
 }
 
 static void

@@ -289,6 +289,7 @@ st_pdb_close(st_pdb *p)
 {
 	if (p == NULL)
 		return;
+	sqlite3_finalize(p->counts);
 	sqlite3_close(p->db);
 	free(p);
 }
@@ -372,4 +373,75 @@ again:
 	}
 	st_pdb_close(p);
 	return (rc);
+}
+
+/*
+ * SQLite's write locks (unix VFS; the lock bytes are part of the file
+ * format: https://sqlite.org/walformat.html, fileformat2.html): a WAL
+ * write transaction holds the WAL write lock, a POSIX lock on byte 120
+ * of the -shm; a rollback-journal one (or a WAL one in exclusive locking
+ * mode, which has no -shm) holds RESERVED, byte 0x40000001 of the DB,
+ * and PENDING, the byte before, on the way to EXCLUSIVE.
+ */
+#define SHM_WRITE_LOCK		120
+#define DB_PENDING_BYTE		0x40000000
+#define DB_LOCK_BYTES		2	/* PENDING and RESERVED */
+
+/*
+ * 1 if another process holds a lock on [start, start + len) of path, 0
+ * if none does (or path is missing and may be), -1 if unknown.
+ */
+static int
+lock_held(const char *path, off_t start, off_t len, int may_miss)
+{
+	struct flock	fl;
+	int		fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return (errno == ENOENT && may_miss ? 0 : -1);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = len;
+	rc = fcntl(fd, F_GETLK, &fl);
+	close(fd);
+	if (rc == -1)
+		return (-1);
+	return (fl.l_type != F_UNLCK);
+}
+
+/*
+ * Is no process in a write transaction on the project DB of dir?  SQLite
+ * publishes a commit before it releases its write lock, so when this
+ * answers 1, every commit whose WAL frames (or DB pages) were written
+ * before the call is visible to a read transaction begun after it: a
+ * file event, then this, then a count that finds no open task means the
+ * commit behind the event brought none (SPEC 8, "Trap").  0: a writer
+ * holds its lock, the commit may not be visible yet; -1: cannot tell.
+ * A reader starting a transaction holds PENDING for a moment: 0 then,
+ * which only costs the caller a look later.
+ *
+ * Never call it while this process has the DB open with SQLite: the
+ * close(2) here would drop that connection's POSIX locks (all of a
+ * process's locks on a file go with any of its descriptors), and
+ * another process could then take the WAL for unused and delete it.
+ * F_GETLK does not see this process's own locks either.
+ */
+int
+st_pdb_writer_idle(const char *dir)
+{
+	struct st_error	err;
+	char		path[PATH_MAX], shm[PATH_MAX + 8];
+	int		held;
+
+	if (db_path(dir, path, sizeof(path), &err) == -1)
+		return (-1);
+	if (snprintf(shm, sizeof(shm), "%s-shm", path) >= (int)sizeof(shm))
+		return (-1);
+	if ((held = lock_held(shm, SHM_WRITE_LOCK, 1, 1)) != 0)
+		return (held == 1 ? 0 : -1);
+	if ((held = lock_held(path, DB_PENDING_BYTE, DB_LOCK_BYTES, 0)) != 0)
+		return (held == 1 ? 0 : -1);
+	return (1);
 }

@@ -34,8 +34,9 @@ struct st_gdb {
 };
 
 struct st_pdb {
-	sqlite3	*db;
-	char	 dir[PATH_MAX];
+	sqlite3		*db;
+	sqlite3_stmt	*counts;	/* st_task_counts's, kept */
+	char		 dir[PATH_MAX];
 };
 
 /* xmalloc.c */

@@ -131,6 +131,7 @@ void	 st_pdb_close(st_pdb *);
 const char *st_pdb_dir(st_pdb *);
 int	 st_pdb_pending(st_pdb *, long *, struct st_error *);
 int	 st_project_pending(const char *, int, long *, struct st_error *);
+int	 st_pdb_writer_idle(const char *);
 
 /* config.c */
 typedef struct st_config st_config;

@@ -528,9 +528,16 @@ st_task_counts(st_pdb *p, long counts[ST_TASK_NSTATUS], long *other,
 	memset(counts, 0, ST_TASK_NSTATUS * sizeof(counts[0]));
 	if (other != NULL)
 		*other = 0;
-	if (st_sql_prepare(p->db, "SELECT status, count(*) FROM tasks GROUP BY "
-	    "status", &stmt, err) == -1)
+	/*
+	 * Prepared once per connection: the agent counts again and again on
+	 * a connection it keeps (agent/project.c), and compiling the
+	 * statement was ~15% of its CPU there.  Each step after a reset
+	 * is a new read transaction, so a commit since is seen.
+	 */
+	if (p->counts == NULL && st_sql_prepare(p->db, "SELECT status, "
+	    "count(*) FROM tasks GROUP BY status", &p->counts, err) == -1)
 		return (-1);
+	stmt = p->counts;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		s = (const char *)sqlite3_column_text(stmt, 0);
 		for (i = 0; i < ST_TASK_NSTATUS; i++)
@@ -541,7 +548,7 @@ st_task_counts(st_pdb *p, long counts[ST_TASK_NSTATUS], long *other,
 		else if (other != NULL)
 			*other += (long)sqlite3_column_int64(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	sqlite3_reset(stmt);
 	if (rc != SQLITE_DONE)
 		return (st_sql_err(p->db, rc, err, "cannot count tasks"));
 	return (0);

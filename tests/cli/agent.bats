@@ -509,6 +509,101 @@ no_pending() {
 	[ "$(starts)" -eq 30 ]
 }
 
+# Project DBs (.steroids/steroids.db) process $1 has open.
+open_project_dbs() {
+	local fd n=0
+	for fd in /proc/"$1"/fd/*; do
+		case "$(readlink "$fd" 2>/dev/null)" in
+		*/.steroids/steroids.db) n=$((n + 1)) ;;
+		esac
+	done
+	echo "$n"
+}
+
+# While a writer holds its write lock the commit may not be visible, so
+# the re-checks after its events go on (2 s), each ladder reading on one
+# connection it keeps: 32 kept at most (each is 3 fds), all closed when
+# the checks end.  Here 40 writers spill pages to their -wal (events) and
+# hold their locks for 2 s before they commit a task each.
+@test "agent: re-checks behind busy writers keep at most 32 DBs open, none after" {
+	[ -r "/proc/$$/fd" ] || skip "no /proc"
+	cat >"$TEST_ROOT/consume" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	flock -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
+	EOF
+	chmod +x "$TEST_ROOT/consume"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
+	mkdir -p "$STEROIDS_HOME/fake"
+	for i in $(seq 1 40); do
+		new_project "$TEST_ROOT/p$i"
+		sqlite3 "$TEST_ROOT/p$i/.steroids/steroids.db" \
+		    "CREATE TABLE pad (x)"
+	done
+	start_agent
+	for i in $(seq 1 40); do
+		sqlite3 "$TEST_ROOT/p$i/.steroids/steroids.db" >/dev/null <<-EOF &
+		.timeout 10000
+		PRAGMA cache_size = 2;
+		BEGIN IMMEDIATE;
+		WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c
+		    WHERE n < 40) INSERT INTO pad SELECT randomblob(4000) FROM c;
+		INSERT INTO tasks (id, title) VALUES ('t', 'x');
+		.shell sleep 2
+		COMMIT;
+		EOF
+		track_pid $!
+	done
+	max=0
+	for k in $(seq 1 40); do
+		n=$(open_project_dbs "$AGENT_PID")
+		[ "$n" -gt "$max" ] && max=$n
+		sleep 0.1
+	done
+	echo "most project DBs open at once: $max"
+	wait_for 10 starts_at_least 40
+	for i in $(seq 1 40); do
+		wait_for 5 no_pending "$TEST_ROOT/p$i/.steroids/steroids.db"
+	done
+	[ "$max" -ge 1 ]
+	[ "$max" -le 32 ]
+	sleep 3		# the last checks end (2 s after the last event)
+	n=$(open_project_dbs "$AGENT_PID")
+	echo "project DBs open after the checks: $n"
+	[ "$n" -eq 0 ]
+	[ "$(starts)" -eq 40 ]
+	agent_alive
+}
+
+# A runner that exits with no work left and no writer mid-commit: every
+# commit before is visible to the agent's read at the exit, so no ladder
+# of re-checks follows (it cost ~15 reads per reaction, make bench).
+@test "agent: a runner's exit with nothing left and no writer: no re-checks" {
+	cat >"$TEST_ROOT/consume" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	flock -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
+	EOF
+	chmod +x "$TEST_ROOT/consume"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
+	mkdir -p "$STEROIDS_HOME/fake"
+	new_project "$TEST_ROOT/p"
+	start_agent
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 starts_at_least 1
+	wait_for 5 grep -q "no work left" "$TEST_ROOT/agent.log"
+	grep -q "no writer: no re-checks due" "$TEST_ROOT/agent.log"
+	add_task "$TEST_ROOT/p" two
+	wait_for 5 starts_at_least 2
+	[ "$(starts)" -eq 2 ]
+}
+
 # Context switches of process $1 so far (voluntary + involuntary).
 ctxt_switches() {
 	awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$1/status"

@@ -1,8 +1,11 @@
 /*
  * tasks_test.c -- lib/tasks.c: the next-task order (SPEC 4), claiming,
- * the runner's outcome rules (SPEC 6) and the audit row of every change.
+ * the runner's outcome rules (SPEC 6) and the audit row of every change;
+ * the counts the agent reads, and st_pdb_writer_idle (lib/projectdb.c).
  */
 #include "config.h"
+
+#include <sys/wait.h>
 
 #include "unit.h"
 
@@ -349,6 +352,122 @@ test_bad_input(void **state)
 	st_pdb_close(f.p);
 }
 
+/*
+ * st_task_counts keeps its statement on the connection (the agent counts
+ * again and again on one it keeps): each call sees what was committed
+ * since by another connection (a new read transaction each time).
+ */
+static void
+test_counts_kept_statement(void **state)
+{
+	struct fixture	 f;
+	struct st_error	 err;
+	st_pdb		*r;
+	long		 c[ST_TASK_NSTATUS];
+	int		 i;
+
+	open_project(*state, &f);
+	st_pdb_close(f.p);
+	if (st_pdb_open(f.dir, ST_PDB_READONLY | ST_PDB_QUICK, &r, &err) == -1)
+		fail_msg("open: %s", err.msg);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(st_task_counts(r, c, NULL, &err), 0);
+		assert_int_equal(c[0], i);	/* pending */
+		unit_sql(f.db, i == 0 ? "INSERT INTO tasks (id, title) VALUES "
+		    "('a', 'a')" : i == 1 ? "INSERT INTO tasks (id, title) "
+		    "VALUES ('b', 'b')" : "UPDATE tasks SET status = "
+		    "'completed' WHERE id = 'a'");
+	}
+	assert_int_equal(st_task_counts(r, c, NULL, &err), 0);
+	assert_int_equal(c[0], 1);
+	assert_int_equal(c[3], 1);	/* completed */
+	st_pdb_close(r);
+}
+
+/*
+ * Another process runs sql on db and holds on (its transaction open)
+ * until told to go on: *pid, and the fd that tells it (close it).
+ */
+static int
+hold_open(const char *db, const char *sql, pid_t *pid)
+{
+	sqlite3	*h;
+	char	 c;
+	int	 ready[2], go[2];
+
+	if (pipe(ready) == -1 || pipe(go) == -1)
+		fail_msg("pipe: %s", strerror(errno));
+	if ((*pid = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (*pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		if (sqlite3_open(db, &h) != SQLITE_OK ||
+		    sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+			_exit(1);
+		(void)write(ready[1], "r", 1);
+		(void)read(go[0], &c, 1);
+		(void)sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+		sqlite3_close(h);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	if (read(ready[0], &c, 1) != 1)
+		fail_msg("the holder of %s failed: %s", db, sql);
+	close(ready[0]);
+	return (go[1]);
+}
+
+static void
+release(pid_t pid, int fd)
+{
+	int	status;
+
+	close(fd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * st_pdb_writer_idle: 0 while another process holds a write transaction
+ * (WAL: the -shm write lock; rollback journal: RESERVED), 1 when none
+ * does, a reader's transaction included.  The agent ends its re-checks
+ * on 1 (SPEC 8, "Trap"): a wrong 1 loses a wakeup.
+ */
+static void
+test_writer_idle(void **state)
+{
+	struct fixture	 f;
+	pid_t		 pid;
+	int		 fd;
+
+	open_project(*state, &f);
+	st_pdb_close(f.p);
+	assert_int_equal(st_pdb_writer_idle(f.dir), 1);
+
+	fd = hold_open(f.db, "BEGIN IMMEDIATE; INSERT INTO tasks (id, title) "
+	    "VALUES ('w', 'w')", &pid);
+	assert_int_equal(st_pdb_writer_idle(f.dir), 0);
+	release(pid, fd);
+	assert_int_equal(st_pdb_writer_idle(f.dir), 1);
+
+	fd = hold_open(f.db, "BEGIN; SELECT count(*) FROM tasks", &pid);
+	assert_int_equal(st_pdb_writer_idle(f.dir), 1);
+	release(pid, fd);
+
+	unit_sql(f.db, "PRAGMA journal_mode = DELETE");
+	fd = hold_open(f.db, "BEGIN IMMEDIATE; INSERT INTO tasks (id, title) "
+	    "VALUES ('r', 'r')", &pid);
+	assert_int_equal(st_pdb_writer_idle(f.dir), 0);
+	release(pid, fd);
+	assert_int_equal(st_pdb_writer_idle(f.dir), 1);
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 2);
+
+	unit_path(*state, f.dir, sizeof(f.dir), "nowhere");
+	assert_int_equal(st_pdb_writer_idle(f.dir), -1);
+}
+
 int
 main(void)
 {
@@ -361,6 +480,8 @@ main(void)
 		st_test(test_handler_status_kept),
 		st_test(test_skipped_section),
 		st_test(test_bad_input),
+		st_test(test_counts_kept_statement),
+		st_test(test_writer_idle),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
