@@ -87,6 +87,22 @@ live_runners() {
 	echo "$n"
 }
 
+# use_consume: runners are a script that takes the lock, records its
+# start in $RUNS, marks every pending task completed and exits.
+use_consume() {
+	cat >"$TEST_ROOT/consume" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	flock -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
+	EOF
+	chmod +x "$TEST_ROOT/consume"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
+	mkdir -p "$STEROIDS_HOME/fake"
+}
+
 @test "agent: a task inserted with sqlite3 into an idle project starts a runner" {
 	new_project "$TEST_ROOT/p"
 	start_agent
@@ -476,17 +492,7 @@ no_pending() {
 # or other write follows it), the sweep timer off: the agent must still
 # see the task and start a runner, every time.
 @test "agent: one insert into an idle project, nothing after it: a runner starts, 30 times" {
-	cat >"$TEST_ROOT/consume" <<-EOF
-	#!/bin/sh
-	exec 9>>"\$1/.steroids/runner.lock"
-	flock -n 9 || exit 6
-	echo "started \$(date +%s) \$\$" >> "$RUNS"
-	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
-	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
-	EOF
-	chmod +x "$TEST_ROOT/consume"
-	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
-	mkdir -p "$STEROIDS_HOME/fake"
+	use_consume
 	new_project "$TEST_ROOT/p"
 	db="$TEST_ROOT/p/.steroids/steroids.db"
 	mkfifo "$TEST_ROOT/sql"
@@ -527,17 +533,7 @@ open_project_dbs() {
 # hold their locks for 2 s before they commit a task each.
 @test "agent: re-checks behind busy writers keep at most 32 DBs open, none after" {
 	[ -r "/proc/$$/fd" ] || skip "no /proc"
-	cat >"$TEST_ROOT/consume" <<-EOF
-	#!/bin/sh
-	exec 9>>"\$1/.steroids/runner.lock"
-	flock -n 9 || exit 6
-	echo "started \$(date +%s) \$\$" >> "$RUNS"
-	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
-	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
-	EOF
-	chmod +x "$TEST_ROOT/consume"
-	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
-	mkdir -p "$STEROIDS_HOME/fake"
+	use_consume
 	for i in $(seq 1 40); do
 		new_project "$TEST_ROOT/p$i"
 		sqlite3 "$TEST_ROOT/p$i/.steroids/steroids.db" \
@@ -582,17 +578,7 @@ open_project_dbs() {
 # commit before is visible to the agent's read at the exit, so no ladder
 # of re-checks follows (it cost ~15 reads per reaction, make bench).
 @test "agent: a runner's exit with nothing left and no writer: no re-checks" {
-	cat >"$TEST_ROOT/consume" <<-EOF
-	#!/bin/sh
-	exec 9>>"\$1/.steroids/runner.lock"
-	flock -n 9 || exit 6
-	echo "started \$(date +%s) \$\$" >> "$RUNS"
-	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
-	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
-	EOF
-	chmod +x "$TEST_ROOT/consume"
-	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
-	mkdir -p "$STEROIDS_HOME/fake"
+	use_consume
 	new_project "$TEST_ROOT/p"
 	start_agent
 	add_task "$TEST_ROOT/p" one
@@ -611,17 +597,7 @@ ctxt_switches() {
 
 @test "agent: idle means idle: no wakeups with 20 projects and nothing happening" {
 	[ -r "/proc/$$/status" ] || skip "no /proc"
-	cat >"$TEST_ROOT/consume" <<-EOF
-	#!/bin/sh
-	exec 9>>"\$1/.steroids/runner.lock"
-	flock -n 9 || exit 6
-	echo "started \$(date +%s) \$\$" >> "$RUNS"
-	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
-	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
-	EOF
-	chmod +x "$TEST_ROOT/consume"
-	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/consume"
-	mkdir -p "$STEROIDS_HOME/fake"
+	use_consume
 	for i in $(seq 1 20); do
 		new_project "$TEST_ROOT/p$i"
 	done
