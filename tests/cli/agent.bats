@@ -649,6 +649,7 @@ no_zombies_of() {
 # hold_db DB: keep a reader connection open on DB (sqlite3 fed through a
 # fifo) so its -shm exists, as while a CLI or a runner reads the registry.
 hold_db() {
+	rm -f "$TEST_ROOT/hold"
 	mkfifo "$TEST_ROOT/hold"
 	sqlite3 "$1" <"$TEST_ROOT/hold" >/dev/null &
 	track_pid $!
@@ -678,6 +679,20 @@ hold_db() {
 	[ ! -e "$STEROIDS_HOME/agent.status" ]
 	run "$STEROIDS" agent status
 	[ "$status" -eq 1 ]
+	# The same under -d: the parent says it failed.  The daemon closed
+	# the global DB before it forked and closed it again on this failure
+	# (a double free, seen by a review); under ASan that is a report.
+	hold_db "$STEROIDS_HOME/steroids.db"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TEST_ROOT/asan" \
+	    run timeout 10 "$STEROIDS_AGENT" -d
+	exec 8>&-
+	[ "$status" -eq 1 ]
+	[ ! -e "$STEROIDS_HOME/agent.pid" ]
+	sleep 0.5	# the daemon's child ends after its parent
+	if ls "$TEST_ROOT"/asan.* 2>/dev/null; then
+		cat "$TEST_ROOT"/asan.*
+		false
+	fi
 }
 
 # The disk fills up under a running agent: each status write fails, the
