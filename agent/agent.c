@@ -195,6 +195,7 @@ sweep(void)
 		log_debug("sweep: the last one is still running; not begun");
 		return;
 	}
+	projects_release_all();	/* no SQLite state into its probes */
 	rc = st_sweep_begin(agent.gdb, ST_SWEEP_NO_DETACH, sweep_hold, NULL,
 	    &sweep_run, &err);
 	if (rc == -1) {
@@ -219,6 +220,13 @@ sweep_stop(void)
 	st_sweep_run_end(sweep_run, NULL);
 	sweep_run = NULL;
 	log_debug("sweep: cut short; the next one starts where it stopped");
+}
+
+/* 1 while a sweep runs (it forks probe children). */
+int
+sweep_running(void)
+{
+	return (sweep_run != NULL);
 }
 
 /* The loop reaped pid: 1 if it was a probe of the sweep under way. */

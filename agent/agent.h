@@ -30,6 +30,7 @@ struct project {
 	ino_t				 ino;
 	int				 seen;	/* registry sync mark */
 	int				 fresh;	/* new in this sync */
+	int				 home;	/* .steroids is $STEROIDS_HOME */
 	int				 skip_logged;
 	int				 poll_logged;
 	ev_timer			 check;	/* re-checks after an event */
@@ -100,6 +101,7 @@ extern struct agent agent;
 
 /* agent.c */
 int	sweep_reaped(pid_t);
+int	sweep_running(void);
 
 /* log.c */
 void	log_init(int, int);
@@ -113,6 +115,8 @@ void	fatalx(const char *, ...)
 /* project.c */
 struct project *project_find(const char *);
 void	projects_init(void);
+void	projects_release_all(void);
+int	project_writer_idle(struct project *);
 void	projects_rescan(double);
 void	projects_sync(void);
 void	projects_revalidate(void);

@@ -135,15 +135,47 @@ int
 project_read(struct project *p, int tries, long *open, long *mark,
     struct st_error *err)
 {
-	int	had = p->pdb != NULL, rc;
+	int	had = p->pdb != NULL, rc, keep;
 
-	rc = project_counts_wait(p->path, had || agent.npdb < PDB_KEEP_MAX ?
-	    &p->pdb : NULL, tries, open, mark, err);
+	/*
+	 * Not while a sweep runs: its probe children are forked from us,
+	 * and a child must not inherit SQLite's record of an open DB (the
+	 * probe of that project would take no real lock, or hang on it).
+	 */
+	keep = had || (agent.npdb < PDB_KEEP_MAX && !sweep_running());
+	rc = project_counts_wait(p->path, keep ? &p->pdb : NULL, tries, open,
+	    mark, err);
 	if (!had && p->pdb != NULL)
 		agent.npdb++;
 	else if (had && p->pdb == NULL)
 		agent.npdb--;
 	return (rc);
+}
+
+/*
+ * 1 when no writer is mid-commit on p's DB (st_pdb_writer_idle).  Asked
+ * only with no connection of ours open on that file: the question opens
+ * and closes a descriptor on it, and a close drops every POSIX lock this
+ * process holds on the file, SQLite's included.  So never for a project
+ * whose .steroids is $STEROIDS_HOME, whose DB is the registry the agent
+ * keeps open.
+ */
+int
+project_writer_idle(struct project *p)
+{
+	return (p->pdb == NULL && !p->home && st_pdb_writer_idle(p->path) == 1);
+}
+
+/* A sweep begins (its probes fork): close every kept connection. */
+void
+projects_release_all(void)
+{
+	struct project	*p;
+
+	if (agent.npdb == 0)
+		return;
+	TAILQ_FOREACH(p, &agent.projects, entry)
+		project_pdb_close(p);
 }
 
 /* Close p's kept connection, unless its ladder of checks goes on. */
@@ -190,7 +222,7 @@ project_check(struct project *p, int tries)
 	 * event came before is visible to the read below, and if that finds
 	 * nothing open the ladder can end here.  Else the ladder goes on.
 	 */
-	idle = p->pdb == NULL && st_pdb_writer_idle(p->path) == 1;
+	idle = project_writer_idle(p);
 	if (project_read(p, idle ? 0 : tries, &n, &p->mark, &err) == -1) {
 		log_debug("%s: %s", p->path, err.msg);
 		return (-1);
@@ -281,8 +313,12 @@ rescan_cb(struct ev_loop *loop, ev_idle *w, int revents)
 			break;
 		project_unqueue(p);
 		if (!ev_is_active(&p->check)) {
-			if (project_check(p, 0) == -1)
-				project_kick(p);	/* undecided: again */
+			/*
+			 * Nothing visible while a writer may be mid-commit
+			 * (the Trap), or could not tell: a ladder.
+			 */
+			if (project_check(p, 0) != 1)
+				project_kick(p);
 			else
 				project_release(p);
 		}
@@ -396,6 +432,7 @@ static struct project *
 project_new(const char *path)
 {
 	struct project	*p;
+	struct stat	 sb, hb;
 
 	p = calloc(1, sizeof(*p));
 	if (p == NULL || (p->path = strdup(path)) == NULL ||
@@ -407,6 +444,9 @@ project_new(const char *path)
 	p->backoff.data = p;
 	if (hash_put(agent.byname, p->path, strlen(p->path), p) == -1)
 		fatalx("out of memory");
+	if (stat(p->dir, &sb) == 0 && stat(agent.home, &hb) == 0 &&
+	    sb.st_dev == hb.st_dev && sb.st_ino == hb.st_ino)
+		p->home = 1;	/* project_writer_idle */
 	backoff_restore(p);	/* disabled and enabled in backoff */
 	TAILQ_INSERT_TAIL(&agent.projects, p, entry);
 	if (project_watch(p) == -1)

@@ -249,7 +249,7 @@ runner_exit(struct runner *r, int known, int status)
 	 * DB): a commit whose event came while the runner ran is visible to
 	 * the read below, so with nothing open no re-checks are due.
 	 */
-	idle = p->pdb == NULL && st_pdb_writer_idle(path) == 1;
+	idle = project_writer_idle(p);
 	/* n and the mark for a start from here, in one read. */
 	if (project_read(p, 0, &n, &mark, &err) == -1)
 		log_debug("%s: %s", path, err.msg);
@@ -274,7 +274,7 @@ runner_exit(struct runner *r, int known, int status)
 		delete_row(path, pid);
 	/* One of ours that has not taken the lock yet (a sweep restart). */
 	if (runner_find(path) != NULL)
-		return;
+		goto out;
 	if (n == -1) {
 		log_warnx("%s: runner %ld %s; %s", path, (long)pid, how,
 		    err.msg);

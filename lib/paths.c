@@ -167,6 +167,30 @@ st_path_is_system(const char *path)
 }
 
 /*
+ * 1 when dir's .steroids is $STEROIDS_HOME: the project DB would be the
+ * registry itself (steroids init ~ with the default home), one file for
+ * two schemas, and the agent would hold it open as both.
+ */
+int
+st_path_is_home(const char *dir)
+{
+	char		 home[PATH_MAX], real[PATH_MAX], sub[PATH_MAX];
+	struct stat	 hs, ss;
+	struct st_error	 e;
+
+	if (st_home_dir(home, sizeof(home), &e) == -1)
+		return (0);
+	if (snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR, dir) >=
+	    (int)sizeof(sub))
+		return (0);
+	if (strcmp(sub, home) == 0 || (realpath(home, real) != NULL &&
+	    strcmp(sub, real) == 0))
+		return (1);
+	return (stat(home, &hs) == 0 && stat(sub, &ss) == 0 &&
+	    hs.st_dev == ss.st_dev && hs.st_ino == ss.st_ino);
+}
+
+/*
  * The rules of SPEC 5: not a system tree, the folder and its .steroids
  * owned by us, .steroids not writable by group or others, initialised.
  * Like git's safe.directory: otherwise we would run someone else's
@@ -182,6 +206,10 @@ st_path_check_project(const char *path, struct st_error *err)
 	if (st_path_is_system(path))
 		return (st_seterr(err, ST_EPERM, "refusing a system directory "
 		    "as a project: %s", path));
+	if (st_path_is_home(path))
+		return (st_seterr(err, ST_EARGS, "refusing %s as a project: its "
+		    "%s is STEROIDS_HOME, the registry's folder", path,
+		    ST_PROJECT_DIR));
 	if (stat(path, &sb) == -1)
 		return (st_seterr(err, ST_ENOTFOUND, "no such directory: %s",
 		    path));

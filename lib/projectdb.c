@@ -70,6 +70,10 @@ st_project_make(const char *in, int *made, struct st_error *err)
 	if (st_path_is_system(dir))
 		return (st_seterr(err, ST_EPERM, "refusing a system directory "
 		    "as a project: %s", dir));
+	if (st_path_is_home(dir))
+		return (st_seterr(err, ST_EARGS, "refusing %s as a project: its "
+		    "%s is STEROIDS_HOME, the registry's folder", dir,
+		    ST_PROJECT_DIR));
 	if (stat(dir, &sb) == -1 || sb.st_uid != geteuid())
 		return (st_seterr(err, ST_EPERM, "%s is not owned by you; "
 		    "refusing to make it a project", dir));

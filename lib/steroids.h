@@ -50,6 +50,7 @@ int	 st_home_ensure(char *, size_t, struct st_error *);
 int	 st_path_canon(const char *, char *, size_t, struct st_error *);
 int	 st_path_lookup(const char *, char *, size_t, struct st_error *);
 int	 st_path_check_project(const char *, struct st_error *);
+int	 st_path_is_home(const char *);
 int	 st_path_is_system(const char *);
 int	 st_path_mount_point(const char *, char *, size_t);
 int	 st_path_is_mounted(const char *);

@@ -102,6 +102,30 @@ long_path() {
 	bad 2 projects add "$TEST_ROOT/$(long_path 300 | tr -d /)"
 }
 
+# The folder whose .steroids is STEROIDS_HOME (steroids init ~ with the
+# default home): its project DB would be the registry itself.
+@test "init and projects add refuse the folder holding STEROIDS_HOME: exit 2" {
+	export STEROIDS_HOME="$HOME/.steroids"
+	for how in set default; do
+		[ "$how" = default ] && unset STEROIDS_HOME
+		run --separate-stderr steroids init "$HOME"
+		expect_status 2 "*refusing $HOME as a project*STEROIDS_HOME*"
+		run --separate-stderr steroids projects add "$HOME"
+		expect_status 2 "*refusing $HOME as a project*STEROIDS_HOME*"
+		# Only the registry is there, and it has no tasks table.
+		[ "$(ls -A "$HOME/.steroids")" = steroids.db ]
+		run sqlite3 "$HOME/.steroids/steroids.db" \
+		    "SELECT count(*) FROM sqlite_master WHERE name = 'tasks'"
+		[ "$output" = 0 ]
+		[ "$(sqlite3 "$HOME/.steroids/steroids.db" \
+		    "SELECT count(*) FROM projects")" = 0 ]
+	done
+	# A project beside it is fine.
+	mkdir "$HOME/app"
+	run steroids init "$HOME/app"
+	[ "$status" -eq 0 ]
+}
+
 @test "bad --name and config values: exit 2, nothing created" {
 	mkdir "$TEST_ROOT/fresh"
 	bad 2 init --name $'bad\xff' "$TEST_ROOT/fresh"
