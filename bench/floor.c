@@ -41,6 +41,8 @@
 
 #include <sqlite3.h>
 
+#include "bench.h"
+
 #define HOT_NS		(50 * 1000000LL)	/* re-check after an event */
 #define RECHECK_NS	(100 * 1000LL)
 
@@ -74,15 +76,6 @@ on_term(int sig)
 {
 	(void)sig;
 	quit = 1;
-}
-
-static int64_t
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }
 
 static void
@@ -124,20 +117,6 @@ step_int(sqlite3_stmt *st)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return (n);
-}
-
-static int
-lock_free(struct project *p)
-{
-	char	path[PATH_MAX];
-	int	fd, free_;
-
-	snprintf(path, sizeof(path), "%s/.steroids/runner.lock", p->path);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (errno == ENOENT);
-	free_ = flock(fd, LOCK_SH | LOCK_NB) == 0;
-	close(fd);
-	return (free_);
 }
 
 static void
@@ -182,7 +161,7 @@ check(struct project *p)
 	if (v == p->seen)
 		return;
 	if (step_int(p->count) > 0) {
-		if (lock_free(p))
+		if (lock_free(p->path))
 			start(p);
 		else
 			return;	/* a runner we did not start: re-check */

@@ -54,6 +54,8 @@
 
 #include <sqlite3.h>
 
+#include "bench.h"
+
 #define PENDING_SQL	"SELECT count(*) FROM tasks WHERE status IN " \
 			    "('pending', 'in_progress', 'review')"
 
@@ -72,15 +74,6 @@ struct bench {
 	char		 buf[65536];	/* a partial line carried over */
 	size_t		 len;
 };
-
-static int64_t
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-}
 
 static void
 sleep_ms(long ms)
@@ -167,21 +160,6 @@ pending(sqlite3 *db)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return (n);
-}
-
-/* Is the runner lock free?  A shared probe, as st_lock_probe. */
-static int
-lock_free(const char *project)
-{
-	char	path[PATH_MAX];
-	int	fd, free_;
-
-	snprintf(path, sizeof(path), "%s/.steroids/runner.lock", project);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (errno == ENOENT);
-	free_ = flock(fd, LOCK_SH | LOCK_NB) == 0;
-	close(fd);
-	return (free_);
 }
 
 static void
