@@ -81,6 +81,7 @@ bash_complete() {
 
 # Sorted, one per line, of the words given.
 words() {
+	# shellcheck disable=SC2048 # split the words on purpose
 	printf '%s\n' $* | sort -u
 }
 
@@ -244,7 +245,7 @@ lint_man() {
 }
 
 @test "every command and option of --help and SPEC 9 is in the bash completion" {
-	local cmd opt line opts
+	local cmd opt opts
 	while IFS= read -r cmd; do
 		if [ "$cmd" != "${cmd#* }" ]; then
 			run bash_complete steroids ${cmd% *} "${cmd#* }"

@@ -566,13 +566,17 @@ print(" ".join(r["status"] for r in json.load(sys.stdin)))')" = \
 @test "-q prints nothing on success; -v is accepted" {
 	mkdir "$TEST_ROOT/app"
 	run --separate-stderr steroids -q init "$TEST_ROOT/app"
-	[ "$status" -eq 0 ] && [ -z "$output" ] && [ -z "$stderr" ]
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ -z "$stderr" ]
 	for args in "projects list" "projects list --all" "projects prune" \
 	    "projects disable $TEST_ROOT/app" "projects enable $TEST_ROOT/app" \
 	    "projects add $TEST_ROOT/app" "projects remove $TEST_ROOT/app --yes"; do
 		# shellcheck disable=SC2086
 		run --separate-stderr steroids $args --quiet
-		[ "$status" -eq 0 ] && [ -z "$output" ] && [ -z "$stderr" ]
+		[ "$status" -eq 0 ]
+		[ -z "$output" ]
+		[ -z "$stderr" ]
 	done
 	[ "$(nrows)" -eq 0 ]
 	run steroids -v projects list --verbose

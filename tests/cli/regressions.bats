@@ -267,7 +267,8 @@ start_agent() {
 }
 
 @test "SPEC 11.9: the tests' HOME and STEROIDS_HOME are temporary, and the registry is written only there" {
-	[ -n "$TEST_ROOT" ] && [ -d "$TEST_ROOT" ]
+	[ -n "$TEST_ROOT" ]
+	[ -d "$TEST_ROOT" ]
 	[[ "$STEROIDS_HOME" == "$TEST_ROOT"/* ]]
 	[[ "$HOME" == "$TEST_ROOT"/* ]]
 	real=$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)
@@ -284,7 +285,7 @@ start_agent() {
 	[ ! -e "$STEROIDS_HOME" ]
 	[ ! -e "$TEST_ROOT/.steroids" ]
 	[ "$(sqlite3 "$HOME/.steroids/steroids.db" "SELECT path FROM projects")" = "$TEST_ROOT/p" ]
-	STEROIDS_HOME= run steroids projects list
+	STEROIDS_HOME='' run steroids projects list
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"$TEST_ROOT/p"* ]]
 	STEROIDS_HOME=rel run --separate-stderr steroids projects list
@@ -319,7 +320,8 @@ start_agent() {
 	sleep 6
 	# Starts at 0, 1, 3, (7) s: without backoff there would be hundreds.
 	n=$(spawned)
-	[ "$n" -ge 2 ] && [ "$n" -le 4 ]
+	[ "$n" -ge 2 ]
+	[ "$n" -le 4 ]
 	grep -q 'starting again in 4s' "$TEST_ROOT/agent.log"
 	kill -0 "$AGENT_PID"
 }

@@ -20,6 +20,7 @@ handler() {
 	set_config "$P" runner.command "exec sh $TEST_ROOT/handler.sh"
 }
 
+# shellcheck disable=SC2120 # callers may pass loop options
 start_loop() {
 	"$STEROIDS" loop --project "$P" "$@" >"$TEST_ROOT/loop.out" 2>&1 3>&- &
 	LOOP_PID=$!
