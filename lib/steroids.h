@@ -58,6 +58,7 @@ int	 st_path_is_mounted(const char *);
 size_t	 st_utf8_len(const char *);
 int	 st_utf8_c1(const char *);
 void	 st_path_display(const char *, char *, size_t);
+void	 st_escape(const char *, char *, size_t);
 
 /* globaldb.c */
 #define ST_GLOBAL_SCHEMA_VERSION	3

@@ -117,6 +117,19 @@ use_consume() {
 	[ "$(status_value starts)" -eq 1 ]
 }
 
+@test "agent: a path with a newline logs on one line, escaped" {
+	local p="$TEST_ROOT/two"$'\n'"lines: started a runner (pid 1)"
+	new_project "$p"
+	start_agent
+	add_task "$p" one
+	wait_for 5 starts_at_least 1
+	wait_for 3 grep -qF "two\\nlines: started a runner (pid 1): started a runner (pid " \
+	    "$TEST_ROOT/agent.log"
+	# Unescaped, the name's second half would stand as a line of its own.
+	run grep -c '^lines: started' "$TEST_ROOT/agent.log"
+	[ "$output" -eq 0 ]
+}
+
 @test "agent: a project added after the agent started is watched at once" {
 	mkdir -p "$TEST_ROOT/late"
 	"$STEROIDS" init --no-register "$TEST_ROOT/late" >/dev/null
