@@ -3,7 +3,9 @@
  *
  * Every function that can fail returns 0 on success and -1 on failure with
  * *err filled in (a code from enum st_code and one line of text).  Nothing
- * here prints or exits.  Handles are opaque.
+ * here prints or exits, but for out of memory: that prints one line and
+ * aborts (xmalloc.c), so no caller has a half-made result to clean up.
+ * Handles are opaque.
  *
  * Process-wide: the first DB open turns SQLite's memory statistics off
  * (SQLITE_CONFIG_MEMSTATUS), unless SQLite was in use before (sql.c).
@@ -17,6 +19,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* This header's release; st_version() says the linked library's. */
+#define ST_VERSION	"0.1.0"
 
 /* Exit codes, shared with the upstream tool. */
 enum st_code {
