@@ -20,6 +20,14 @@
 extern "C" {
 #endif
 
+/*
+ * What this header declares is the library's ABI; everything else in it
+ * is built hidden (-fvisibility=hidden), st-int.h included.
+ */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 /* This header's release; st_version() says the linked library's. */
 #define ST_VERSION	"0.1.0"
 
@@ -384,6 +392,10 @@ int	 st_cron_entry(char **, struct st_error *);
 int	 st_cron_install(int *, char **, struct st_error *);
 int	 st_cron_uninstall(int *, struct st_error *);
 int	 st_cron_status(int *, char **, struct st_error *);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
