@@ -17,7 +17,7 @@ _steroids_subcommands()
 	case $1 in
 	projects)	echo 'list add remove enable disable prune' ;;
 	tasks)		echo 'add list update' ;;
-	runners)	echo 'list stop wakeup cron' ;;
+	runners)	echo 'list stop logs wakeup cron' ;;
 	agent)		echo 'start stop status' ;;
 	config)		echo 'get set' ;;
 	esac
@@ -37,6 +37,7 @@ _steroids_options()
 	'tasks update')	echo '--status --project' ;;
 	loop)		echo '--project --once --dry-run' ;;
 	'runners stop')	echo '--project --id --all --force' ;;
+	'runners logs')	echo '--project --follow -n' ;;
 	'runners wakeup')	echo '--dry-run' ;;
 	'config get' | 'config set')	echo '-g --global -p --project' ;;
 	esac

@@ -202,7 +202,7 @@ lint_man() {
 	run bash_complete steroids projects ''
 	[ "$(words $output)" = "$(words list add remove enable disable prune)" ]
 	run bash_complete steroids runners ''
-	[ "$(words $output)" = "$(words list stop wakeup cron)" ]
+	[ "$(words $output)" = "$(words list stop logs wakeup cron)" ]
 	# Same for every group, against SPEC 9 and --help.
 	for group in projects tasks runners agent config; do
 		run bash_complete steroids "$group" ''
