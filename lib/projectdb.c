@@ -267,6 +267,154 @@ static const char project_migrations[] =
     "INSERT OR REPLACE INTO _schema (key, value) VALUES"
     " ('version', '28'), ('last_migration', '028_add_merge_queue_fields');";
 
+/*
+ * The columns a project DB made by an earlier steroids (or by a tool that
+ * left upstream's migrations out) may lack, with what each takes to add.
+ */
+static const struct {
+	const char	*table, *column, *decl;
+} pdb_columns[] = {
+	{ "sections", "priority", "INTEGER DEFAULT 50" },
+	{ "sections", "skipped", "INTEGER DEFAULT 0" },
+	{ "sections", "branch", "TEXT" },
+	{ "sections", "auto_pr", "INTEGER NOT NULL DEFAULT 0" },
+	{ "sections", "pr_number", "INTEGER" },
+	{ "sections", "coder_provider", "TEXT" },
+	{ "sections", "coder_model", "TEXT" },
+	{ "sections", "pr_labels", "TEXT" },
+	{ "sections", "pr_draft", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "description", "TEXT CHECK (length(description) <= 4000)" },
+	{ "tasks", "source_file", "TEXT" },
+	{ "tasks", "file_path", "TEXT" },
+	{ "tasks", "file_line", "INTEGER" },
+	{ "tasks", "file_commit_sha", "TEXT" },
+	{ "tasks", "file_content_hash", "TEXT" },
+	{ "tasks", "start_commit_sha", "TEXT" },
+	{ "tasks", "rejection_count", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "failure_count", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "last_failure_at", "TEXT" },
+	{ "tasks", "reference_task_id", "TEXT REFERENCES tasks(id)" },
+	{ "tasks", "reference_commit", "TEXT" },
+	{ "tasks", "reference_commit_message", "TEXT" },
+	{ "tasks", "is_follow_up",
+	    "INTEGER NOT NULL DEFAULT 0 CHECK (is_follow_up IN (0, 1))" },
+	{ "tasks", "requires_promotion",
+	    "INTEGER NOT NULL DEFAULT 0 CHECK (requires_promotion IN (0, 1))" },
+	{ "tasks", "follow_up_depth",
+	    "INTEGER NOT NULL DEFAULT 0 CHECK (follow_up_depth >= 0)" },
+	{ "tasks", "dedupe_key", "TEXT" },
+	{ "tasks", "conflict_count", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "merge_failure_count", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "blocked_reason", "TEXT" },
+	{ "tasks", "merge_phase", "TEXT" },
+	{ "tasks", "approved_sha", "TEXT" },
+	{ "tasks", "rebase_attempts", "INTEGER DEFAULT 0" },
+	{ "audit", "actor_type", "TEXT DEFAULT 'human'" },
+	{ "audit", "model", "TEXT" },
+	{ "audit", "category", "TEXT" },
+	{ "audit", "error_code", "TEXT" },
+	{ "audit", "metadata", "TEXT" },
+	{ "audit", "commit_sha", "TEXT" },
+};
+#define PDB_NCOLUMNS	(sizeof(pdb_columns) / sizeof(pdb_columns[0]))
+#define PDB_MIGRATIONS	28	/* the upstream tool's, at v0.18.3 */
+
+/*
+ * What the DB is, for the upgrade: PDB_OURS (no _migrations: made by an
+ * earlier steroids, or empty), PDB_UPSTREAM_ALL (upstream's migrations
+ * 1..28 all recorded), PDB_UPSTREAM_PART (some: that tool migrates it
+ * itself, on its next open).  *missing: columns of pdb_columns not there.
+ */
+#define PDB_OURS		0
+#define PDB_UPSTREAM_ALL	1
+#define PDB_UPSTREAM_PART	2
+
+static int
+pdb_shape(sqlite3 *db, int *kind, int *missing, struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	size_t		 i;
+	int		 rc, n = -1, have;
+
+	*missing = 0;
+	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM _migrations WHERE "
+	    "id BETWEEN 1 AND 28", -1, &stmt, NULL);
+	if (rc == SQLITE_OK) {
+		if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			n = sqlite3_column_int(stmt, 0);
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_ROW)
+			return (st_sql_err(db, rc, err, "cannot read "
+			    "_migrations"));
+	} else if (strstr(sqlite3_errmsg(db), "no such table") == NULL)
+		return (st_sql_err(db, rc, err, "cannot read _migrations"));
+	*kind = n == -1 ? PDB_OURS : n == PDB_MIGRATIONS ? PDB_UPSTREAM_ALL :
+	    PDB_UPSTREAM_PART;
+	for (i = 0; i < PDB_NCOLUMNS; i++) {
+		have = st_sql_has_column(db, pdb_columns[i].table,
+		    pdb_columns[i].column, err);
+		if (have == -1)
+			return (-1);
+		*missing += !have;
+	}
+	return (0);
+}
+
+/*
+ * Bring a project DB to the upstream tool's 028 shape, additively, in
+ * one transaction: one of ours made before (its tables gain the columns,
+ * the other tables and the migration rows, so that tool finds nothing to
+ * migrate: its steps, meeting a column that exists, would skip the rest
+ * of themselves for good), or one it migrated itself with columns left
+ * out.  One it has not finished migrating is its own to migrate: left
+ * alone, and read by its columns.
+ */
+static int
+pdb_upgrade(sqlite3 *db, struct st_error *err)
+{
+	char	 sql[256];
+	size_t	 i;
+	int	 kind, missing, have;
+
+	if (pdb_shape(db, &kind, &missing, err) == -1)
+		return (-1);
+	if (kind == PDB_UPSTREAM_PART ||
+	    (kind == PDB_UPSTREAM_ALL && missing == 0))
+		return (0);		/* the common case: no write lock */
+	if (st_sql_begin(db, err) == -1)
+		return (-1);
+	if (pdb_shape(db, &kind, &missing, err) == -1)
+		goto fail;
+	if (kind == PDB_UPSTREAM_PART ||
+	    (kind == PDB_UPSTREAM_ALL && missing == 0)) {
+		st_sql_rollback(db);
+		return (0);
+	}
+	if (st_sql_exec(db, project_schema, err) == -1)
+		goto fail;
+	for (i = 0; i < PDB_NCOLUMNS; i++) {
+		have = st_sql_has_column(db, pdb_columns[i].table,
+		    pdb_columns[i].column, err);
+		if (have == -1)
+			goto fail;
+		if (have)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
+		    pdb_columns[i].table, pdb_columns[i].column,
+		    pdb_columns[i].decl);
+		if (st_sql_exec(db, sql, err) == -1)
+			goto fail;
+	}
+	if (st_sql_exec(db, project_indexes, err) == -1 ||
+	    (kind == PDB_OURS &&
+	    st_sql_exec(db, project_migrations, err) == -1))
+		goto fail;
+	return (st_sql_commit(db, err));
+fail:
+	st_sql_rollback(db);
+	return (-1);
+}
+
 static int
 db_path(const char *dir, char *buf, size_t len, struct st_error *err)
 {
@@ -344,15 +492,8 @@ st_project_make(const char *in, int *made, struct st_error *err)
 	if (st_sql_open(path, SQLITE_OPEN_READWRITE, ST_BUSY_TIMEOUT_MS, &db,
 	    err) == -1)
 		goto fail;
-	if (st_sql_wal(db, err) == -1 || st_sql_begin(db, err) == -1) {
-		sqlite3_close(db);
-		goto fail;
-	}
-	if (st_sql_exec(db, project_schema, err) == -1 ||
-	    st_sql_exec(db, project_indexes, err) == -1 ||
-	    st_sql_exec(db, project_migrations, err) == -1 ||
-	    st_sql_commit(db, err) == -1) {
-		st_sql_rollback(db);
+	/* A DB there already is upgraded the same way as on an open. */
+	if (st_sql_wal(db, err) == -1 || pdb_upgrade(db, err) == -1) {
 		sqlite3_close(db);
 		goto fail;
 	}
@@ -401,7 +542,8 @@ st_project_unmake(const char *dir, int made, struct st_error *err)
 }
 
 /*
- * A one-shot reader's connection (ST_PDB_SHMRO with ST_PDB_READONLY):
+ * A one-shot reader's connection (ST_PDB_SHMRO with ST_PDB_READONLY): the
+ * URI of st_sql_uri with
  * SQLite's readonly_shm URI parameter.  A reader alone on a WAL DB
  * otherwise rebuilds the -shm file (ftruncate, a write per page, mmap)
  * each time it opens it: most of the ~250 us a sweep spent per project.
@@ -410,32 +552,6 @@ st_project_unmake(const char *dir, int made, struct st_error *err)
  * "unreliable shm" path); it never writes.  It cannot create a missing
  * -shm: SQLITE_CANTOPEN then, and the caller opens the plain way.
  */
-static int
-pdb_uri(const char *path, char *buf, size_t len)
-{
-	static const char	 hex[] = "0123456789ABCDEF";
-	const unsigned char	*s;
-	size_t			 n;
-
-	n = strlcpy(buf, "file://", len);
-	for (s = (const unsigned char *)path; *s != '\0'; s++) {
-		if (n + 4 >= len)
-			return (-1);
-		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("/-._~", *s) != NULL)
-			buf[n++] = (char)*s;
-		else {
-			buf[n++] = '%';
-			buf[n++] = hex[*s >> 4];
-			buf[n++] = hex[*s & 0xf];
-		}
-	}
-	buf[n] = '\0';
-	if (strlcat(buf, "?readonly_shm=1", len) >= len)
-		return (-1);
-	return (0);
-}
-
 /*
  * A one-shot count (st_project_pending, once per project in a sweep):
  * the connection never leaves that function, so no other thread can use
@@ -454,7 +570,7 @@ pdb_connect(st_pdb *p, const char *path, int flags, struct st_error *err)
 	int	shmro, oflags, oneshot;
 
 	shmro = (flags & ST_PDB_SHMRO) && (flags & ST_PDB_READONLY) &&
-	    pdb_uri(path, uri, sizeof(uri)) == 0;
+	    st_sql_uri(path, "readonly_shm=1", uri, sizeof(uri)) == 0;
 	oneshot = (flags & PDB_ONESHOT) && (flags & ST_PDB_READONLY);
 	oflags = (flags & ST_PDB_READONLY) ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE;
@@ -469,8 +585,8 @@ pdb_connect(st_pdb *p, const char *path, int flags, struct st_error *err)
 		    1, NULL);
 		return (0);
 	}
-	if (st_sql_exec(p->db, "SELECT id, title, status, section_id, "
-	    "failure_count FROM tasks LIMIT 0", err) == -1) {
+	if (st_sql_exec(p->db, "SELECT id, title, status, section_id "
+	    "FROM tasks LIMIT 0", err) == -1) {
 		if (shmro &&
 		    (sqlite3_extended_errcode(p->db) & 0xff) == SQLITE_CANTOPEN) {
 			sqlite3_close(p->db);
@@ -486,9 +602,41 @@ pdb_connect(st_pdb *p, const char *path, int flags, struct st_error *err)
 	return (0);
 }
 
+/* Which of the columns older upstream migrations lack are there. */
+static int
+pdb_detect(st_pdb *p, struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (st_sql_prepare(p->db, "SELECT (SELECT count(*) FROM "
+	    "pragma_table_info('sections') WHERE name = 'skipped'), (SELECT "
+	    "count(*) FROM pragma_table_info('tasks') WHERE name = "
+	    "'description'), (SELECT count(*) FROM pragma_table_info('tasks') "
+	    "WHERE name IN ('failure_count', 'last_failure_at'))", &stmt,
+	    err) == -1)
+		return (-1);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		p->cols = ST_PDB_COLS_KNOWN;
+		if (sqlite3_column_int(stmt, 0) > 0)
+			p->cols |= ST_PDB_HAS_SKIPPED;
+		if (sqlite3_column_int(stmt, 1) > 0)
+			p->cols |= ST_PDB_HAS_DESCRIPTION;
+		if (sqlite3_column_int(stmt, 2) == 2)
+			p->cols |= ST_PDB_HAS_FAILURES;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return (st_sql_err(p->db, rc, err, "cannot read the schema"));
+	return (0);
+}
+
 /*
  * Open a project's DB.  ST_PDB_READONLY for readers; ST_PDB_QUICK for the
  * sweep and the agent, which must not wait long on one locked project.
+ * A writer's open upgrades the DB first where it is ours to (pdb_upgrade);
+ * every open but the one-shot count notes which optional columns exist.
  */
 int
 st_pdb_open(const char *dir, int flags, st_pdb **pp, struct st_error *err)
@@ -506,6 +654,11 @@ st_pdb_open(const char *dir, int flags, st_pdb **pp, struct st_error *err)
 	if ((rc = pdb_connect(p, path, flags, err)) == -2)
 		rc = pdb_connect(p, path, flags & ~ST_PDB_SHMRO, err);
 	if (rc == -1)
+		goto fail;
+	if (!(flags & ST_PDB_READONLY) && pdb_upgrade(p->db, err) == -1)
+		goto fail;
+	if (!((flags & PDB_ONESHOT) && (flags & ST_PDB_READONLY)) &&
+	    pdb_detect(p, err) == -1)
 		goto fail;
 	*pp = p;
 	return (0);
@@ -567,8 +720,20 @@ st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
 		return (-1);
 	if (*count == 0)
 		return (0);
-	return (pdb_count(p, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
-	    ST_SQL_TASK_WORK, count, err));
+	/*
+	 * Before the upstream tool's migration 008 sections had no skipped
+	 * column: asked only when the statement finds it missing, so the
+	 * one-shot count (which reads no schema of its own) pays nothing.
+	 */
+	if ((p->cols & ST_PDB_COLS_KNOWN) && !(p->cols & ST_PDB_HAS_SKIPPED))
+		return (0);
+	if (pdb_count(p, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
+	    ST_SQL_TASK_WORK, count, err) == 0)
+		return (0);
+	if (strstr(sqlite3_errmsg(p->db), "no such column: s.skipped") == NULL)
+		return (-1);
+	return (pdb_count(p, "SELECT count(*) FROM tasks t WHERE"
+	    ST_SQL_TASK_OPEN, count, err));
 }
 
 int
