@@ -427,8 +427,8 @@ st_cron_install(int *changed, char **line, struct st_error *err)
 	}
 	cron_split(tab.s, &rest, &found, &old);
 	if ((upstream = cron_upstream(rest.s)) != NULL) {
-		st_seterr(err, ST_ELOCKED, "the upstream steroids tool's wakeup "
-		    "runs from your crontab already (%s); not adding a second "
+		st_seterr(err, ST_ELOCKED, "the upstream steroids tool's "
+		    "wakeup runs from your crontab already (%s); not adding a second "
 		    "sweep every minute: remove that line first (its 'steroids "
 		    "runners cron uninstall', or crontab -e)", upstream);
 		free(entry);

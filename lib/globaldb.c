@@ -239,7 +239,9 @@ fix_modes(const char *path, struct st_error *err)
 static int
 open_readonly(st_gdb *g, const char *path, struct st_error *err)
 {
-	static const char *const params[] = { "mode=ro", "mode=ro&immutable=1" };
+	static const char *const params[] = {
+		"mode=ro", "mode=ro&immutable=1"
+	};
 	char	uri[PATH_MAX * 3 + 64];
 	size_t	i;
 	int	rc = -1, have;

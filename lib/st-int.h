@@ -41,10 +41,10 @@ struct st_pdb {
 	char		 dir[PATH_MAX];
 	int		 cols;		/* ST_PDB_HAS_*: columns there */
 };
-/* Columns a project at an older upstream migration lacks (< 008, < 009, < 015). */
+/* Columns a project at an older upstream migration lacks (its 008, 009, 015). */
 #define ST_PDB_COLS_KNOWN	0x1	/* cols was read (not a one-shot) */
 #define ST_PDB_HAS_SKIPPED	0x2	/* sections.skipped */
-#define ST_PDB_HAS_FAILURES	0x4	/* tasks.failure_count, last_failure_at */
+#define ST_PDB_HAS_FAILURES	0x4	/* failure_count, last_failure_at */
 #define ST_PDB_HAS_DESCRIPTION	0x8	/* tasks.description */
 
 /* xmalloc.c */

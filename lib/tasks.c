@@ -26,29 +26,29 @@ const char *const st_task_statuses[ST_TASK_NSTATUS] = {
 	"COALESCE(datetime(t.created_at), t.created_at), t.rowid"
 
 /*
- * "SELECT <a task's columns> FROM tasks t LEFT JOIN sections s" and then
- * tail, with each of the columns a project at an older upstream migration
- * lacks read as its default; ST_SQL_TASK_WORK in tail means the same
- * without the skipped column where there is none.
+ * "SELECT <a task's columns> FROM tasks t LEFT JOIN sections s WHERE
+ * <where> <tail>", each of the columns a project at an older upstream
+ * migration lacks read as its default.
  */
 static void
-task_select(st_pdb *p, const char *tail, char *buf, size_t len)
+task_select(st_pdb *p, const char *where, const char *tail, char *buf,
+    size_t len)
 {
-	const char	*w;
-
 	snprintf(buf, len, "SELECT t.id, t.title, %s, t.status, t.section_id, "
-	    "s.name, %s, %s, t.created_at, t.updated_at" TASK_FROM " ",
+	    "s.name, %s, %s, t.created_at, t.updated_at" TASK_FROM " WHERE "
+	    "(%s) %s",
 	    (p->cols & ST_PDB_HAS_DESCRIPTION) ? "t.description" : "NULL",
 	    (p->cols & ST_PDB_HAS_FAILURES) ? "t.failure_count" : "0",
-	    (p->cols & ST_PDB_HAS_FAILURES) ? "t.last_failure_at" : "NULL");
-	if (!(p->cols & ST_PDB_HAS_SKIPPED) &&
-	    strncmp(tail, "WHERE" ST_SQL_TASK_WORK,
-	    strlen("WHERE" ST_SQL_TASK_WORK)) == 0) {
-		strlcat(buf, "WHERE" ST_SQL_TASK_OPEN, len);
-		w = tail + strlen("WHERE" ST_SQL_TASK_WORK);
-	} else
-		w = tail;
-	strlcat(buf, w, len);
+	    (p->cols & ST_PDB_HAS_FAILURES) ? "t.last_failure_at" : "NULL",
+	    where, tail);
+}
+
+/* Pending work (ST_SQL_TASK_WORK), where sections have no skipped yet. */
+static const char *
+task_work(st_pdb *p)
+{
+	return ((p->cols & ST_PDB_HAS_SKIPPED) ? ST_SQL_TASK_WORK :
+	    ST_SQL_TASK_OPEN);
 }
 
 int
@@ -203,8 +203,8 @@ st_task_add(st_pdb *p, const char *title, const char *section,
 		    "(%zu bytes, limit %d)", strlen(description),
 		    ST_TASK_DESC_MAX));
 	if (description != NULL && !(p->cols & ST_PDB_HAS_DESCRIPTION))
-		return (st_seterr(err, ST_ECONFIG, "%s/" ST_PROJECT_DIR ": this "
-		    "project's database has no task descriptions yet (the "
+		return (st_seterr(err, ST_ECONFIG, "%s/" ST_PROJECT_DIR ": "
+		    "this project's database has no task descriptions yet (the "
 		    "upstream tool adds them when it next opens it); add the "
 		    "task without --description", p->dir));
 	if (st_sql_begin(p->db, err) == -1)
@@ -255,8 +255,8 @@ st_task_list(st_pdb *p, const char *status, struct st_task_list *l,
 	l->n = 0;
 	if (status != NULL && st_task_status_check(status, err) == -1)
 		return (-1);
-	task_select(p, "WHERE ?1 IS NULL OR t.status = ?1 ORDER BY "
-	    TASK_ORDER, sql, sizeof(sql));
+	task_select(p, "?1 IS NULL OR t.status = ?1", "ORDER BY " TASK_ORDER,
+	    sql, sizeof(sql));
 	if (st_sql_prepare(p->db, sql, &stmt, err) == -1)
 		return (-1);
 	if (status != NULL)
@@ -292,10 +292,10 @@ st_task_get(st_pdb *p, const char *id, struct st_task *t,
 	memset(t, 0, sizeof(*t));
 	if (id == NULL || *id == '\0')
 		return (st_seterr(err, ST_EARGS, "empty task id"));
-	task_select(p, "WHERE substr(t.id, 1, length(?1)) = ?1 AND t.id <> ?1 "
-	    "AND NOT EXISTS (SELECT 1 FROM tasks WHERE id = ?1) LIMIT 2",
-	    prefix, sizeof(prefix));
-	task_select(p, "WHERE t.id = ?1 UNION ALL SELECT * FROM (", sql,
+	task_select(p, "substr(t.id, 1, length(?1)) = ?1 AND t.id <> ?1 AND NOT "
+	    "EXISTS (SELECT 1 FROM tasks WHERE id = ?1)", "LIMIT 2", prefix,
+	    sizeof(prefix));
+	task_select(p, "t.id = ?1", "UNION ALL SELECT * FROM (", sql,
 	    sizeof(sql));
 	strlcat(sql, prefix, sizeof(sql));
 	strlcat(sql, ")", sizeof(sql));
@@ -360,16 +360,18 @@ write_status(st_pdb *p, const char *id, const char *status, int failed,
 {
 	sqlite3_stmt	*stmt;
 
+	/* Where failures have no columns yet, only the status changes. */
 	if (st_sql_prepare(p->db, (p->cols & ST_PDB_HAS_FAILURES) ? "UPDATE "
 	    "tasks SET status = ?2, updated_at = datetime('now'), "
 	    "failure_count = failure_count + ?3, last_failure_at = CASE WHEN "
 	    "?3 THEN datetime('now') ELSE last_failure_at END WHERE id = ?1" :
 	    "UPDATE tasks SET status = ?2, updated_at = datetime('now') WHERE "
-	    "id = ?1 AND ?3 IS NOT NULL", &stmt, err) == -1)
+	    "id = ?1", &stmt, err) == -1)
 		return (-1);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, status, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(stmt, 3, failed ? 1 : 0);
+	if (p->cols & ST_PDB_HAS_FAILURES)
+		sqlite3_bind_int(stmt, 3, failed ? 1 : 0);
 	return (st_sql_done(stmt, "cannot update task", err));
 }
 
@@ -426,8 +428,8 @@ select_next(st_pdb *p, struct st_task *t, int *found, struct st_error *err)
 
 	*found = 0;
 	memset(t, 0, sizeof(*t));
-	task_select(p, "WHERE" ST_SQL_TASK_WORK " ORDER BY CASE t.status WHEN "
-	    "'review' THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END, " TASK_ORDER
+	task_select(p, task_work(p), "ORDER BY CASE t.status WHEN 'review' "
+	    "THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END, " TASK_ORDER
 	    " LIMIT 1", sql, sizeof(sql));
 	if (st_sql_prepare(db, sql, &stmt, err) == -1)
 		return (-1);
