@@ -391,7 +391,9 @@ void	 st_sweep_list_free(struct st_sweep_list *);
 int	 st_cron_entry(char **, struct st_error *);
 int	 st_cron_install(int *, char **, struct st_error *);
 int	 st_cron_uninstall(int *, struct st_error *);
-int	 st_cron_status(int *, char **, struct st_error *);
+/* What the upstream tool writes above its line (its own is the entry). */
+#define ST_CRON_UPSTREAM_MARKER	"# steroids-runners-wakeup"
+int	 st_cron_status(int *, char **, char **, struct st_error *);
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #pragma GCC visibility pop

@@ -141,7 +141,7 @@ print(d["success"], d["command"], d["subcommand"])'
 	run steroids projects list --all --json
 	[ "$(printf '%s' "$output" | envelope | python3 -c '
 import json, sys
-print([p["status"] for p in json.load(sys.stdin) if p["path"].endswith("/off")][0])')" = disabled ]
+print([p["status"] for p in json.load(sys.stdin)["projects"] if p["path"].endswith("/off")][0])')" = disabled ]
 	run steroids projects enable "$TEST_ROOT/off"
 	[ "$status" -eq 0 ]
 	run steroids projects list
@@ -236,7 +236,7 @@ print([p["status"] for p in json.load(sys.stdin) if p["path"].endswith("/off")][
 		printf '%s' "$output" | envelope | python3 -c '
 import json, os, sys
 want = os.fsencode(sys.argv[1])
-got = [os.fsencode(p["path"]) for p in json.load(sys.stdin)]
+got = [os.fsencode(p["path"]) for p in json.load(sys.stdin)["projects"]]
 assert want in got, (want, got)
 ' "$p"
 	done
@@ -499,7 +499,7 @@ print(" ".join(sorted(r["action"] for r in json.load(sys.stdin))))')" = \
 	[ "$status" -eq 0 ]
 	[ "$(printf '%s' "$output" | envelope | python3 -c '
 import json, sys
-print(" ".join(r["status"] for r in json.load(sys.stdin)))')" = \
+print(" ".join(r["status"] for r in json.load(sys.stdin)["projects"]))')" = \
 	    "unmounted missing" ]
 }
 
