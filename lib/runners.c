@@ -48,9 +48,30 @@ st_uuid(char out[37])
 	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/*
+ * The upstream tool runs a project's tasks in parallel sessions by
+ * default: each workstream runner's row names its clone of the project
+ * and a parallel_session_id, whose parallel_sessions row names the
+ * project.  Those tables are the upstream tool's; without them, none.
+ */
+#define SESSION_SQL	", (SELECT ps.project_path FROM parallel_sessions ps " \
+	"WHERE ps.id = runners.parallel_session_id)"
+#define LIST_WHERE	" FROM runners WHERE ?1 IS NULL OR project_path = ?1 " \
+	"OR (project_path IS NOT NULL AND " FRESH_SQL ") ORDER BY " \
+	"project_path, started_at"
+
+/* The project a row is of: its session's, or its own path. */
+const char *
+st_runner_project(const struct st_runner *r)
+{
+	return (r->session_project != NULL ? r->session_project :
+	    r->project_path);
+}
+
 static void
 runner_free(struct st_runner *r)
 {
+	free(r->session_project);
 	free(r->id);
 	free(r->status);
 	free(r->project_path);
@@ -70,15 +91,15 @@ runner_free(struct st_runner *r)
 static int
 same_project(const struct st_runner *r, const char *project)
 {
-	char	real[PATH_MAX];
+	const char	*path = st_runner_project(r);
+	char		 real[PATH_MAX];
 
-	if (r->project_path == NULL)
+	if (path == NULL)
 		return (0);
-	if (strcmp(r->project_path, project) == 0)
+	if (strcmp(path, project) == 0)
 		return (1);
 	return (r->fresh && st_runner_lockless_state(r) == ST_RUNNER_ALIVE &&
-	    realpath(r->project_path, real) != NULL &&
-	    strcmp(real, project) == 0);
+	    realpath(path, real) != NULL && strcmp(real, project) == 0);
 }
 
 /*
@@ -96,11 +117,15 @@ st_runners_list(st_gdb *g, const char *project, struct st_runner_list *l,
 
 	l->v = NULL;
 	l->n = 0;
-	/* Fresh rows of other paths: maybe another spelling (same_project). */
-	if (st_sql_prepare(g->db, "SELECT " RUNNER_COLUMNS " FROM runners "
-	    "WHERE ?1 IS NULL OR project_path = ?1 OR (project_path IS NOT "
-	    "NULL AND " FRESH_SQL ") ORDER BY project_path, started_at", &stmt,
-	    err) == -1)
+	/*
+	 * Fresh rows of other paths: maybe another spelling, or a session's
+	 * (same_project).  The session's project where the upstream tool's
+	 * tables are there.
+	 */
+	if (sqlite3_prepare_v2(g->db, "SELECT " RUNNER_COLUMNS SESSION_SQL
+	    LIST_WHERE, -1, &stmt, NULL) != SQLITE_OK &&
+	    st_sql_prepare(g->db, "SELECT " RUNNER_COLUMNS ", NULL" LIST_WHERE,
+	    &stmt, err) == -1)
 		return (-1);
 	st_sql_bind_path(stmt, 1, project);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -119,6 +144,7 @@ st_runners_list(st_gdb *g, const char *project, struct st_runner_list *l,
 		r->heartbeat_age = (long)sqlite3_column_int64(stmt, 7);
 		r->started_epoch = (long long)sqlite3_column_int64(stmt, 8);
 		r->fresh = sqlite3_column_int(stmt, 9) != 0;
+		r->session_project = st_sql_strdup(stmt, 10);
 		if (project != NULL && !same_project(r, project)) {
 			runner_free(r);
 			l->n--;

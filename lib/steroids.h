@@ -172,6 +172,7 @@ struct st_runner {
 	long	 heartbeat_age;		/* seconds, computed by SQLite */
 	long long started_epoch;	/* started_at, UTC epoch; 0 unknown */
 	int	 fresh;			/* heartbeat within ST_RUNNER_FRESH */
+	char	*session_project;	/* upstream's parallel session's, or NULL */
 };
 struct st_runner_list {
 	struct st_runner	*v;
@@ -200,6 +201,7 @@ int	 st_runner_holds_lock(const struct st_runner *);
  * its writer alive and its heartbeat fresh by the upstream tool's rule.
  */
 #define ST_RUNNER_FRESH		300	/* s: the upstream tool's 5 minutes */
+const char *st_runner_project(const struct st_runner *);
 int	 st_runner_writer(const struct st_runner *);
 int	 st_runner_lockless_state(const struct st_runner *);
 int	 st_runner_lockless_live(st_gdb *, const char *, pid_t, pid_t *,

@@ -595,6 +595,7 @@ rowpaths_load(st_gdb *g, struct rowpaths *rp)
 {
 	struct st_error		e;
 	struct st_runner_list	l;
+	const char		*path;
 	char			real[PATH_MAX];
 	size_t			i;
 
@@ -604,13 +605,13 @@ rowpaths_load(st_gdb *g, struct rowpaths *rp)
 		return (-1);
 	rp->v = st_xcalloc(l.n == 0 ? 1 : l.n * 2, sizeof(*rp->v));
 	for (i = 0; i < l.n; i++) {
-		if (l.v[i].project_path == NULL)
+		if ((path = st_runner_project(&l.v[i])) == NULL)
 			continue;
-		rp->v[rp->n++] = st_xstrdup(l.v[i].project_path);
+		rp->v[rp->n++] = st_xstrdup(path);
 		/* A live one's other spelling (st_runners_list) is its project. */
 		if (l.v[i].fresh && st_runner_lockless_state(&l.v[i]) ==
-		    ST_RUNNER_ALIVE && realpath(l.v[i].project_path, real) !=
-		    NULL && strcmp(real, l.v[i].project_path) != 0)
+		    ST_RUNNER_ALIVE && realpath(path, real) != NULL &&
+		    strcmp(real, path) != 0)
 			rp->v[rp->n++] = st_xstrdup(real);
 	}
 	st_runner_list_free(&l);

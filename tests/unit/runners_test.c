@@ -309,6 +309,49 @@ test_lockless_spelling(void **state)
 	st_gdb_close(g);
 }
 
+/*
+ * The upstream tool's default: a parallel session's workstream runners,
+ * each row naming its clone and the session, the session the project.
+ * Such a live row is the project's runner; without the upstream tool's
+ * tables the rows are read as before.
+ */
+static void
+test_lockless_session(void **state)
+{
+	struct unit	*u = *state;
+	struct st_error	 err;
+	st_gdb		*g;
+	char		 db[PATH_MAX], proj[PATH_MAX], clone[PATH_MAX];
+	char		 sql[PATH_MAX * 3];
+	pid_t		 pid;
+	const char	*now = "datetime('now')";
+
+	unit_path(u, proj, sizeof(proj), "p");
+	unit_path(u, clone, sizeof(clone), "p/ws-1");
+	assert_int_equal(mkdir(proj, 0700), 0);
+	assert_int_equal(mkdir(clone, 0700), 0);
+	child = stand_in();
+	assert_int_equal(st_gdb_open(&g, &err), 0);
+	urow(u, "ws", child, clone, now, now);
+	assert_int_equal(st_runner_lockless_live(g, proj, 0, &pid, &err), 0);
+	assert_int_equal(pid, 0);
+	st_gdb_close(g);
+
+	gdb_path(u, db, sizeof(db));
+	snprintf(sql, sizeof(sql), "ALTER TABLE runners ADD COLUMN "
+	    "parallel_session_id TEXT; CREATE TABLE parallel_sessions (id TEXT "
+	    "PRIMARY KEY, project_path TEXT NOT NULL, status TEXT NOT NULL); "
+	    "INSERT INTO parallel_sessions VALUES ('s1', '%s', 'running'); "
+	    "UPDATE runners SET parallel_session_id = 's1'", proj);
+	unit_sql(db, sql);
+	assert_int_equal(st_gdb_open(&g, &err), 0);
+	assert_int_equal(st_runner_lockless_live(g, proj, 0, &pid, &err), 0);
+	assert_int_equal(pid, child);
+	assert_int_equal(st_runner_lockless_live(g, clone, 0, &pid, &err), 0);
+	assert_int_equal(pid, 0);
+	st_gdb_close(g);
+}
+
 int
 main(void)
 {
@@ -320,6 +363,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lockless_rows,
 		    unit_setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockless_spelling,
+		    unit_setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockless_session,
 		    unit_setup, teardown),
 	};
 
