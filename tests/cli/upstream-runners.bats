@@ -30,7 +30,8 @@ teardown() {
 		done
 	fi
 	if [ -f "$TEST_ROOT/upstream.log" ]; then
-		for p in $(awk '{ print $2 }' "$TEST_ROOT/upstream.log"); do
+		for p in $(awk '/^(started|refused)/ { print $2 }' \
+		    "$TEST_ROOT/upstream.log"); do
 			track_pid "$p"
 		done
 	fi
@@ -75,6 +76,10 @@ has_started() {
 
 lock_held() {
 	! flock -n "$1/.steroids/runner.lock" true
+}
+
+lock_free() {
+	flock -n "$1/.steroids/runner.lock" true
 }
 
 # A pid that was ours and is gone.
@@ -185,7 +190,7 @@ dead_pid() {
 	run --separate-stderr "$STEROIDS" loop --project "$P"
 	expect_status 6 "*already running for $P (pid $UP, the upstream tool's*"
 	[ "$(gdb "SELECT id FROM runners")" = "up-$UP" ]
-	! lock_held "$P"
+	lock_free "$P"
 	[ "$(pdb "$P" "SELECT status FROM tasks")" = pending ]
 	run "$STEROIDS" loop --project "$P" --dry-run
 	[ "$status" -eq 0 ]
@@ -273,7 +278,7 @@ dead_pid() {
 	wait "$loop"
 	[ "$(pdb "$P" "SELECT group_concat(status) FROM tasks")" = "completed,completed" ]
 	[ "$(rows)" -eq 0 ]
-	! lock_held "$P"
+	lock_free "$P"
 	grep -q "no pending work" "$TEST_ROOT/loop.out"
 }
 
