@@ -551,7 +551,7 @@ claim_rows(struct runner *r, struct st_error *err)
 	if (st_runners_list(r->g, r->project, &l, err) == -1)
 		return (-1);
 	for (i = 0; i < l.n && rc == 0; i++) {
-		if (strcmp(l.v[i].id, r->id) == 0)
+		if (l.v[i].id == NULL || strcmp(l.v[i].id, r->id) == 0)
 			continue;
 		if (st_runner_lockless_state(&l.v[i]) == ST_RUNNER_ALIVE)
 			rc = st_seterr(err, ST_ELOCKED, "a runner is already "
