@@ -171,6 +171,9 @@ void	 st_lock_release(int);
 int	 st_pid_alive(pid_t);
 pid_t	 st_pid_read(int);
 
+/* proc.c */
+int	 st_proc_start_time(pid_t, time_t *);
+
 /* runners.c */
 struct st_runner {
 	char	*id;
@@ -181,6 +184,9 @@ struct st_runner {
 	char	*started_at;
 	char	*heartbeat_at;
 	long	 heartbeat_age;		/* seconds, computed by SQLite */
+	long long started_epoch;	/* started_at, UTC epoch; 0 unknown */
+	int	 fresh;			/* heartbeat within ST_RUNNER_FRESH */
+	char	*session_project;	/* upstream's parallel session's, or NULL */
 };
 struct st_runner_list {
 	struct st_runner	*v;
@@ -195,8 +201,6 @@ int	 st_runner_insert(st_gdb *, const char *, pid_t, char [37],
 int	 st_runner_heartbeat(st_gdb *, const char *, const char *,
 	    const char *, struct st_error *);
 int	 st_runner_delete(st_gdb *, const char *, struct st_error *);
-int	 st_runner_delete_others(st_gdb *, const char *, const char *,
-	    struct st_error *);
 int	 st_runner_stale(st_gdb *, const char *, long, int *,
 	    struct st_error *);
 enum st_runner_state {
@@ -206,6 +210,16 @@ enum st_runner_state {
 };
 /* 1 holds its lock, 0 not, -1 cannot tell (lock unreadable, PID alive). */
 int	 st_runner_holds_lock(const struct st_runner *);
+/*
+ * A row judged without the lock (the upstream tool's runners take none):
+ * its writer alive and its heartbeat fresh by the upstream tool's rule.
+ */
+#define ST_RUNNER_FRESH		300	/* s: the upstream tool's 5 minutes */
+const char *st_runner_project(const struct st_runner *);
+int	 st_runner_writer(const struct st_runner *);
+int	 st_runner_lockless_state(const struct st_runner *);
+int	 st_runner_lockless_live(st_gdb *, const char *, pid_t, pid_t *,
+	    struct st_error *);
 int	 st_runner_state(st_gdb *, const struct st_runner *, int *,
 	    struct st_error *);
 const char *st_runner_state_name(int);

@@ -5,9 +5,10 @@
 # does not need the bash-completion helpers.
 
 _steroids_global_opts='-h --help -j --json -q --quiet -v --verbose --no-color'
-_steroids_keys='runner.command runner.task_timeout runner.max_failures
-	runner.heartbeat_interval runner.stale_timeout agent.sweep_interval
-	agent.backoff_initial agent.backoff_max agent.poll_interval'
+_steroids_keys='runner.command runner.queue_command runner.task_timeout
+	runner.max_failures runner.heartbeat_interval runner.stale_timeout
+	agent.sweep_interval agent.backoff_initial agent.backoff_max
+	agent.poll_interval'
 _steroids_statuses='pending in_progress review completed failed disputed
 	skipped'
 

@@ -217,7 +217,9 @@ start_agent() {
 		[ "$(action_of "$P")" = "none|runner running (pid $LOOP_PID)|$LOOP_PID" ]
 	done
 	start_agent
-	grep -q "adopted the runner with pid $LOOP_PID" "$TEST_ROOT/agent.log"
+	# Adopted from its first sweep's results, in its loop: after the
+	# status file start_agent waits for.
+	wait_for 5 grep -q "adopted the runner with pid $LOOP_PID" "$TEST_ROOT/agent.log"
 	# New work while it runs: the agent sees the change, starts nothing.
 	steroids tasks add two --project "$P" >/dev/null
 	sleep 2
