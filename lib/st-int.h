@@ -62,6 +62,11 @@ int	 st_sql_bind_path(sqlite3_stmt *, int, const char *);
 int	 st_fix_mode(const char *, mode_t, struct st_error *);
 int	 st_sql_wal(sqlite3 *, struct st_error *);
 
+/* paths.c */
+struct stat;
+int	 st_file_judge(const char *, const struct stat *, struct st_error *);
+int	 st_file_open(const char *, int *, struct st_error *);
+
 /* pgroup.c */
 int	 st_pgroup_marked(pid_t, const char *, const char *);
 

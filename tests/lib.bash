@@ -141,6 +141,15 @@ state_of() {
 	    WHERE json_extract(value, '\$.id') = '$1'"
 }
 
+# hang_probe DIR: the sweep's check of project DIR blocks, as a read on a
+# dead mount would: the probe opens the runner lock for reading, here a
+# fifo, and that waits for a writer.  (Not the config: it is opened with
+# O_NONBLOCK and a fifo there is refused at once.)
+hang_probe() {
+	rm -f "$1/.steroids/runner.lock"
+	mkfifo "$1/.steroids/runner.lock"
+}
+
 # set_config DIR KEY VALUE: a key in the project's .steroids/config.
 set_config() {
 	"$STEROIDS" config set --project "$1" "$2" "$3" >/dev/null

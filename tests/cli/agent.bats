@@ -634,8 +634,8 @@ no_zombies_of() {
 	new_project "$TEST_ROOT/hung"
 	new_project "$TEST_ROOT/idle"
 	add_task "$TEST_ROOT/ok" one
-	# The probe of this one blocks opening its config: killed after 2 s.
-	mkfifo "$TEST_ROOT/hung/.steroids/config"
+	# The probe of this one blocks (hang_probe): killed after 2 s.
+	hang_probe "$TEST_ROOT/hung"
 	start_agent
 	wait_for 10 grep -q 'hung: skipped no answer within' "$TEST_ROOT/agent.log"
 	wait_for 10 starts_at_least 3
@@ -810,7 +810,7 @@ gone() {
 }
 
 # hung_projects N: N registered projects hung_1 ... whose sweep probe
-# blocks opening its config (a fifo) until it is killed after 2 s; the
+# blocks (hang_probe) until it is killed after 2 s; the
 # registry's order (by path) sweeps them before a project named "ok".
 hung_projects() {
 	local i
@@ -822,8 +822,7 @@ hung_projects() {
 hang_projects() {
 	local i
 	for i in $(seq "$1"); do
-		rm -f "$TEST_ROOT/hung_$i/.steroids/config"
-		mkfifo "$TEST_ROOT/hung_$i/.steroids/config"
+		hang_probe "$TEST_ROOT/hung_$i"
 	done
 }
 
