@@ -286,6 +286,30 @@ check_db_file(const char *path, int may_miss, struct st_error *err)
 }
 
 /*
+ * A project's DB, -wal and -shm (those present) by the rule: its tasks
+ * become commands run as us, their titles in the environment.  Before
+ * every SQLite open too: SQLite running as root hands an existing -wal
+ * to the DB's owner, which would make a foreign one pass afterwards.
+ */
+int
+st_path_check_db(const char *dir, struct st_error *err)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char	path[PATH_MAX + 32];
+	size_t	i;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR "/"
+		    ST_PROJECT_DB "%s", dir, sfx[i]) >= (int)sizeof(path))
+			return (st_seterr(err, ST_EARGS, "path too long: %s",
+			    dir));
+		if (check_db_file(path, 1, err) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
  * The rules of SPEC 5: not a system tree; the folder and its .steroids
  * owned by us (as git's safe.directory asks of a repository) and, like
  * every file in it that decides what runs (the DB with its -wal and
@@ -295,7 +319,7 @@ check_db_file(const char *path, int may_miss, struct st_error *err)
 int
 st_path_check_project(const char *path, struct st_error *err)
 {
-	char		 sub[PATH_MAX], side[PATH_MAX + 8];
+	char		 sub[PATH_MAX];
 	struct stat	 sb;
 	uid_t		 uid = geteuid();
 	int		 fd, rc;
@@ -345,14 +369,7 @@ st_path_check_project(const char *path, struct st_error *err)
 		return (st_seterr(err, ST_ENOTINIT, "%s: not a steroids project "
 		    "(no %s/%s): run 'steroids init' there first",
 		    path, ST_PROJECT_DIR, ST_PROJECT_DB));
-	/* Its tasks become commands run as us, with their titles in env. */
-	if (check_db_file(sub, 0, err) == -1)
-		return (-1);
-	snprintf(side, sizeof(side), "%s-wal", sub);
-	if (check_db_file(side, 1, err) == -1)
-		return (-1);
-	snprintf(side, sizeof(side), "%s-shm", sub);
-	if (check_db_file(side, 1, err) == -1)
+	if (st_path_check_db(path, err) == -1)
 		return (-1);
 	if (st_config_file(0, path, sub, sizeof(sub), err) == -1 ||
 	    (rc = st_file_open(sub, &fd, err)) == -1)

@@ -66,6 +66,7 @@ int	 st_sql_wal(sqlite3 *, struct st_error *);
 struct stat;
 int	 st_file_judge(const char *, const struct stat *, struct st_error *);
 int	 st_file_open(const char *, int *, struct st_error *);
+int	 st_path_check_db(const char *, struct st_error *);
 
 /* pgroup.c */
 int	 st_pgroup_marked(pid_t, const char *, const char *);

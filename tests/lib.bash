@@ -17,6 +17,8 @@ setup_home() {
 	unset NO_COLOR STEROIDS_JSON STEROIDS_LOOP_COMMAND
 	TEST_PIDS=()
 	TEST_MOUNTS=()
+	# Folders made here are projects: not group-writable under umask 002.
+	umask 022
 }
 
 # Remember a PID to kill (with its process group if it leads one) at the end.
