@@ -145,8 +145,10 @@ state_of() {
 
 # hang_probe DIR: the sweep's check of project DIR blocks, as a read on a
 # dead mount would: the probe opens the runner lock for reading, here a
-# fifo, and that waits for a writer.  (Not the config: it is opened with
-# O_NONBLOCK and a fifo there is refused at once.)
+# fifo, and that waits for a writer.  (Not the config: it is opened
+# O_NONBLOCK and a fifo there is refused at once.)  Make it while no sweep
+# runs: a sweep that had the probe's answer already reads the lock itself,
+# and so does an agent looking at a project (at its start, on events).
 hang_probe() {
 	rm -f "$1/.steroids/runner.lock"
 	mkfifo "$1/.steroids/runner.lock"
