@@ -111,6 +111,7 @@ refused() {
 
 	run --separate-stderr steroids runners wakeup --json
 	[ "$status" -eq 0 ]
+	# shellcheck disable=SC2027 # WANT's tail stays a glob, on purpose
 	[[ "$(action_of "$P")" == "skipped|unsafe: "${WANT#\*}"|None" ]]
 
 	if [ "$1" = global ]; then
