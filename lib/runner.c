@@ -35,9 +35,9 @@
 
 #include "st-int.h"
 
-#define KILL_GRACE	5.0	/* seconds between SIGTERM and SIGKILL */
+#define KILL_GRACE	(ST_STOP_GRACE_MS / 1000.)	/* SIGTERM to SIGKILL */
 #define GROUP_POLL	0.1	/* re-check a dying group this often */
-#define KILL_WAIT	2.0	/* after SIGKILL, wait this long for the group */
+#define KILL_WAIT	(ST_STOP_KILL_MS / 1000.)	/* SIGKILL to gone */
 #define HB_BUSY_MS	1000	/* a heartbeat never holds the loop long */
 #define HANDLER_FILE	"handler.pgid"	/* in .steroids: the group running */
 
@@ -60,6 +60,7 @@ struct runner {
 	ev_child		 child;
 	ev_signal		 sigterm;
 	ev_signal		 sigint;
+	ev_signal		 sigusr1;	/* "beat now" (stop.c asks) */
 
 	const char		*task_id;	/* the task running, or NULL */
 	pid_t			 pid;		/* its handler (and group) */
@@ -185,17 +186,37 @@ gdb_busy(struct runner *r, int ms)
 }
 
 static void
-heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+beat(struct runner *r)
 {
-	struct runner	*r = w->data;
 	struct st_error	 err;
 
-	(void)loop;
-	(void)revents;
 	/* A missed beat is retried at the next tick; never fatal. */
 	gdb_busy(r, HB_BUSY_MS);
 	st_runner_heartbeat(r->g, r->id, NULL, r->task_id, &err);
 	gdb_busy(r, ST_BUSY_TIMEOUT_MS);
+}
+
+static void
+heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	beat(w->data);
+}
+
+/*
+ * A sweep that found our heartbeat old asks whether we are hung: a beat
+ * at once says no (after a suspend the timer is up to an interval late).
+ */
+static void
+ask_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct runner	*r = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (r->g != NULL && r->id[0] != '\0')
+		beat(r);
 }
 
 static int
@@ -585,9 +606,11 @@ setup(struct runner *r, struct st_error *err)
 	/* Signals first: from here on a stop cannot leak the row. */
 	ev_signal_init(&r->sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&r->sigint, signal_cb, SIGINT);
-	r->sigterm.data = r->sigint.data = r;
+	ev_signal_init(&r->sigusr1, ask_cb, SIGUSR1);
+	r->sigterm.data = r->sigint.data = r->sigusr1.data = r;
 	ev_signal_start(r->loop, &r->sigterm);
 	ev_signal_start(r->loop, &r->sigint);
+	ev_signal_start(r->loop, &r->sigusr1);
 	ev_init(&r->child, child_cb);
 	ev_init(&r->deadline, deadline_cb);
 	ev_init(&r->grace, grace_cb);
@@ -620,6 +643,7 @@ static void
 teardown(struct runner *r)
 {
 	struct st_error	err;
+	sigset_t	usr1, old;
 
 	if (r->g != NULL && r->id[0] != '\0') {
 		gdb_busy(r, ST_BUSY_TIMEOUT_MS);
@@ -629,6 +653,13 @@ teardown(struct runner *r)
 		ev_timer_stop(r->loop, &r->heartbeat);
 		ev_signal_stop(r->loop, &r->sigterm);
 		ev_signal_stop(r->loop, &r->sigint);
+		/* An ask that comes late must not kill us, as SIG_DFL would. */
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, &old);
+		ev_signal_stop(r->loop, &r->sigusr1);
+		signal(SIGUSR1, SIG_IGN);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		ev_loop_destroy(r->loop);
 	}
 	st_gdb_close(r->g);
