@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -285,6 +286,21 @@ int	 st_runner_run(const char *, const struct st_run_opts *,
 	    struct st_run_result *, struct st_error *);
 int	 st_runner_log_open(const char *, off_t, int *, struct st_error *);
 const char *st_run_stop_name(int);
+
+/*
+ * clock.c -- did the machine sleep?  st_clock_now reads the clocks;
+ * st_clock_slept gives the seconds the machine was suspended between two
+ * readings (0: it was not, or for less than a few seconds): CLOCK_BOOTTIME
+ * against CLOCK_MONOTONIC where there is one, else the wall clock.
+ */
+struct st_clock {
+	struct timespec	 mono;
+	struct timespec	 boot;
+	struct timespec	 wall;
+	int		 has_boot;
+};
+void	 st_clock_now(struct st_clock *);
+long	 st_clock_slept(const struct st_clock *, const struct st_clock *);
 
 /*
  * stop.c -- stopping a runner: one sequence and one grace policy for the
