@@ -79,6 +79,7 @@ int	 st_config_load_over(const st_config *, const char *, st_config **,
 #define ST_STOP_GRACE_MS	5000
 #define ST_STOP_KILL_MS		2000
 #define ST_STOP_RUNNER_GRACE_MS	(ST_STOP_GRACE_MS + ST_STOP_KILL_MS + 1000)
+st_stop	*st_stop_group(pid_t);
 
 /* spawn.c */
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,

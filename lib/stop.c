@@ -30,7 +30,8 @@ struct st_stop {
 	char		*id;
 	char		*project;
 	char		*heartbeat;	/* heartbeat_at when asked */
-	pid_t		 pid;
+	pid_t		 pid;		/* or the group's id */
+	int		 group;		/* st_stop_group */
 	int		 flags;
 	int		 state;		/* enum st_stop_state */
 	int		 killed;	/* SIGKILL went */
@@ -73,6 +74,9 @@ ours(const struct st_stop *s)
 	pid_t	holder;
 	int	held;
 
+	/* A group of our child's cannot be reused while it has a member. */
+	if (s->group)
+		return (s->pid > 1 && (kill(-s->pid, 0) == 0 || errno == EPERM));
 	if (s->pid <= 0 || s->project == NULL)
 		return (0);
 	if ((held = st_lock_probe(s->project, &holder)) == -1)
@@ -112,9 +116,16 @@ send_sig(struct st_stop *s, int sig)
 {
 	if (ours(s) != 1)
 		return (-1);
-	if (kill(s->pid, sig) == -1 && errno == ESRCH)
+	if (kill(s->group ? -s->pid : s->pid, sig) == -1 && errno == ESRCH)
 		return (-1);
 	return (0);
+}
+
+/* SIGTERM to SIGKILL: a runner first stops its handler's group. */
+static long
+grace_ms(const struct st_stop *s)
+{
+	return (s->group ? ST_STOP_GRACE_MS : ST_STOP_RUNNER_GRACE_MS);
 }
 
 static void
@@ -189,6 +200,24 @@ st_stop_begin(st_gdb *g, const struct st_runner *r, int flags)
 	return (s);
 }
 
+/*
+ * The same for a process group (a task's handler, run by our runner):
+ * SIGTERM now, SIGKILL after ST_STOP_GRACE_MS, gone when the group has
+ * no member left.  Internal: the runner's own use.
+ */
+st_stop *
+st_stop_group(pid_t pgid)
+{
+	st_stop	*s;
+
+	s = st_xcalloc(1, sizeof(*s));
+	s->pid = pgid;
+	s->group = 1;
+	s->fd = -1;
+	term(s);
+	return (s);
+}
+
 int
 st_stop_step(st_stop *s)
 {
@@ -212,7 +241,7 @@ st_stop_step(st_stop *s)
 			term(s);
 		break;
 	case ST_STOP_TERM:
-		if (ms_since(&s->since) < ST_STOP_RUNNER_GRACE_MS)
+		if (ms_since(&s->since) < grace_ms(s))
 			break;
 		if (s->flags & ST_STOP_NO_KILL)
 			enter(s, ST_STOP_RUNNING);
@@ -260,7 +289,7 @@ st_stop_timeout(const st_stop *s)
 		limit = ST_STOP_ASK_MS;
 		break;
 	case ST_STOP_TERM:
-		limit = ST_STOP_RUNNER_GRACE_MS;
+		limit = grace_ms(s);
 		break;
 	case ST_STOP_KILL:
 		limit = ST_STOP_KILL_MS;
