@@ -369,6 +369,8 @@ int	 st_steroids_path(char *, size_t);
  * ST_SWEEP_IN_PROCESS st_sweep_project checks the folder itself, without
  * a probe child (whose fork costs ~1 ms): for a caller that has just read
  * that folder in process anyway (the agent, after an event).
+ * st_sweep_project waits for a stale runner's ask and stop (13 s at
+ * most); the agent calls it only for a project whose lock is free.
  * st_sweep_held: st_sweep, but before starting a runner for a project it
  * asks hold(path, arg): a non-NULL answer (why, e.g. the agent's crash-
  * loop backoff) starts nothing there, noted in the reason; cleaning rows
