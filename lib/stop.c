@@ -64,9 +64,11 @@ pidfd_open_of(pid_t pid)
  * The one judgement of who may be signalled: the process that holds its
  * project's runner lock, which only our runner takes.  A row of the
  * upstream tool's runners (no lock) never is: Node starts its inspector
- * on SIGUSR1 and dies of SIGTERM.  Asked again before every signal, so a
- * runner gone (its pid free for reuse) is not signalled either.  1 ours,
- * 0 not (gone, or not our runner), -1 cannot tell (lock unreadable).
+ * on SIGUSR1 and dies of SIGTERM.  Asked at the start with a pidfd open
+ * (which then stands for that process only), else again before every
+ * signal, so a runner gone (its pid free for reuse) is not signalled
+ * either.  1 ours, 0 not (gone, or not our runner), -1 cannot tell (lock
+ * unreadable).
  */
 static int
 ours(const struct st_stop *s)
@@ -86,7 +88,8 @@ ours(const struct st_stop *s)
 
 /*
  * Gone: exited (the pidfd turns readable even before its parent reaps
- * it), or its lock is free or another's (a zombie, or a pid reused).
+ * it), or without a pidfd, its lock is free or another's (a zombie, or a
+ * pid reused): the project's folder is not touched again with a pidfd.
  */
 static int
 gone(const struct st_stop *s)
@@ -97,8 +100,7 @@ gone(const struct st_stop *s)
 		pfd.fd = s->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
-			return (1);
+		return (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN));
 	}
 	return (ours(s) != 1);
 }
@@ -114,6 +116,14 @@ enter(struct st_stop *s, int state)
 static int
 send_sig(struct st_stop *s, int sig)
 {
+#ifdef SYS_pidfd_send_signal
+	if (s->fd != -1) {
+		if (syscall(SYS_pidfd_send_signal, s->fd, sig, NULL, 0) == 0)
+			return (0);
+		if (errno != ENOSYS)
+			return (-1);	/* ESRCH: it has exited */
+	}
+#endif
 	if (ours(s) != 1)
 		return (-1);
 	if (kill(s->group ? -s->pid : s->pid, sig) == -1 && errno == ESRCH)
@@ -179,7 +189,9 @@ st_stop_begin(st_gdb *g, const struct st_runner *r, int flags)
 	    st_xstrdup(r->heartbeat_at) : NULL;
 	s->pid = r->pid;
 	s->flags = flags;
-	s->fd = -1;
+	/* First the pidfd, then the check: it is of the process checked. */
+	if ((s->fd = r->pid > 0 ? pidfd_open_of(r->pid) : -1) != -1)
+		(void)fcntl(s->fd, F_SETFD, FD_CLOEXEC);
 	switch (ours(s)) {
 	case 0:
 		enter(s, ST_STOP_NOT_HELD);
@@ -188,8 +200,6 @@ st_stop_begin(st_gdb *g, const struct st_runner *r, int flags)
 		enter(s, ST_STOP_UNCHECKED);
 		return (s);
 	}
-	if ((s->fd = pidfd_open_of(s->pid)) != -1)
-		(void)fcntl(s->fd, F_SETFD, FD_CLOEXEC);
 	if ((flags & ST_STOP_ASK) && g != NULL && s->id != NULL) {
 		if (send_sig(s, SIGUSR1) == -1)
 			finish_gone(s);

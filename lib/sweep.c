@@ -691,6 +691,75 @@ stop_end(st_gdb *g, const char *path, struct runstate *rs,
 	return (rc);
 }
 
+static void	sweep_rest(const char *, int, struct probe *, st_sweep_hold,
+		    void *, const struct runstate *, struct st_sweep_result *);
+
+/*
+ * One project, the steps of SPEC 7 in order.  Its folder checks are *pr,
+ * the prober's record (prc its prober_try code); a disabled project has
+ * none (NULL).  1 when a stale runner is being asked or stopped
+ * (rs->stop): once that is done, sweep_resume finishes the project;
+ * else 0, *res complete.
+ */
+static int
+sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
+    struct probe *pr, const struct rowpaths *rows,
+    st_sweep_hold hold, void *arg, struct runstate *rs,
+    struct st_sweep_result *res)
+{
+	struct st_error	 e;
+	const char	*path = p->path;
+	char		*reason = res->reason;
+	size_t		 rlen = sizeof(res->reason);
+	int		 dry = (flags & ST_SWEEP_DRY_RUN) != 0;
+
+	memset(res, 0, sizeof(*res));
+	res->project = st_xstrdup(path);
+	res->action = ST_SWEEP_NONE;
+	if (!p->enabled) {
+		strlcpy(reason, "disabled", rlen);
+		return (0);
+	}
+	switch (prc) {
+	case -1:
+		res->action = ST_SWEEP_SKIPPED;
+		snprintf(reason, rlen, "no answer within %d ms (hung mount?)",
+		    PROBE_TIMEOUT_MS);
+		return (0);
+	case -2:
+		res->action = ST_SWEEP_SKIPPED;
+		strlcpy(reason, "the check of its folder failed (probe child "
+		    "died)", rlen);
+		return (0);
+	}
+	switch (pr->status) {
+	case PROBE_MISSING:
+		res->action = ST_SWEEP_SKIPPED;
+		strlcpy(reason, "directory not found", rlen);
+		return (0);
+	case PROBE_UNSAFE:
+		res->action = ST_SWEEP_SKIPPED;
+		snprintf(reason, rlen, "unsafe: %s", pr->msg);
+		return (0);
+	case PROBE_BROKEN:
+		res->action = ST_SWEEP_SKIPPED;
+		strlcpy(reason, pr->msg, rlen);
+		return (0);
+	}
+
+	/* Just resumed from a suspend: no heartbeat is judged (the agent). */
+	if (check_runners(g, path, (flags & ST_SWEEP_NO_STALE) ? 0 :
+	    pr->stale_timeout, dry, rows, rs, &e) == -1) {
+		res->action = ST_SWEEP_SKIPPED;
+		strlcpy(reason, e.msg, rlen);
+		return (0);
+	}
+	if (rs->stop != NULL)
+		return (1);
+	sweep_rest(path, flags, pr, hold, arg, rs, res);
+	return (0);
+}
+
 /*
  * What follows the row checks: report them, and start a runner where
  * there is work and none runs.
@@ -763,72 +832,6 @@ sweep_rest(const char *path, int flags, struct probe *pr, st_sweep_hold hold,
 	}
 	res->action = rs->killed != 0 ? ST_SWEEP_RESTARTED : ST_SWEEP_STARTED;
 	res->pid = pid;
-}
-
-/*
- * One project, the steps of SPEC 7 in order.  Its folder checks are *pr,
- * the prober's record (prc its prober_try code); a disabled project has
- * none (NULL).  1 when a stale runner is being asked or stopped
- * (rs->stop): once that is done, sweep_resume finishes the project;
- * else 0, *res complete.
- */
-static int
-sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
-    struct probe *pr, const struct rowpaths *rows,
-    st_sweep_hold hold, void *arg, struct runstate *rs,
-    struct st_sweep_result *res)
-{
-	struct st_error	 e;
-	const char	*path = p->path;
-	char		*reason = res->reason;
-	size_t		 rlen = sizeof(res->reason);
-	int		 dry = (flags & ST_SWEEP_DRY_RUN) != 0;
-
-	memset(res, 0, sizeof(*res));
-	res->project = st_xstrdup(path);
-	res->action = ST_SWEEP_NONE;
-	if (!p->enabled) {
-		strlcpy(reason, "disabled", rlen);
-		return (0);
-	}
-	switch (prc) {
-	case -1:
-		res->action = ST_SWEEP_SKIPPED;
-		snprintf(reason, rlen, "no answer within %d ms (hung mount?)",
-		    PROBE_TIMEOUT_MS);
-		return (0);
-	case -2:
-		res->action = ST_SWEEP_SKIPPED;
-		strlcpy(reason, "the check of its folder failed (probe child "
-		    "died)", rlen);
-		return (0);
-	}
-	switch (pr->status) {
-	case PROBE_MISSING:
-		res->action = ST_SWEEP_SKIPPED;
-		strlcpy(reason, "directory not found", rlen);
-		return (0);
-	case PROBE_UNSAFE:
-		res->action = ST_SWEEP_SKIPPED;
-		snprintf(reason, rlen, "unsafe: %s", pr->msg);
-		return (0);
-	case PROBE_BROKEN:
-		res->action = ST_SWEEP_SKIPPED;
-		strlcpy(reason, pr->msg, rlen);
-		return (0);
-	}
-
-	/* Just resumed from a suspend: no heartbeat is judged (the agent). */
-	if (check_runners(g, path, (flags & ST_SWEEP_NO_STALE) ? 0 :
-	    pr->stale_timeout, dry, rows, rs, &e) == -1) {
-		res->action = ST_SWEEP_SKIPPED;
-		strlcpy(reason, e.msg, rlen);
-		return (0);
-	}
-	if (rs->stop != NULL)
-		return (1);
-	sweep_rest(path, flags, pr, hold, arg, rs, res);
-	return (0);
 }
 
 /* The project of sweep_one's 1, its stale runner's stop done. */
