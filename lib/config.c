@@ -28,6 +28,7 @@ static const struct key {
 	long		 max;
 } keys[] = {
 	{ "runner.command",		K_STR, NULL,	0, 0 },
+	{ "runner.queue_command",	K_STR, NULL,	0, 0 },
 	{ "runner.task_timeout",	K_INT, "3600",	0, 31536000 },
 	{ "runner.max_failures",	K_INT, "3",	1, 1000000 },
 	{ "runner.heartbeat_interval",	K_INT, "30",	1, 86400 },

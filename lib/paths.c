@@ -352,29 +352,24 @@ vis_char(char *d, int c, int next)
 	return (vis(d, c, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL, next));
 }
 
-/* For people: the home as "~", control characters and odd bytes escaped. */
+/*
+ * For people and logs: printable UTF-8 stays as it is; every other byte,
+ * C1 controls included, goes to vis(3), so a name can never end a line
+ * or steer a terminal.
+ */
 void
-st_path_display(const char *path, char *out, size_t len)
+st_escape(const char *str, char *out, size_t len)
 {
-	char		 tmp[PATH_MAX + 2];
-	const char	*home = getenv("HOME");
 	const char	*s;
 	size_t		 n;
 	char		*vis, *d;
 
-	if (home != NULL && *home == '/' && strcmp(home, "/") != 0 &&
-	    under(path, home)) {
-		n = strlen(home);
-		snprintf(tmp, sizeof(tmp), "~%s", path + n);
-	} else
-		strlcpy(tmp, path, sizeof(tmp));
-	if ((vis = st_xmalloc(4 * strlen(tmp) + 1)) == NULL)
+	if ((vis = st_xmalloc(4 * strlen(str) + 1)) == NULL) {
+		if (len > 0)
+			*out = '\0';
 		return;
-	/*
-	 * Printable UTF-8 stays as it is; every other byte, C1 controls
-	 * included, goes to vis(3).
-	 */
-	for (s = tmp, d = vis; *s != '\0'; s += n) {
+	}
+	for (s = str, d = vis; *s != '\0'; s += n) {
 		n = st_utf8_len(s);
 		if (n > 1 && !st_utf8_c1(s)) {
 			memcpy(d, s, n);
@@ -387,4 +382,21 @@ st_path_display(const char *path, char *out, size_t len)
 	*d = '\0';
 	strlcpy(out, vis, len);
 	free(vis);
+}
+
+/* For people: the home as "~", then escaped (st_escape). */
+void
+st_path_display(const char *path, char *out, size_t len)
+{
+	char		 tmp[PATH_MAX + 2];
+	const char	*home = getenv("HOME");
+	size_t		 n;
+
+	if (home != NULL && *home == '/' && strcmp(home, "/") != 0 &&
+	    under(path, home)) {
+		n = strlen(home);
+		snprintf(tmp, sizeof(tmp), "~%s", path + n);
+	} else
+		strlcpy(tmp, path, sizeof(tmp));
+	st_escape(tmp, out, len);
 }

@@ -101,6 +101,7 @@ wait_for() {
 # Exit-code check after `run --separate-stderr`: status CODE, exactly one
 # line on stderr ("steroids: ..."), and it matches the glob PATTERN if given.
 expect_status() {
+	# shellcheck disable=SC2053 # $2 is a glob pattern
 	if [ "$status" -ne "$1" ] || [ "${#stderr_lines[@]}" -ne 1 ] ||
 	    [[ "$stderr" != "steroids: "?* ]] ||
 	    { [ -n "${2:-}" ] && [[ "$stderr" != $2 ]]; }; then

@@ -70,7 +70,7 @@ status_value() {
 # status_is KEY OP VALUE: test(1) on a value of agent.status, read anew.
 status_is() {
 	[ -f "$STEROIDS_HOME/agent.status" ] &&
-	    [ "$(status_value "$1")" "$2" "$3" ]
+	    test "$(status_value "$1")" "$2" "$3"
 }
 
 # Live fake runners holding the lock of project $1.
@@ -115,6 +115,19 @@ use_consume() {
 	[ "$(starts)" -eq 1 ]
 	wait_for 3 status_is runners = 1
 	[ "$(status_value starts)" -eq 1 ]
+}
+
+@test "agent: a path with a newline logs on one line, escaped" {
+	local p="$TEST_ROOT/two"$'\n'"lines: started a runner (pid 1)"
+	new_project "$p"
+	start_agent
+	add_task "$p" one
+	wait_for 5 starts_at_least 1
+	wait_for 3 grep -qF "two\\nlines: started a runner (pid 1): started a runner (pid " \
+	    "$TEST_ROOT/agent.log"
+	# Unescaped, the name's second half would stand as a line of its own.
+	run grep -c '^lines: started' "$TEST_ROOT/agent.log"
+	[ "$output" -eq 0 ]
 }
 
 @test "agent: a project added after the agent started is watched at once" {
@@ -168,7 +181,7 @@ completed_is() {
 	# The 4th run is counted when it holds the lock, a moment before it
 	# completes its task.
 	wait_for 5 completed_is 4
-	! grep 'starting again in' "$TEST_ROOT/agent.log"
+	! grep 'starting again in' "$TEST_ROOT/agent.log" || false
 	grep -q 'exited 1 with 1 task(s) left; starting again$' \
 	    "$TEST_ROOT/agent.log"
 	agent_alive
@@ -200,7 +213,8 @@ completed_is() {
 	sleep 6
 	# Starts at 0, 1, 3, (7) s: without backoff there would be hundreds.
 	n=$(starts)
-	[ "$n" -ge 2 ] && [ "$n" -le 4 ]
+	[ "$n" -ge 2 ]
+	[ "$n" -le 4 ]
 	grep -q 'starting again in 4s' "$TEST_ROOT/agent.log"
 	wait_for 3 status_is backoff = 1
 	agent_alive
@@ -219,13 +233,14 @@ completed_is() {
 	# Backoff 1, 2, 4, 8 s: starts at 0, 1, 3, 7 s.  A sweep every second
 	# that ignored it would start one a second.
 	n=$(starts)
-	[ "$n" -ge 2 ] && [ "$n" -le 4 ]
+	[ "$n" -ge 2 ]
+	[ "$n" -le 4 ]
 	# Each start keeps to the schedule: the kth no sooner than 2^(k-1)-1 s.
 	awk -v t0="$first" '$1 == "started" {
 		k++; if ($2 - t0 < 2 ^ (k - 1) - 2) { print "start " k " at +" $2 - t0; exit 1 }
 	}' "$RUNS"
 	grep -q 'not started: in crash-loop backoff' "$TEST_ROOT/agent.log"
-	! grep -q 'starting again in 16s' "$TEST_ROOT/agent.log"
+	! grep -q 'starting again in 16s' "$TEST_ROOT/agent.log" || false
 	agent_alive
 }
 
@@ -278,7 +293,8 @@ log_has() {
 	sleep 4
 	# Once at once, then 1, 2, 4 s apart: not a start every few ms.
 	n=$(starts)
-	[ "$n" -ge 2 ] && [ "$n" -le 5 ]
+	[ "$n" -ge 2 ]
+	[ "$n" -le 5 ]
 	grep -q 'exited 6 with 1 task(s) left; starting again in 2s' \
 	    "$TEST_ROOT/agent.log"
 }
@@ -554,7 +570,7 @@ open_project_dbs() {
 		track_pid $!
 	done
 	max=0
-	for k in $(seq 1 40); do
+	for _ in $(seq 1 40); do
 		n=$(open_project_dbs "$AGENT_PID")
 		[ "$n" -gt "$max" ] && max=$n
 		sleep 0.1
@@ -902,7 +918,8 @@ hang_projects() {
 	[ "$status" -eq 7 ]
 	run "$STEROIDS" agent stop
 	[ "$status" -eq 0 ]
-	! kill -0 "$pid" 2>/dev/null
+	# stop returns once agent.pid is released, the agent's last act.
+	wait_for 2 gone "$pid"
 	run "$STEROIDS" agent status
 	[ "$status" -eq 1 ]
 }

@@ -170,8 +170,9 @@ lock_held() {
 @test "rows of dead runners and of free locks are cleaned" {
 	new_project "$TEST_ROOT/p"
 	dead=$(sh -c 'echo $$')
-	# A dead pid, and a live pid (ours) whose project lock is free.
-	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at) VALUES ('dead1', 'running', $dead, '$TEST_ROOT/p', datetime('now')), ('nolock', 'running', $$, '$TEST_ROOT/p', datetime('now'))"
+	# A dead pid, and a live pid (ours) whose project lock is free and
+	# that started after the row was written (a reused pid).
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at) VALUES ('dead1', 'running', $dead, '$TEST_ROOT/p', datetime('now')), ('nolock', 'running', $$, '$TEST_ROOT/p', datetime('now', '-1 hour'))"
 	run "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]
 	[ "$(action_of "$TEST_ROOT/p")" = "cleaned|removed 2 dead runner rows; no pending work|None" ]
