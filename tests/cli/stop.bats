@@ -90,9 +90,9 @@ start_agent() {
 	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
 }
 
-# row_pid [PROJECT]: the pid in the runner row of P (or PROJECT).
+# The pid in the runner row of P.
 row_pid() {
-	gdb "SELECT pid FROM runners WHERE project_path = '${1:-$P}'"
+	gdb "SELECT pid FROM runners WHERE project_path = '$P'"
 }
 
 # A row pid that is not $1 and is alive.
