@@ -648,7 +648,8 @@ st_pdb_open(const char *dir, int flags, st_pdb **pp, struct st_error *err)
 	int		 rc;
 
 	*pp = NULL;
-	if (db_path(dir, path, sizeof(path), err) == -1)
+	if (db_path(dir, path, sizeof(path), err) == -1 ||
+	    st_path_check_db(dir, err) == -1)
 		return (-1);
 	p = st_xcalloc(1, sizeof(*p));
 	strlcpy(p->dir, dir, sizeof(p->dir));

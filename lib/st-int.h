@@ -77,6 +77,12 @@ int	 st_sql_wal(sqlite3 *, struct st_error *);
 /* globaldb.c */
 int	 st_gdb_writable(st_gdb *, struct st_error *);
 
+/* paths.c */
+struct stat;
+int	 st_file_judge(const char *, const struct stat *, struct st_error *);
+int	 st_file_open(const char *, int *, struct st_error *);
+int	 st_path_check_db(const char *, struct st_error *);
+
 /* pgroup.c */
 int	 st_pgroup_marked(pid_t, const char *, const char *);
 

@@ -221,7 +221,8 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
 	}
 	if ((global != NULL ? st_config_load_over(global, path, &cfg, &e) :
 	    st_config_load(path, &cfg, &e)) == -1) {
-		pr->status = PROBE_BROKEN;
+		/* A config that others can write is unsafe, not broken. */
+		pr->status = e.code == ST_EPERM ? PROBE_UNSAFE : PROBE_BROKEN;
 		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
 		return;
 	}

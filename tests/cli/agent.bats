@@ -645,14 +645,17 @@ no_zombies_of() {
 @test "agent: every child is reaped: sweep probes (one timed out) and runners" {
 	[ -r "/proc/$$/stat" ] || skip "no /proc"
 	export FAKE_RUNNER_SLEEP=1 FAKE_RUNNER_EXIT=0
-	global_config agent.sweep_interval 1
 	new_project "$TEST_ROOT/ok"
 	new_project "$TEST_ROOT/hung"
 	new_project "$TEST_ROOT/idle"
 	add_task "$TEST_ROOT/ok" one
-	# The probe of this one blocks opening its config: killed after 2 s.
-	mkfifo "$TEST_ROOT/hung/.steroids/config"
 	start_agent
+	# The probe of this one blocks (hang_probe): killed after 2 s.  Made
+	# once the sweep at start is over, then sweeps every second.
+	wait_for 10 status_is last_sweep -gt 0
+	hang_probe "$TEST_ROOT/hung"
+	global_config agent.sweep_interval 1
+	kill -HUP "$AGENT_PID"
 	wait_for 10 grep -q 'hung: skipped no answer within' "$TEST_ROOT/agent.log"
 	wait_for 10 starts_at_least 3
 	# A zombie is there for a moment at most; one that stays is a leak.
@@ -826,7 +829,7 @@ gone() {
 }
 
 # hung_projects N: N registered projects hung_1 ... whose sweep probe
-# blocks opening its config (a fifo) until it is killed after 2 s; the
+# blocks (hang_probe) until it is killed after 2 s; the
 # registry's order (by path) sweeps them before a project named "ok".
 hung_projects() {
 	local i
@@ -838,20 +841,22 @@ hung_projects() {
 hang_projects() {
 	local i
 	for i in $(seq "$1"); do
-		rm -f "$TEST_ROOT/hung_$i/.steroids/config"
-		mkfifo "$TEST_ROOT/hung_$i/.steroids/config"
+		hang_probe "$TEST_ROOT/hung_$i"
 	done
 }
 
 @test "agent: a sweep stuck on hung projects does not delay another project's runner" {
 	[ -r "/proc/$$/stat" ] || skip "no /proc"
-	global_config agent.sweep_interval 1
 	hung_projects 6
 	new_project "$TEST_ROOT/ok"
 	start_agent
-	# Hung only now, so the sweep at start was quick; the next one is
-	# stuck 6 x 2 s, and a blocking sweep would serve no event for 12 s.
+	# Hung only now, once the sweep at start is over (hang_probe); the
+	# next one is stuck 6 x 2 s, and a blocking sweep would serve no
+	# event for 12 s.
+	wait_for 10 status_is last_sweep -gt 0
 	hang_projects 6
+	global_config agent.sweep_interval 1
+	kill -HUP "$AGENT_PID"
 	wait_for 10 has_fifo_probe "$AGENT_PID"
 	add_task "$TEST_ROOT/ok" one
 	wait_for 4 starts_at_least 1
@@ -869,14 +874,16 @@ hang_projects() {
 
 @test "agent: SIGTERM during a stuck sweep exits at once and leaves no probe" {
 	[ -r "/proc/$$/stat" ] || skip "no /proc"
-	global_config agent.sweep_interval 1
 	hung_projects 6
 	new_project "$TEST_ROOT/ok"
 	add_task "$TEST_ROOT/ok" one
 	start_agent
 	wait_for 5 starts_at_least 1
 	runner=$(awk '$1 == "started" { print $3; exit }' "$RUNS")
+	wait_for 10 status_is last_sweep -gt 0
 	hang_projects 6
+	global_config agent.sweep_interval 1
+	kill -HUP "$AGENT_PID"
 	wait_for 10 has_fifo_probe "$AGENT_PID"
 	probes=$(fifo_probes "$AGENT_PID")
 	for p in $probes; do

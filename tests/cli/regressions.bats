@@ -120,11 +120,11 @@ start_agent() {
 
 @test "SPEC 11.4: a wakeup started while a real one runs exits 0 at once; the first finishes" {
 	export STEROIDS_LOOP_COMMAND="$FAKE"
-	# Five projects whose config blocks (a fifo): the first sweep takes
+	# Five projects whose check blocks (hang_probe): the first sweep takes
 	# the probe time on each, about 10 s, holding wakeup.lock throughout.
 	for i in 1 2 3 4 5; do
 		new_project "$TEST_ROOT/hung$i"
-		mkfifo "$TEST_ROOT/hung$i/.steroids/config"
+		hang_probe "$TEST_ROOT/hung$i"
 	done
 	new_project "$TEST_ROOT/ok"
 	add_task "$TEST_ROOT/ok" t

@@ -95,7 +95,7 @@ print(d["count"], len(d["projects"]), p["path"] == sys.argv[1], p["name"],
 	"$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 &
 	track_pid $!
 	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
-	! started
+	! started || false
 	# As the upstream tool's 'tasks add' writes it.
 	pdb "$P" "INSERT INTO tasks (id, title, status, section_id, source_file)
 	    VALUES ('u-new', 'From upstream', 'pending', 'sec-a', 'docs/plan.md');
