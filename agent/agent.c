@@ -41,6 +41,8 @@ usage(int help)
 	exit(help ? 0 : ST_EARGS);
 }
 
+static double	heartbeat_interval;	/* runner.heartbeat_interval */
+
 static int
 load_config(int first)
 {
@@ -61,6 +63,8 @@ load_config(int first)
 	    "agent.backoff_initial");
 	agent.backoff_max = (double)st_config_int(cfg, "agent.backoff_max");
 	agent.poll_interval = (double)st_config_int(cfg, "agent.poll_interval");
+	heartbeat_interval = (double)st_config_int(cfg,
+	    "runner.heartbeat_interval");
 	if (agent.backoff_max < agent.backoff_initial)
 		agent.backoff_max = agent.backoff_initial;
 	st_config_free(cfg);
@@ -74,6 +78,9 @@ load_config(int first)
  * registry never keeps the agent from its events and signals.
  */
 static struct st_sweep_run	*sweep_run;
+static struct st_clock		 sweep_clock;	/* at the last sweep tick */
+static int			 sweep_ticked;
+static struct timespec		 resumed_until;	/* no heartbeat judged before */
 static ev_io			 sweep_io;	/* the probe's pipe */
 static ev_timer			 sweep_wait;	/* the probe's deadline */
 
@@ -125,6 +132,9 @@ sweep_result(const struct st_sweep_result *res)
 		}
 		log_info("sweep: %s: %s a runner (pid %ld)", res->project,
 		    st_sweep_action_name(res->action), (long)res->pid);
+		break;
+	case ST_SWEEP_ALIVE:
+		log_info("sweep: %s: %s", res->project, res->reason);
 		break;
 	case ST_SWEEP_NONE:
 		break;
@@ -185,19 +195,48 @@ sweep_wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	sweep_step();
 }
 
+/*
+ * Did the machine sleep since the last tick?  No runner could beat while
+ * it did, and each beats within its interval after the resume: until
+ * then no heartbeat is judged (ST_SWEEP_NO_STALE).  Read at each tick, so
+ * an idle agent needs no timer of its own for it.
+ */
+static int
+sweep_flags(void)
+{
+	struct st_clock	now;
+	long		slept;
+
+	st_clock_now(&now);
+	if (sweep_ticked && (slept = st_clock_slept(&sweep_clock,
+	    &now)) > 0) {
+		resumed_until = now.mono;
+		resumed_until.tv_sec += (time_t)heartbeat_interval + 1;
+		log_info("resumed after a suspend of about %ld s: no runner is "
+		    "judged hung for %.0f s", slept, heartbeat_interval + 1);
+	}
+	sweep_clock = now;
+	sweep_ticked = 1;
+	if (now.mono.tv_sec < resumed_until.tv_sec ||
+	    (now.mono.tv_sec == resumed_until.tv_sec &&
+	    now.mono.tv_nsec < resumed_until.tv_nsec))
+		return (ST_SWEEP_NO_DETACH | ST_SWEEP_NO_STALE);
+	return (ST_SWEEP_NO_DETACH);
+}
+
 static void
 sweep(void)
 {
 	struct st_error	err;
-	int		rc;
+	int		rc, flags = sweep_flags();
 
 	if (sweep_run != NULL) {
 		log_debug("sweep: the last one is still running; not begun");
 		return;
 	}
 	projects_release_all();	/* no SQLite state into its probes */
-	rc = st_sweep_begin(agent.gdb, ST_SWEEP_NO_DETACH, sweep_hold, NULL,
-	    &sweep_run, &err);
+	rc = st_sweep_begin(agent.gdb, flags, sweep_hold, NULL, &sweep_run,
+	    &err);
 	if (rc == -1) {
 		log_warnx("sweep: %s", err.msg);
 		return;

@@ -5,19 +5,13 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-
-#define STOP_GRACE	8	/* seconds: the runner's own kill grace is 5 */
-#define STOP_KILL_WAIT	2	/* seconds after SIGKILL */
 
 static int
 cmd_runners_list_exec(struct cli *c, struct cmd_args *a)
@@ -96,7 +90,7 @@ cmd_runners_list_exec(struct cli *c, struct cmd_args *a)
 }
 
 enum stop_result {
-	STOP_WAITING,		/* SIGTERM sent */
+	STOP_WAITING,		/* selected */
 	STOP_SKIP,		/* not selected */
 	STOP_STOPPED,		/* exited after SIGTERM */
 	STOP_KILLED,		/* needed SIGKILL (--force) */
@@ -121,39 +115,6 @@ stop_name(int s)
 		return ("not_signalled");
 	default:
 		return ("waiting");
-	}
-}
-
-static void
-nap(void)
-{
-	struct timespec	ts = { 0, 100 * 1000 * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Wait until none of the runners marked WAITING holds its lock. */
-static int
-stop_wait(struct st_runner_list *l, int *res, int secs)
-{
-	time_t	deadline = time(NULL) + secs;
-	size_t	i;
-	int	left;
-
-	for (;;) {
-		left = 0;
-		for (i = 0; i < l->n; i++) {
-			if (res[i] != STOP_WAITING)
-				continue;
-			if (st_runner_holds_lock(&l->v[i]) &&
-			    st_pid_alive(l->v[i].pid))
-				left++;
-			else
-				res[i] = STOP_STOPPED;
-		}
-		if (left == 0 || time(NULL) >= deadline)
-			return (left);
-		nap();
 	}
 }
 
@@ -217,6 +178,16 @@ stop_report(struct cli *c, struct st_runner_list *l, const int *res,
 	table_free(t);
 }
 
+static void
+stops_free(st_stop **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		st_stop_free(v[i]);
+	free(v);
+}
+
 static int
 cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 {
@@ -227,7 +198,8 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 	char			 path[PATH_MAX];
 	st_gdb			*g;
 	size_t			 i;
-	int			*res, *killed, n, stuck = 0, unchecked = 0;
+	st_stop			**stops;
+	int			*res, n, stuck = 0, unchecked = 0;
 	int			 force = args_has(a, "force");
 
 	n = (id != NULL) + (project != NULL) + args_has(a, "all");
@@ -246,55 +218,53 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 		return (cli_fail(c));
 	}
 	res = calloc(l.n + 1, sizeof(*res));
-	killed = calloc(l.n + 1, sizeof(*killed));
-	if (res == NULL || killed == NULL)
+	stops = calloc(l.n + 1, sizeof(*stops));
+	if (res == NULL || stops == NULL)
 		abort();
 	if (id != NULL && stop_select_id(c, &l, id, res) == -1)
 		goto fail;
 
 	/* Only a process that holds its project's lock gets a signal. */
-	for (i = 0; i < l.n; i++) {
+	for (i = 0; i < l.n; i++)
+		if (res[i] != STOP_SKIP)
+			stops[i] = st_stop_begin(g, &l.v[i], force ? 0 :
+			    ST_STOP_NO_KILL);
+	for (i = 0, n = 0; i < l.n; i++)
+		if ((stops[n] = stops[i]) != NULL)
+			n++;
+	for (i = (size_t)n; i < l.n; i++)
+		stops[i] = NULL;
+	st_stop_wait(stops, (size_t)n);
+	for (i = 0, n = 0; i < l.n; i++) {
 		if (res[i] == STOP_SKIP)
 			continue;
-		switch (st_runner_holds_lock(&l.v[i])) {
-		case 0:
-			st_runner_delete(g, l.v[i].id, &derr);
-			res[i] = STOP_CLEANED;
-			break;
-		case -1:
+		switch (st_stop_state(stops[n++])) {
+		case ST_STOP_UNCHECKED:
 			res[i] = STOP_UNCHECKED;
 			unchecked++;
-			break;
-		default:
-			if (kill(l.v[i].pid, SIGTERM) == -1 && errno == ESRCH)
-				res[i] = STOP_STOPPED;
-			break;
-		}
-	}
-	if (stop_wait(&l, res, STOP_GRACE) > 0 && force) {
-		for (i = 0; i < l.n; i++)
-			if (res[i] == STOP_WAITING &&
-			    st_runner_holds_lock(&l.v[i]) == 1) {
-				kill(l.v[i].pid, SIGKILL);
-				killed[i] = 1;
-			}
-		stop_wait(&l, res, STOP_KILL_WAIT);
-	}
-	for (i = 0; i < l.n; i++) {
-		if (res[i] == STOP_WAITING) {
+			continue;
+		case ST_STOP_RUNNING:
+		case ST_STOP_STUCK:
 			res[i] = STOP_STILL_RUNNING;
 			stuck++;
-		} else if (res[i] == STOP_STOPPED) {
-			if (killed[i])
-				res[i] = STOP_KILLED;
-			/* One killed could not remove its own row. */
-			st_runner_delete(g, l.v[i].id, &derr);
+			continue;
+		case ST_STOP_NOT_HELD:
+			res[i] = STOP_CLEANED;
+			break;
+		case ST_STOP_KILLED:
+			res[i] = STOP_KILLED;
+			break;
+		default:
+			res[i] = STOP_STOPPED;
+			break;
 		}
+		/* Gone; one killed could not remove its own row. */
+		st_runner_delete(g, l.v[i].id, &derr);
 	}
 	st_gdb_close(g);
 	stop_report(c, &l, res, project != NULL ? path : NULL);
+	stops_free(stops, l.n);
 	free(res);
-	free(killed);
 	st_runner_list_free(&l);
 	if (unchecked > 0)
 		return (cli_error(c, ST_EGENERAL, "%d runner%s not signalled: "
@@ -304,14 +274,14 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 		    "its" : "their"));
 	if (stuck > 0)
 		return (cli_error(c, ST_EGENERAL, "%d runner%s did not stop "
-		    "within %d s%s", stuck, stuck == 1 ? "" : "s", STOP_GRACE +
-		    (force ? STOP_KILL_WAIT : 0), force ? "" : "; add --force "
-		    "to kill with SIGKILL"));
+		    "within %u s%s", stuck, stuck == 1 ? "" : "s",
+		    st_stop_bound(force ? 0 : ST_STOP_NO_KILL), force ? "" :
+		    "; add --force to kill with SIGKILL"));
 	return (0);
 fail:
 	st_gdb_close(g);
 	free(res);
-	free(killed);
+	free(stops);
 	st_runner_list_free(&l);
 	return (-1);
 }

@@ -90,7 +90,9 @@ const struct cmd_entry cmd_runners_wakeup_entry = {
 	"runners", "wakeup", "[--dry-run]",
 	"Sweep every registered project: remove the rows of dead runners,\n"
 	"replace hung ones and start a runner where work is pending and none\n"
-	"runs.  Prints what it did (nothing if nothing); --quiet prints\n"
+	"runs.  A runner with a stale heartbeat is asked first (SIGUSR1) and\n"
+	"kept if it beats within 3 s (alive); else SIGTERM, SIGKILL after 8 s.\n"
+	"Prints what it did (nothing if nothing); --quiet prints\n"
 	"nothing, for cron.  Works from any directory.  Only one sweep runs\n"
 	"at a time; a second one exits 0 at once.  A sweep ends within 50\n"
 	"seconds (alarm(2) backstop) even if every project is locked.",

@@ -7,9 +7,9 @@
  * and the whole loop can be driven from tests; it owns the process while
  * it runs (chdir, SIGTERM/SIGINT/SIGCHLD through libev's default loop),
  * which is what a runner process is for.  libev gives one event loop for
- * the heartbeat, the task timeout, the kill grace, the handler's exit and
- * the stop signals: no sleep loops, and heartbeats go on while a long
- * task runs.
+ * the heartbeat, the task timeout, the handler's stop (stop.c, in steps),
+ * its exit and the signals: no sleep loops, and heartbeats go on while a
+ * long task runs.
  */
 #include "config.h"
 
@@ -35,9 +35,6 @@
 
 #include "st-int.h"
 
-#define KILL_GRACE	5.0	/* seconds between SIGTERM and SIGKILL */
-#define GROUP_POLL	0.1	/* re-check a dying group this often */
-#define KILL_WAIT	2.0	/* after SIGKILL, wait this long for the group */
 #define HB_BUSY_MS	1000	/* a heartbeat never holds the loop long */
 #define HANDLER_FILE	"handler.pgid"	/* in .steroids: the group running */
 
@@ -56,20 +53,18 @@ struct runner {
 
 	ev_timer		 heartbeat;
 	ev_timer		 deadline;	/* runner.task_timeout */
-	ev_timer		 grace;		/* SIGTERM sent, SIGKILL next */
-	ev_timer		 group_poll;	/* leader gone, group not yet */
+	ev_timer		 stop_wait;	/* the next step of stop */
 	ev_child		 child;
 	ev_signal		 sigterm;
 	ev_signal		 sigint;
+	ev_signal		 sigusr1;	/* "beat now" (stop.c asks) */
 
 	const char		*task_id;	/* the task running, or NULL */
 	pid_t			 pid;		/* its handler (and group) */
 	int			 wstatus;
 	int			 exited;
 	int			 timed_out;
-	int			 term_sent;
-	int			 kill_sent;
-	ev_tstamp		 kill_at;	/* when SIGKILL went */
+	st_stop			*stop;		/* its group being stopped */
 	int			 stopping;	/* SIGTERM or SIGINT came */
 };
 
@@ -186,17 +181,37 @@ gdb_busy(struct runner *r, int ms)
 }
 
 static void
-heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+beat(struct runner *r)
 {
-	struct runner	*r = w->data;
 	struct st_error	 err;
 
-	(void)loop;
-	(void)revents;
 	/* A missed beat is retried at the next tick; never fatal. */
 	gdb_busy(r, HB_BUSY_MS);
 	st_runner_heartbeat(r->g, r->id, NULL, r->task_id, &err);
 	gdb_busy(r, ST_BUSY_TIMEOUT_MS);
+}
+
+static void
+heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	beat(w->data);
+}
+
+/*
+ * A sweep that found our heartbeat old asks whether we are hung: a beat
+ * at once says no (after a suspend the timer is up to an interval late).
+ */
+static void
+ask_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct runner	*r = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (r->g != NULL && r->id[0] != '\0')
+		beat(r);
 }
 
 static int
@@ -206,24 +221,55 @@ group_alive(pid_t pgid)
 }
 
 static void
+stop_clear(struct runner *r)
+{
+	ev_timer_stop(r->loop, &r->stop_wait);
+	st_stop_free(r->stop);
+	r->stop = NULL;
+}
+
+static void
 handler_done(struct runner *r)
 {
 	ev_timer_stop(r->loop, &r->deadline);
-	ev_timer_stop(r->loop, &r->grace);
-	ev_timer_stop(r->loop, &r->group_poll);
+	stop_clear(r);
 	ev_child_stop(r->loop, &r->child);
 	ev_break(r->loop, EVBREAK_ONE);
+}
+
+/*
+ * The stop of the handler's group (stop.c) goes on.  Over once the group
+ * is empty, or SIGKILL's wait has passed (a member stuck in the kernel
+ * must not hold the runner forever), and the leader is reaped: child_cb
+ * ends it if the leader is not yet.
+ */
+static void
+stop_next(struct runner *r)
+{
+	if (st_stop_step(r->stop)) {
+		if (r->exited)
+			handler_done(r);
+		return;
+	}
+	ev_timer_set(&r->stop_wait, st_stop_timeout(r->stop), 0.);
+	ev_timer_start(r->loop, &r->stop_wait);
+}
+
+static void
+stop_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	stop_next(w->data);
 }
 
 static void
 term_group(struct runner *r)
 {
-	if (r->term_sent)
+	if (r->stop != NULL)
 		return;
-	r->term_sent = 1;
-	killpg(r->pid, SIGTERM);
-	ev_timer_set(&r->grace, KILL_GRACE, 0.);
-	ev_timer_start(r->loop, &r->grace);
+	r->stop = st_stop_group(r->pid);
+	stop_next(r);
 }
 
 /*
@@ -241,27 +287,12 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	r->exited = 1;
 	ev_child_stop(r->loop, &r->child);
 	ev_timer_stop(r->loop, &r->deadline);
-	if (!group_alive(r->pid)) {
+	if (!group_alive(r->pid) || (r->stop != NULL &&
+	    st_stop_done(r->stop))) {
 		handler_done(r);
 		return;
 	}
 	term_group(r);
-	ev_timer_start(r->loop, &r->group_poll);
-}
-
-static void
-group_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct runner	*r = w->data;
-
-	(void)revents;
-	/*
-	 * Members killed with SIGKILL may take a moment to be reaped; one
-	 * stuck in the kernel (D state) must not hold the runner forever.
-	 */
-	if (!group_alive(r->pid) ||
-	    (r->kill_sent && ev_now(loop) - r->kill_at >= KILL_WAIT))
-		handler_done(r);
 }
 
 static void
@@ -273,20 +304,6 @@ deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	r->timed_out = 1;
 	term_group(r);
-}
-
-static void
-grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct runner	*r = w->data;
-
-	(void)revents;
-	r->kill_sent = 1;
-	r->kill_at = ev_now(loop);
-	killpg(r->pid, SIGKILL);
-	/* The leader's exit (child_cb) or the poll ends the wait. */
-	if (r->exited && !ev_is_active(&r->group_poll))
-		ev_timer_start(r->loop, &r->group_poll);
 }
 
 static void
@@ -383,10 +400,10 @@ reap_leftover(struct runner *r)
 		/* The handler's own machinery, with no leader to wait for. */
 		r->pid = (pid_t)pgid;
 		r->exited = 1;
-		r->timed_out = r->term_sent = r->kill_sent = 0;
+		r->timed_out = 0;
 		term_group(r);
-		ev_timer_start(r->loop, &r->group_poll);
-		ev_run(r->loop, 0);
+		if (r->stop != NULL)	/* else over at once */
+			ev_run(r->loop, 0);
 		r->pid = 0;
 		r->exited = 0;
 	}
@@ -441,7 +458,7 @@ spawn_handler(struct runner *r, int logfd, struct st_error *err)
 	setpgid(pid, pid);
 	close(nullfd);
 	r->pid = pid;
-	r->exited = r->timed_out = r->term_sent = r->kill_sent = 0;
+	r->exited = r->timed_out = 0;
 	r->wstatus = 0;
 	handler_record(r);
 	ev_child_set(&r->child, pid, 0);
@@ -619,15 +636,15 @@ setup(struct runner *r, struct st_error *err)
 	/* Signals first: from here on a stop cannot leak the row. */
 	ev_signal_init(&r->sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&r->sigint, signal_cb, SIGINT);
-	r->sigterm.data = r->sigint.data = r;
+	ev_signal_init(&r->sigusr1, ask_cb, SIGUSR1);
+	r->sigterm.data = r->sigint.data = r->sigusr1.data = r;
 	ev_signal_start(r->loop, &r->sigterm);
 	ev_signal_start(r->loop, &r->sigint);
+	ev_signal_start(r->loop, &r->sigusr1);
 	ev_init(&r->child, child_cb);
 	ev_init(&r->deadline, deadline_cb);
-	ev_init(&r->grace, grace_cb);
-	ev_timer_init(&r->group_poll, group_poll_cb, GROUP_POLL, GROUP_POLL);
-	r->child.data = r->deadline.data = r->grace.data = r;
-	r->group_poll.data = r;
+	ev_init(&r->stop_wait, stop_wait_cb);
+	r->child.data = r->deadline.data = r->stop_wait.data = r;
 #if defined(HAVE_SYS_PRCTL_H) && defined(PR_SET_CHILD_SUBREAPER)
 	/* Orphans of a handler come to us, so its group can be seen empty. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -662,15 +679,24 @@ static void
 teardown(struct runner *r)
 {
 	struct st_error	err;
+	sigset_t	usr1, old;
 
 	if (r->g != NULL && r->id[0] != '\0') {
 		gdb_busy(r, ST_BUSY_TIMEOUT_MS);
 		st_runner_delete(r->g, r->id, &err);
 	}
 	if (r->loop != NULL) {
+		stop_clear(r);
 		ev_timer_stop(r->loop, &r->heartbeat);
 		ev_signal_stop(r->loop, &r->sigterm);
 		ev_signal_stop(r->loop, &r->sigint);
+		/* An ask that comes late must not kill us, as SIG_DFL would. */
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, &old);
+		ev_signal_stop(r->loop, &r->sigusr1);
+		signal(SIGUSR1, SIG_IGN);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		ev_loop_destroy(r->loop);
 	}
 	st_gdb_close(r->g);

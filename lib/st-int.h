@@ -90,6 +90,18 @@ int	 st_pgroup_marked(pid_t, const char *, const char *);
 int	 st_config_load_over(const st_config *, const char *, st_config **,
 	    struct st_error *);
 
+/*
+ * stop.c: the one grace policy, in ms.  A process group (a task's
+ * handler) gets SIGTERM, SIGKILL after GRACE, then KILL to be gone; a
+ * runner, which stops its handler so when told, gets all of that and a
+ * second more before its own SIGKILL.  A runner asked to beat has ASK.
+ */
+#define ST_STOP_ASK_MS		3000
+#define ST_STOP_GRACE_MS	5000
+#define ST_STOP_KILL_MS		2000
+#define ST_STOP_RUNNER_GRACE_MS	(ST_STOP_GRACE_MS + ST_STOP_KILL_MS + 1000)
+st_stop	*st_stop_group(pid_t);
+
 /* spawn.c */
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,
 	    size_t, struct st_error *);

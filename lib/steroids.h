@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -273,7 +274,10 @@ int	 st_task_counts(st_pdb *, long [ST_TASK_NSTATUS], long *,
 void	 st_task_free(struct st_task *);
 void	 st_task_list_free(struct st_task_list *);
 
-/* runner.c -- the loop of 'steroids loop' (SPEC 6) */
+/*
+ * runner.c -- the loop of 'steroids loop' (SPEC 6).  SIGUSR1 makes the
+ * runner beat at once (stop.c asks so); it is left ignored afterwards.
+ */
 #define ST_RUNNER_LOG_MAX	((off_t)10 * 1024 * 1024)
 #define ST_RUN_ONCE		0x1
 enum st_run_event {
@@ -312,6 +316,64 @@ int	 st_runner_log_open(const char *, off_t, int *, struct st_error *);
 const char *st_run_stop_name(int);
 
 /*
+ * clock.c -- did the machine sleep?  st_clock_now reads the clocks;
+ * st_clock_slept gives the seconds the machine was suspended between two
+ * readings (0: it was not, or for less than a few seconds): CLOCK_BOOTTIME
+ * against CLOCK_MONOTONIC where there is one, else the wall clock.
+ */
+struct st_clock {
+	struct timespec	 mono;
+	struct timespec	 boot;
+	struct timespec	 wall;
+	int		 has_boot;
+};
+void	 st_clock_now(struct st_clock *);
+long	 st_clock_slept(const struct st_clock *, const struct st_clock *);
+
+/*
+ * stop.c -- stopping a runner: one sequence and one grace policy for the
+ * CLI and the sweep.  Only the process holding its project's runner lock
+ * is ever signalled (our runner; the upstream tool's take no lock), and
+ * that is asked again before every signal.  With ST_STOP_ASK it is first
+ * asked to beat (SIGUSR1; st_runner_run beats at once) and left alone
+ * (ST_STOP_ANSWERED) if the row's heartbeat_at changes within 3 s.  Then
+ * SIGTERM; SIGKILL after 8 s (room for the runner's own 5 s + 2 s stop of
+ * its task's handler), unless ST_STOP_NO_KILL (then ST_STOP_RUNNING);
+ * then up to 2 s to be gone.  st_stop_begin sends the first signal and
+ * returns at once (never NULL; g is read only with ST_STOP_ASK); call
+ * st_stop_step when st_stop_fd (a pidfd; -1: none) turns readable or
+ * st_stop_timeout seconds have passed, until it returns 1 (st_stop_done);
+ * st_stop_state then says how it ended.  st_stop_wait steps n stops to
+ * their end, waiting in poll(2).  Free with st_stop_free.  st_stop_bound:
+ * the most seconds a stop with these flags takes.
+ */
+#define ST_STOP_ASK		0x1	/* ask first; stop only if no answer */
+#define ST_STOP_NO_KILL		0x2	/* no SIGKILL after the grace */
+enum st_stop_state {
+	ST_STOP_ASKING,		/* SIGUSR1 sent, waiting for a heartbeat */
+	ST_STOP_TERM,		/* SIGTERM sent, waiting for the exit */
+	ST_STOP_KILL,		/* SIGKILL sent, waiting for the exit */
+	ST_STOP_ANSWERED,	/* it beat when asked: healthy, left alone */
+	ST_STOP_STOPPED,	/* gone, without SIGKILL */
+	ST_STOP_KILLED,		/* gone after SIGKILL */
+	ST_STOP_RUNNING,	/* ST_STOP_NO_KILL: still running after grace */
+	ST_STOP_STUCK,		/* not gone 2 s after SIGKILL */
+	ST_STOP_NOT_HELD,	/* holds no runner lock: never signalled */
+	ST_STOP_UNCHECKED	/* its lock cannot be read: never signalled */
+};
+typedef struct st_stop st_stop;
+st_stop	*st_stop_begin(st_gdb *, const struct st_runner *, int);
+int	 st_stop_step(st_stop *);
+int	 st_stop_done(const st_stop *);
+int	 st_stop_state(const st_stop *);
+int	 st_stop_fd(const st_stop *);
+double	 st_stop_timeout(const st_stop *);
+void	 st_stop_wait(st_stop **, size_t);
+void	 st_stop_free(st_stop *);
+unsigned int st_stop_bound(int);
+const char *st_stop_state_name(int);
+
+/*
  * spawn.c -- start a runner: new session, cwd the project, stdin
  * /dev/null, stdout/stderr appended to its runner log, no other fd, execv
  * of STEROIDS_LOOP_COMMAND (split on blanks, first word an absolute path)
@@ -335,10 +397,17 @@ int	 st_steroids_path(char *, size_t);
  * ST_SWEEP_IN_PROCESS st_sweep_project checks the folder itself, without
  * a probe child (whose fork costs ~1 ms): for a caller that has just read
  * that folder in process anyway (the agent, after an event).
+ * st_sweep_project waits for a stale runner's ask and stop (13 s at
+ * most); the agent calls it only for a project whose lock is free.
  * st_sweep_held: st_sweep, but before starting a runner for a project it
  * asks hold(path, arg): a non-NULL answer (why, e.g. the agent's crash-
  * loop backoff) starts nothing there, noted in the reason; cleaning rows
- * and stopping hung runners still happen.
+ * and stopping hung runners still happen.  A runner whose heartbeat is
+ * older than runner.stale_timeout is asked first (st_stop_begin with
+ * ST_STOP_ASK): one that beats is left running (ST_SWEEP_ALIVE), one
+ * that does not is stopped and replaced.  ST_SWEEP_NO_STALE judges no
+ * heartbeat at all: for a caller that has just seen the machine resume
+ * from a suspend (st_clock_slept), during which no runner could beat.
  *
  * The same sweep for an event loop, which it never blocks (st_sweep and
  * st_sweep_held are these steps with a wait between them):
@@ -348,7 +417,8 @@ int	 st_steroids_path(char *, size_t);
  * or st_sweep_run_timeout seconds have passed (0: at once; a probe that
  * has not answered in time is then killed and its project reported),
  * until it returns 1.  Each step does what needs no waiting, ~10 ms of
- * work at most, and may start runners: st_sweep_run_next hands out each
+ * work at most (a stale runner's ask and stop too: the fd and the
+ * timeout are then its), and may start runners: st_sweep_run_next hands out each
  * new result (in sweep order, NULL when none is left), to take after
  * every step.  st_sweep_run_end ends a run, done or not (the projects a
  * run did not reach are skipped and the next sweep begins with them),
@@ -364,11 +434,13 @@ enum st_sweep_action {
 	ST_SWEEP_WOULD_START,	/* --dry-run */
 	ST_SWEEP_RESTARTED,	/* hung runner stopped, pid: the new one */
 	ST_SWEEP_CLEANED,	/* dead rows deleted or a hung runner stopped */
-	ST_SWEEP_SKIPPED	/* missing, unsafe, DB unreadable, ... */
+	ST_SWEEP_SKIPPED,	/* missing, unsafe, DB unreadable, ... */
+	ST_SWEEP_ALIVE		/* heartbeat stale, but it beat when asked */
 };
 #define ST_SWEEP_DRY_RUN	0x1	/* change nothing, start nothing */
 #define ST_SWEEP_NO_DETACH	0x2	/* caller reaps runners (the agent) */
 #define ST_SWEEP_IN_PROCESS	0x4	/* st_sweep_project: no probe child */
+#define ST_SWEEP_NO_STALE	0x8	/* judge no heartbeat (just resumed) */
 struct st_sweep_result {
 	char	*project;
 	int	 action;		/* enum st_sweep_action */

@@ -13,7 +13,9 @@
  *    (struct prober), each project's answer awaited PROBE_TIMEOUT_MS: a
  *    project on a hung mount is reported, its child killed and left
  *    behind, never waited for, and a new child goes on with the next;
- *  - a hung runner gets STALE_GRACE_MS after SIGTERM, then SIGKILL;
+ *  - a runner whose heartbeat is stale is asked to beat and stopped only
+ *    if it does not (stop.c: 3 s to answer, SIGTERM, SIGKILL after 8 s,
+ *    2 s to be gone), one project at a time;
  *  - no project is taken on after SWEEP_BUDGET seconds: the rest are
  *    reported skipped and the next sweep begins with them;
  *  - so a sweep ends within ST_SWEEP_BOUND seconds (st_sweep_bound),
@@ -33,9 +35,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#if HAVE_DECL_SYS_PIDFD_OPEN
-#include <sys/syscall.h>
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,10 +51,9 @@
 #include "st-int.h"
 
 #define PROBE_TIMEOUT_MS	2000	/* a project's folder and DB checks */
-#define STALE_GRACE_MS		3000	/* SIGTERM to SIGKILL, hung runner */
-#define STALE_KILL_MS		1000	/* SIGKILL to gone */
-#define SWEEP_BUDGET		40	/* s: no project taken on after this */
-#define ST_SWEEP_BOUND		50	/* s: BUDGET + one project's worst */
+#define SWEEP_BUDGET		30	/* s: no project taken on after this */
+#define ST_SWEEP_BOUND		50	/* s: BUDGET + one project's worst:
+					   probe 2, ask 3, grace 8, kill 2 */
 #define STEP_SLICE_MS		10	/* a step's work, if not patient */
 #define PENDING_HELD		(-2)	/* a runner held the lock: no count */
 
@@ -133,6 +131,9 @@ struct runstate {
 	pid_t	 running;		/* a live, healthy runner, or 0 */
 	pid_t	 lockless;		/* a live runner without the lock */
 	pid_t	 killed;		/* a hung runner stopped (or to stop) */
+	st_stop	*stop;			/* a stale runner being asked/stopped */
+	char	*stop_id;		/* its row */
+	int	 answered;		/* it beat when asked */
 };
 
 const char *
@@ -151,6 +152,8 @@ st_sweep_action_name(int action)
 		return ("cleaned");
 	case ST_SWEEP_SKIPPED:
 		return ("skipped");
+	case ST_SWEEP_ALIVE:
+		return ("alive");
 	}
 	return ("unknown");
 }
@@ -522,68 +525,6 @@ prober_reap(struct prober *pb, long ms)
 	pb->ndying = 0;
 }
 
-/* Wait up to ms for pid to be gone; 1 when it is. */
-static int
-wait_gone(const char *path, pid_t pid, long ms)
-{
-	struct timespec	 t0, tick = { 0, 20 * 1000 * 1000 };
-#if HAVE_DECL_SYS_PIDFD_OPEN
-	struct pollfd	 pfd;
-	int		 fd, rc;
-
-	/* An event where the kernel has one: the pidfd turns readable. */
-	if ((fd = (int)syscall(SYS_pidfd_open, pid, 0)) != -1) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		while ((rc = poll(&pfd, 1, (int)(ms - ms_since(&t0) > 0 ?
-		    ms - ms_since(&t0) : 0))) == -1 && errno == EINTR)
-			;
-		close(fd);
-		/* Readable: it exited, even if its parent has not reaped it. */
-		if (rc == 1 && (pfd.revents & POLLIN))
-			return (1);
-		return (!st_pid_alive(pid) || st_lock_probe(path, NULL) == 0);
-	}
-#endif
-	/*
-	 * kill(pid, 0) says a zombie is alive: the agent's own runner stays
-	 * one until the agent's loop reaps it, which it cannot while it waits
-	 * here.  A dead runner's lock is free: that says gone as well.
-	 */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (st_pid_alive(pid) && st_lock_probe(path, NULL) != 0 &&
-	    ms_since(&t0) < ms)
-		nanosleep(&tick, NULL);
-	return (!st_pid_alive(pid) || st_lock_probe(path, NULL) == 0);
-}
-
-/*
- * A hung runner: SIGTERM (it puts its task back, stops its task handler's
- * process group and exits), SIGKILL after the grace.  0 once its lock is
- * free.  After SIGKILL the handler's group is not signalled here: on
- * Linux PR_SET_PDEATHSIG kills the handler's shell, and what the shell
- * started is ended by the next runner, which finds the group in
- * .steroids/handler.pgid (runner.c, reap_leftover) before it claims a task.
- */
-static int
-stop_hung(const char *path, pid_t pid)
-{
-	pid_t	holder;
-
-	/* Still the holder?  Else it is gone and its pid may be another's. */
-	if (st_lock_probe(path, &holder) != 1 || holder != pid)
-		return (0);
-	if (kill(pid, SIGTERM) == -1 && errno == ESRCH)
-		return (0);
-	if (!wait_gone(path, pid, STALE_GRACE_MS)) {
-		kill(pid, SIGKILL);
-		wait_gone(path, pid, STALE_KILL_MS);
-	}
-	return (st_lock_probe(path, NULL) == 0 ? 0 : -1);
-}
-
 static int
 cmp_path(const void *a, const void *b)
 {
@@ -636,8 +577,9 @@ rowpaths_free(struct rowpaths *rp)
  * runner that takes no lock (the upstream tool's: its writer alive, not a
  * reused pid, its heartbeat within 5 minutes; st_runner_lockless_state),
  * which counts as the project's runner and is never signalled.  The holder's row
- * with a heartbeat older than stale_timeout (compared by SQLite) is a
- * hung runner: stopped and its row deleted.  A held lock with no row is
+ * with a heartbeat older than stale_timeout (compared by SQLite) is asked
+ * to beat (rs->stop, stop.c) and, if it does not, a hung runner: stopped
+ * and its row deleted (stop_end).  A held lock with no row is
  * a runner all the same (starting, or a foreground loop).  A held lock
  * whose PID is not written yet is a runner starting: no row is touched,
  * no process signalled (a live pid in a row may be a reused one) and
@@ -700,13 +642,10 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 	if (!stale)
 		goto out;
 	if (!dry) {
-		if (stop_hung(path, mine->pid) == -1) {
-			st_seterr(err, ST_EGENERAL, "hung runner (pid %ld) did "
-			    "not exit after SIGKILL", (long)mine->pid);
-			goto fail;
-		}
-		if (st_runner_delete(g, mine->id, err) == -1)
-			goto fail;
+		/* Asked, or stopped, in steps: stop_end takes it from here. */
+		rs->stop = st_stop_begin(g, mine, ST_STOP_ASK);
+		rs->stop_id = st_xstrdup(mine->id);
+		goto out;
 	}
 	rs->killed = mine->pid;
 	rs->running = rs->lockless;
@@ -739,82 +678,151 @@ add_note(char *buf, size_t len, const char *fmt, ...)
 }
 
 /*
+ * A stale runner's stop is over: one that answered runs on, healthy; one
+ * gone has its row deleted and is treated as no runner; one that outlived
+ * SIGKILL (or whose lock turned unreadable) fails the project's sweep.
+ */
+static int
+stop_end(st_gdb *g, const char *path, struct runstate *rs,
+    struct st_error *err)
+{
+	pid_t	pid = rs->running;
+	int	rc = 0;
+
+	switch (st_stop_state(rs->stop)) {
+	case ST_STOP_ANSWERED:
+		rs->answered = 1;
+		break;
+	case ST_STOP_STUCK:
+		rc = st_seterr(err, ST_EGENERAL, "hung runner (pid %ld) did "
+		    "not exit after SIGKILL", (long)pid);
+		break;
+	case ST_STOP_UNCHECKED:
+		rc = st_seterr(err, ST_EGENERAL, "cannot read the runner lock "
+		    "of %s", path);
+		break;
+	default:
+		if ((rc = st_runner_delete(g, rs->stop_id, err)) == -1)
+			break;
+		rs->killed = pid;
+		rs->running = rs->lockless;
+		rs->held = 0;
+		break;
+	}
+	st_stop_free(rs->stop);
+	free(rs->stop_id);
+	rs->stop = NULL;
+	rs->stop_id = NULL;
+	return (rc);
+}
+
+static void	sweep_rest(const char *, int, struct probe *, st_sweep_hold,
+		    void *, const struct runstate *, struct st_sweep_result *);
+
+/*
  * One project, the steps of SPEC 7 in order.  Its folder checks are *pr,
  * the prober's record (prc its prober_try code); a disabled project has
- * none (NULL).
+ * none (NULL).  1 when a stale runner is being asked or stopped
+ * (rs->stop): once that is done, sweep_resume finishes the project;
+ * else 0, *res complete.
  */
-static void
+static int
 sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
     struct probe *pr, const struct rowpaths *rows,
-    st_sweep_hold hold, void *arg, struct st_sweep_result *res)
+    st_sweep_hold hold, void *arg, struct runstate *rs,
+    struct st_sweep_result *res)
 {
 	struct st_error	 e;
-	struct runstate	 rs;
-	const char	*path = p->path, *why;
+	const char	*path = p->path;
 	char		*reason = res->reason;
 	size_t		 rlen = sizeof(res->reason);
 	int		 dry = (flags & ST_SWEEP_DRY_RUN) != 0;
-	pid_t		 pid;
 
 	memset(res, 0, sizeof(*res));
 	res->project = st_xstrdup(path);
 	res->action = ST_SWEEP_NONE;
 	if (!p->enabled) {
 		strlcpy(reason, "disabled", rlen);
-		return;
+		return (0);
 	}
 	switch (prc) {
 	case -1:
 		res->action = ST_SWEEP_SKIPPED;
 		snprintf(reason, rlen, "no answer within %d ms (hung mount?)",
 		    PROBE_TIMEOUT_MS);
-		return;
+		return (0);
 	case -2:
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, "the check of its folder failed (probe child "
 		    "died)", rlen);
-		return;
+		return (0);
 	}
 	switch (pr->status) {
 	case PROBE_MISSING:
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, "directory not found", rlen);
-		return;
+		return (0);
 	case PROBE_UNSAFE:
 		res->action = ST_SWEEP_SKIPPED;
 		snprintf(reason, rlen, "unsafe: %s", pr->msg);
-		return;
+		return (0);
 	case PROBE_BROKEN:
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, pr->msg, rlen);
-		return;
+		return (0);
 	}
 
-	if (check_runners(g, path, pr->stale_timeout, dry, rows, &rs,
-	    &e) == -1) {
+	/* Just resumed from a suspend: no heartbeat is judged (the agent). */
+	if (check_runners(g, path, (flags & ST_SWEEP_NO_STALE) ? 0 :
+	    pr->stale_timeout, dry, rows, rs, &e) == -1) {
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, e.msg, rlen);
-		return;
+		return (0);
 	}
-	if (rs.cleaned > 0) {
+	if (rs->stop != NULL)
+		return (1);
+	sweep_rest(path, flags, pr, hold, arg, rs, res);
+	return (0);
+}
+
+/*
+ * What follows the row checks: report them, and start a runner where
+ * there is work and none runs.
+ */
+static void
+sweep_rest(const char *path, int flags, struct probe *pr, st_sweep_hold hold,
+    void *arg, const struct runstate *rs, struct st_sweep_result *res)
+{
+	struct st_error	 e;
+	const char	*why;
+	char		*reason = res->reason;
+	size_t		 rlen = sizeof(res->reason);
+	int		 dry = (flags & ST_SWEEP_DRY_RUN) != 0;
+	pid_t		 pid;
+
+	if (rs->cleaned > 0) {
 		res->action = ST_SWEEP_CLEANED;
 		add_note(reason, rlen, "%s %zu dead runner row%s", dry ?
-		    "would remove" : "removed", rs.cleaned,
-		    rs.cleaned == 1 ? "" : "s");
+		    "would remove" : "removed", rs->cleaned,
+		    rs->cleaned == 1 ? "" : "s");
 	}
-	if (rs.killed != 0) {
+	if (rs->killed != 0) {
 		res->action = ST_SWEEP_CLEANED;
 		add_note(reason, rlen, "%s hung runner (pid %ld)", dry ?
-		    "would stop" : "stopped", (long)rs.killed);
+		    "would stop" : "stopped", (long)rs->killed);
 	}
-	if (rs.running != 0) {
+	if (rs->answered) {
+		res->action = ST_SWEEP_ALIVE;
+		add_note(reason, rlen, "heartbeat refreshed when asked");
+	}
+	if (rs->running != 0) {
 		add_note(reason, rlen, "runner running (pid %ld%s)",
-		    (long)rs.running, rs.running == rs.lockless ? ", the "
+		    (long)rs->running, rs->running == rs->lockless ? ", the "
 		    "upstream tool's: it takes no runner lock" : "");
-		res->pid = rs.running;
+		res->pid = rs->running;
 		return;
 	}
-	if (rs.held) {
+	if (rs->held) {
 		add_note(reason, rlen, "runner starting (its lock is held, its "
 		    "pid not yet written)");
 		return;
@@ -848,8 +856,24 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
 		add_note(reason, rlen, "%s", e.msg);
 		return;
 	}
-	res->action = rs.killed != 0 ? ST_SWEEP_RESTARTED : ST_SWEEP_STARTED;
+	res->action = rs->killed != 0 ? ST_SWEEP_RESTARTED : ST_SWEEP_STARTED;
 	res->pid = pid;
+}
+
+/* The project of sweep_one's 1, its stale runner's stop done. */
+static void
+sweep_resume(st_gdb *g, const char *path, int flags, struct probe *pr,
+    st_sweep_hold hold, void *arg, struct runstate *rs,
+    struct st_sweep_result *res)
+{
+	struct st_error	e;
+
+	if (stop_end(g, path, rs, &e) == -1) {
+		res->action = ST_SWEEP_SKIPPED;
+		add_note(res->reason, sizeof(res->reason), "%s", e.msg);
+		return;
+	}
+	sweep_rest(path, flags, pr, hold, arg, rs, res);
 }
 
 /*
@@ -867,6 +891,7 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 	struct st_project	p;
 	struct prober		pb;
 	struct probe		pr;
+	struct runstate		rs;
 	const char		*paths[1];
 	int			found, prc;
 
@@ -880,8 +905,11 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 	prober_init(&pb, paths, 1);
 	pb.local = (flags & ST_SWEEP_IN_PROCESS) != 0;
 	prc = p.enabled ? prober_get(&pb, 0, &pr) : 0;
-	sweep_one(g, &p, flags, prc, p.enabled ? &pr : NULL, NULL, NULL, NULL,
-	    res);
+	if (sweep_one(g, &p, flags, prc, p.enabled ? &pr : NULL, NULL, NULL,
+	    NULL, &rs, res)) {
+		st_stop_wait(&rs.stop, 1);
+		sweep_resume(g, p.path, flags, &pr, NULL, NULL, &rs, res);
+	}
 	prober_stop(&pb);
 	st_project_free(&p);
 	return (0);
@@ -932,6 +960,9 @@ struct st_sweep_run {
 	size_t			 taken;		/* st_sweep_run_next */
 	const char		*cut;		/* where the next one begins */
 	int			 done;
+	int			 stopping;	/* project k: rs.stop under way */
+	struct runstate		 rs;		/* ... and its rows, */
+	struct probe		 pr;		/* its folder's checks */
 };
 
 /*
@@ -1054,7 +1085,6 @@ st_sweep_run_step(struct st_sweep_run *run)
 {
 	struct st_project	*p;
 	struct timespec		 t0;
-	struct probe		 pr;
 	char			 why[128];
 	size_t			 i;
 	int			 prc;
@@ -1063,6 +1093,18 @@ st_sweep_run_step(struct st_sweep_run *run)
 		return (1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (run->k < run->pl.n) {
+		i = (run->first + run->k) % run->pl.n;
+		p = &run->pl.v[i];
+		/* A stop under way holds up the sweep, not the caller. */
+		if (run->stopping) {
+			if (!st_stop_step(run->rs.stop))
+				return (0);
+			run->stopping = 0;
+			sweep_resume(run->g, p->path, run->flags, &run->pr,
+			    run->hold, run->arg, &run->rs, &run->l.v[i]);
+			run->k++;
+			continue;
+		}
 		if (ms_since(&run->t0) >= SWEEP_BUDGET * 1000L) {
 			snprintf(why, sizeof(why), "sweep time budget (%d s) "
 			    "used up; the next sweep starts here",
@@ -1070,17 +1112,18 @@ st_sweep_run_step(struct st_sweep_run *run)
 			sweep_cut(run, why);
 			break;
 		}
-		i = (run->first + run->k) % run->pl.n;
-		p = &run->pl.v[i];
 		prc = 0;
 		if (p->enabled) {
-			if (!prober_try(&run->pb, run->j, &pr, &prc))
+			if (!prober_try(&run->pb, run->j, &run->pr, &prc))
 				return (0);
 			run->j++;
 		}
-		sweep_one(run->g, p, run->flags, prc, p->enabled ? &pr : NULL,
-		    run->have_rows ? &run->rows : NULL, run->hold, run->arg,
-		    &run->l.v[i]);
+		if (sweep_one(run->g, p, run->flags, prc, p->enabled ?
+		    &run->pr : NULL, run->have_rows ? &run->rows : NULL,
+		    run->hold, run->arg, &run->rs, &run->l.v[i])) {
+			run->stopping = 1;
+			return (0);
+		}
 		run->k++;
 		if (!run->pb.patient && ms_since(&t0) >= STEP_SLICE_MS &&
 		    run->k < run->pl.n)
@@ -1094,7 +1137,11 @@ st_sweep_run_step(struct st_sweep_run *run)
 int
 st_sweep_run_fd(const struct st_sweep_run *run)
 {
-	return (run->done ? -1 : prober_fd(&run->pb));
+	if (run->done)
+		return (-1);
+	if (run->stopping)
+		return (st_stop_fd(run->rs.stop));
+	return (prober_fd(&run->pb));
 }
 
 /*
@@ -1109,6 +1156,8 @@ st_sweep_run_timeout(const struct st_sweep_run *run)
 {
 	if (run->done)
 		return (-1.);
+	if (run->stopping)
+		return (st_stop_timeout(run->rs.stop));
 	if (prober_fd(&run->pb) == -1)
 		return (0.);
 	return ((double)prober_wait_ms(&run->pb) / 1000.);
@@ -1165,6 +1214,14 @@ st_sweep_run_end(struct st_sweep_run *run, struct st_sweep_list *l)
 {
 	int	cut = !run->done;
 
+	if (run->stopping) {
+		/* Signalled, not waited for: the next sweep sees to it. */
+		st_stop_free(run->rs.stop);
+		free(run->rs.stop_id);
+		st_sweep_result_free(&run->l.v[(run->first + run->k) %
+		    run->pl.n]);
+		run->stopping = 0;
+	}
 	if (cut) {
 		sweep_cut(run, "sweep stopped before it got here; the next "
 		    "sweep starts here");

@@ -326,7 +326,8 @@ log_has() {
 	track_pid "$hand"
 	wait_for 5 starts_at_least 1
 	start_agent
-	grep -q "adopted the runner with pid $hand" "$TEST_ROOT/agent.log"
+	# Adopted by the first check, which may come after agent.status.
+	wait_for 5 grep -q "adopted the runner with pid $hand" "$TEST_ROOT/agent.log"
 	[ "$(starts)" -eq 1 ]
 	kill "$hand"
 	wait "$hand" || true

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <poll.h>
+#include <signal.h>
 #include <time.h>
 
 #include "unit.h"
@@ -226,6 +227,165 @@ test_caller_reaps_the_probe(void **state)
 	st_gdb_close(g);
 }
 
+static pid_t	kid;		/* stale_runner's, killed by kid_teardown */
+
+static int
+kid_teardown(void **state)
+{
+	if (kid > 0) {
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+		kid = 0;
+	}
+	return (unit_teardown(state));
+}
+
+/*
+ * A runner of path's in a child: it holds the lock, its row's heartbeat
+ * is an hour old, it exits at SIGTERM and, if beats, stamps the row at
+ * SIGUSR1 as our runner does.
+ */
+static pid_t
+stale_runner(st_gdb *g, const char *path, int beats)
+{
+	struct st_error	 err;
+	sigset_t	 set;
+	char		 db[PATH_MAX], sql[PATH_MAX * 2], c;
+	pid_t		 pid;
+	int		 p[2], fd, sig;
+
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		if (st_lock_acquire(path, &fd, NULL, &err) == -1 ||
+		    st_gdb_open(&g, &err) == -1 || write(p[1], "r", 1) != 1)
+			_exit(2);
+		while ((sig = sigwaitinfo(&set, NULL)) != SIGTERM)
+			if (sig == SIGUSR1 && beats)
+				st_runner_heartbeat(g, "r1", NULL, NULL, &err);
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	snprintf(db, sizeof(db), "%s/steroids.db", st_gdb_home(g));
+	snprintf(sql, sizeof(sql), "DELETE FROM runners; INSERT INTO runners "
+	    "(id, status, pid, project_path, started_at, heartbeat_at) VALUES ('r1', 'running', "
+	    "%ld, '%s', datetime('now', '-2 hours'), datetime('now', "
+	    "'-1 hour'))", (long)pid, path);
+	unit_sql(db, sql);
+	kid = pid;
+	return (pid);
+}
+
+/* Wait as an event loop would for what the run says to wait on. */
+static void
+wait_on(struct st_sweep_run *run)
+{
+	struct pollfd	pfd;
+
+	assert_true(st_sweep_run_timeout(run) >= 0.);
+	pfd.fd = st_sweep_run_fd(run);
+	pfd.events = POLLIN;
+	(void)poll(&pfd, pfd.fd == -1 ? 0 : 1,
+	    (int)(st_sweep_run_timeout(run) * 1000) + 1);
+}
+
+/* Step run to its end; every result in *l. */
+static void
+drive(struct st_sweep_run *run, struct st_sweep_list *l)
+{
+	while (!st_sweep_run_step(run))
+		wait_on(run);
+	st_sweep_run_end(run, l);
+}
+
+/*
+ * Step run until it waits on an ask: a pidfd (Linux) and the ask's next
+ * look at the heartbeat, 0.1 s; the probe's wait is up to 2 s.
+ */
+static void
+until_asking(struct st_sweep_run *run)
+{
+	for (;;) {
+		assert_int_equal(st_sweep_run_step(run), 0);
+#ifdef __linux__
+		if (st_sweep_run_fd(run) == -1) {
+			wait_on(run);
+			continue;
+		}
+#endif
+		if (st_sweep_run_timeout(run) <= 0.1)
+			return;
+		wait_on(run);
+	}
+}
+
+/*
+ * A stale runner is asked in the run's steps: the step returns while the
+ * ask is under way, the run's fd is the runner's pidfd and its timeout
+ * the ask's next look; one that beats is left running ('alive'), one that
+ * does not is stopped and its row deleted.
+ */
+static void
+test_stale_runner_asked_in_steps(void **state)
+{
+	struct unit		*u = *state;
+	struct st_error		 err;
+	struct st_sweep_run	*run;
+	struct st_sweep_list	 l;
+	st_gdb			*g = unit_gdb();
+	char			 a[PATH_MAX], reason[256];
+	pid_t			 pid;
+	int			 status;
+
+	project(u, g, "a", 0, a, sizeof(a));
+	pid = stale_runner(g, a, 1);
+	assert_int_equal(st_sweep_begin(g, 0, NULL, NULL, &run, &err), 0);
+	until_asking(run);
+	drive(run, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.v[0].action, ST_SWEEP_ALIVE);
+	assert_string_equal(st_sweep_action_name(l.v[0].action), "alive");
+	snprintf(reason, sizeof(reason), "heartbeat refreshed when asked; "
+	    "runner running (pid %ld)", (long)pid);
+	assert_string_equal(l.v[0].reason, reason);
+	assert_int_equal(l.v[0].pid, pid);
+	st_sweep_list_free(&l);
+	assert_int_equal(kill(pid, 0), 0);
+
+	/* The same runner deaf: asked, then SIGTERM; gone, its row too. */
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	pid = stale_runner(g, a, 0);
+	assert_int_equal(st_sweep_begin(g, 0, NULL, NULL, &run, &err), 0);
+	drive(run, &l);
+	assert_int_equal(l.v[0].action, ST_SWEEP_CLEANED);
+	snprintf(reason, sizeof(reason), "stopped hung runner (pid %ld); no "
+	    "pending work", (long)pid);
+	assert_string_equal(l.v[0].reason, reason);
+	st_sweep_list_free(&l);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* Ended while it asks: the project is the next sweep's, row kept. */
+	pid = stale_runner(g, a, 0);
+	assert_int_equal(st_sweep_begin(g, 0, NULL, NULL, &run, &err), 0);
+	until_asking(run);
+	st_sweep_run_end(run, &l);
+	assert_int_equal(l.v[0].action, ST_SWEEP_SKIPPED);
+	assert_non_null(strstr(l.v[0].reason, "sweep stopped"));
+	st_sweep_list_free(&l);
+	assert_int_equal(kill(pid, 0), 0);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	kid = 0;
+	st_gdb_close(g);
+}
+
 int
 main(void)
 {
@@ -236,6 +396,9 @@ main(void)
 		    unit_setup, unit_teardown),
 		cmocka_unit_test_setup_teardown(test_caller_reaps_the_probe,
 		    unit_setup, unit_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stale_runner_asked_in_steps, unit_setup,
+		    kid_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
