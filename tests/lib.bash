@@ -186,7 +186,7 @@ export FLOCK SETSID
 # test_timeout SECONDS CMD...: CMD, sent SIGTERM after SECONDS; exit 124
 # then, as GNU timeout(1) (FreeBSD has one; macOS has none in the base).
 test_timeout() {
-	local secs=$1 pid w rc
+	local secs=$1 pid w rc mark
 	shift
 	if command -v timeout >/dev/null; then
 		timeout "$secs" "$@"
@@ -194,19 +194,21 @@ test_timeout() {
 	fi
 	"$@" &
 	pid=$!
+	mark="${TEST_ROOT:-${TMPDIR:-/tmp}}/.timedout.$pid"
 	(
 		trap 'kill "$s" 2>/dev/null; exit 0' TERM
 		sleep "$secs" & s=$!
 		wait "$s"
-		kill -TERM "$pid" 2>/dev/null && echo x >"$TEST_ROOT/.timedout.$pid"
+		: >"$mark"
+		kill -TERM "$pid" 2>/dev/null || rm -f "$mark"
 	) &
 	w=$!
 	wait "$pid"
 	rc=$?
 	kill -TERM "$w" 2>/dev/null
 	wait "$w" 2>/dev/null
-	if [ -e "$TEST_ROOT/.timedout.$pid" ]; then
-		rm -f "$TEST_ROOT/.timedout.$pid"
+	if [ -e "$mark" ]; then
+		rm -f "$mark"
 		return 124
 	fi
 	return "$rc"
@@ -243,6 +245,12 @@ set_size() {
 # state_of_pid PID: ps's state letters of PID ("Z" a zombie), empty if none.
 state_of_pid() {
 	ps -o stat= -p "$1" 2>/dev/null | tr -d ' '
+}
+
+# is_session_leader PID: PID leads its session (the "s" of ps's state, on
+# Linux, the BSDs and macOS alike; macOS's ps has no sid).
+is_session_leader() {
+	[[ "$(state_of_pid "$1")" == *s* ]]
 }
 
 # zombie_or_gone PID: no such process, or only its zombie is left.
@@ -293,6 +301,17 @@ ctxt_switches() {
 # can_count_ctxt_switches: ctxt_switches works here.
 can_count_ctxt_switches() {
 	[ -n "$(ctxt_switches $$)" ]
+}
+
+# passwd_home USER: USER's home in the user database (getent(1); macOS has
+# none: dscl), empty when unknown.
+passwd_home() {
+	if command -v getent >/dev/null; then
+		getent passwd "$1" 2>/dev/null | cut -d: -f6
+	elif command -v dscl >/dev/null; then
+		dscl . -read "/Users/$1" NFSHomeDirectory 2>/dev/null |
+		    awk '{ print $2 }'
+	fi
 }
 
 # blocked_in_fifo_open PID: PID sleeps in open(2) of a FIFO with no other
