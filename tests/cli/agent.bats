@@ -93,7 +93,7 @@ use_consume() {
 	cat >"$TEST_ROOT/consume" <<-EOF
 	#!/bin/sh
 	exec 9>>"\$1/.steroids/runner.lock"
-	flock -n 9 || exit 6
+	"$FLOCK" -n 9 || exit 6
 	echo "started \$(date +%s) \$\$" >> "$RUNS"
 	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
 	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'"
@@ -284,11 +284,10 @@ log_has() {
 }
 
 @test "agent: a lock held by a foreign process: no runner, and the re-checks stop" {
-	[ -r "/proc/$$/status" ] || skip "no /proc"
-	command -v flock >/dev/null || skip "flock(1) is not installed"
+	can_count_ctxt_switches || skip "no context switch count here"
 	new_project "$TEST_ROOT/p"
 	# A lock holder that writes no PID, so it cannot be adopted.
-	flock -x "$TEST_ROOT/p/.steroids/runner.lock" sleep 60 &
+	"$FLOCK" -x "$TEST_ROOT/p/.steroids/runner.lock" sleep 60 &
 	track_pid $!
 	start_agent
 	add_task "$TEST_ROOT/p" one
@@ -438,11 +437,10 @@ dead_pid() {
 }
 
 @test "agent: a moment's lock on a leftover agent.pid does not refuse a starting agent" {
-	command -v flock >/dev/null || skip "flock(1) is not installed"
 	# As pidfile_write(3) leaves it: digits, no newline.
 	printf '%s' "$(dead_pid)" >"$STEROIDS_HOME/agent.pid"
 	# What an 'agent status' probing the file at that moment would do.
-	flock -s "$STEROIDS_HOME/agent.pid" sleep 0.5 &
+	"$FLOCK" -s "$STEROIDS_HOME/agent.pid" sleep 0.5 &
 	track_pid $!
 	sleep 0.1
 	start_agent
@@ -451,10 +449,9 @@ dead_pid() {
 }
 
 @test "agent status: a leftover agent.pid naming a dead pid is not running, its lock untouched" {
-	command -v flock >/dev/null || skip "flock(1) is not installed"
 	dead_pid >"$STEROIDS_HOME/agent.pid"
 	# An exclusive lock held elsewhere: status must not need the lock.
-	flock -x "$STEROIDS_HOME/agent.pid" sleep 5 &
+	"$FLOCK" -x "$STEROIDS_HOME/agent.pid" sleep 5 &
 	track_pid $!
 	sleep 0.2
 	run "$STEROIDS" agent status
@@ -523,7 +520,7 @@ no_pending() {
 			false
 		}
 		wait_for 5 no_pending "$db"
-		wait_for 5 flock -n "$TEST_ROOT/p/.steroids/runner.lock" true
+		wait_for 5 "$FLOCK" -n "$TEST_ROOT/p/.steroids/runner.lock" true
 	done
 	exec 8>&-
 	[ "$(starts)" -eq 30 ]
@@ -531,13 +528,7 @@ no_pending() {
 
 # Project DBs (.steroids/steroids.db) process $1 has open.
 open_project_dbs() {
-	local fd n=0
-	for fd in /proc/"$1"/fd/*; do
-		case "$(readlink "$fd" 2>/dev/null)" in
-		*/.steroids/steroids.db) n=$((n + 1)) ;;
-		esac
-	done
-	echo "$n"
+	open_files "$1" | grep -c '/\.steroids/steroids\.db$' || true
 }
 
 # While a writer holds its write lock the commit may not be visible, so
@@ -546,7 +537,7 @@ open_project_dbs() {
 # the checks end.  Here 40 writers spill pages to their -wal (events) and
 # hold their locks for 2 s before they commit a task each.
 @test "agent: re-checks behind busy writers keep at most 32 DBs open, none after" {
-	[ -r "/proc/$$/fd" ] || skip "no /proc"
+	can_list_open_files || skip "cannot list a process's open files here"
 	use_consume
 	for i in $(seq 1 40); do
 		new_project "$TEST_ROOT/p$i"
@@ -608,13 +599,8 @@ open_project_dbs() {
 	[ "$(starts)" -eq 2 ]
 }
 
-# Context switches of process $1 so far (voluntary + involuntary).
-ctxt_switches() {
-	awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$1/status"
-}
-
 @test "agent: idle means idle: no wakeups with 20 projects and nothing happening" {
-	[ -r "/proc/$$/status" ] || skip "no /proc"
+	can_count_ctxt_switches || skip "no context switch count here"
 	use_consume
 	for i in $(seq 1 20); do
 		new_project "$TEST_ROOT/p$i"
@@ -633,19 +619,11 @@ ctxt_switches() {
 	agent_alive
 }
 
-# Zombie children of process $1.
-zombies_of() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v pp="$1" '
-	    { sub(/.*\) /, ""); if ($1 == "Z" && $2 == pp) n++ }
-	    END { print n + 0 }'
-}
-
 no_zombies_of() {
 	[ "$(zombies_of "$1")" -eq 0 ]
 }
 
 @test "agent: every child is reaped: sweep probes (one timed out) and runners" {
-	[ -r "/proc/$$/stat" ] || skip "no /proc"
 	export FAKE_RUNNER_SLEEP=1 FAKE_RUNNER_EXIT=0
 	global_config agent.sweep_interval 1
 	new_project "$TEST_ROOT/ok"
@@ -687,7 +665,7 @@ hold_db() {
 	new_project "$TEST_ROOT/p"
 	hold_db "$STEROIDS_HOME/steroids.db"
 	fill_fs "$TEST_ROOT/disk"
-	run --separate-stderr timeout 10 "$STEROIDS_AGENT"
+	run --separate-stderr test_timeout 10 "$STEROIDS_AGENT"
 	exec 8>&-
 	echo "exit $status; stderr: $stderr"
 	[ "$status" -eq 1 ]
@@ -702,7 +680,7 @@ hold_db() {
 	# (a double free, seen by a review); under ASan that is a report.
 	hold_db "$STEROIDS_HOME/steroids.db"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TEST_ROOT/asan" \
-	    run timeout 10 "$STEROIDS_AGENT" -d
+	    run test_timeout 10 "$STEROIDS_AGENT" -d
 	exec 8>&-
 	[ "$status" -eq 1 ]
 	[ ! -e "$STEROIDS_HOME/agent.pid" ]
@@ -811,8 +789,7 @@ assert d["error"]["details"]["exit_code"] == 7, d'
 fifo_probes() {
 	local c
 	for c in $(pgrep -P "$1"); do
-		[ "$(cat "/proc/$c/wchan" 2>/dev/null)" = wait_for_partner ] &&
-		    echo "$c"
+		blocked_in_fifo_open "$c" && echo "$c"
 	done
 	return 0
 }
@@ -823,8 +800,7 @@ has_fifo_probe() {
 
 # gone PID: no such process, or only its zombie left (its parent reaps).
 gone() {
-	! kill -0 "$1" 2>/dev/null ||
-	    grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+	zombie_or_gone "$1"
 }
 
 # hung_projects N: N registered projects hung_1 ... whose sweep probe
@@ -846,7 +822,6 @@ hang_projects() {
 }
 
 @test "agent: a sweep stuck on hung projects does not delay another project's runner" {
-	[ -r "/proc/$$/stat" ] || skip "no /proc"
 	global_config agent.sweep_interval 1
 	hung_projects 6
 	new_project "$TEST_ROOT/ok"
@@ -870,7 +845,6 @@ hang_projects() {
 }
 
 @test "agent: SIGTERM during a stuck sweep exits at once and leaves no probe" {
-	[ -r "/proc/$$/stat" ] || skip "no /proc"
 	global_config agent.sweep_interval 1
 	hung_projects 6
 	new_project "$TEST_ROOT/ok"
