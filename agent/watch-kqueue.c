@@ -35,6 +35,7 @@
 #ifdef LIBKQUEUE
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #endif
 #include <stdlib.h>
 #include <string.h>
@@ -255,27 +256,25 @@ kq_event(const struct kevent *kev)
 }
 
 #ifdef LIBKQUEUE
+/* arg: the kqueue descriptor (kq_fd is the loop's to change). */
 static void *
 kq_wait_thread(void *arg)
 {
 	struct kevent	evs[64];
-	int		n;
+	int		fd = (int)(intptr_t)arg, n, e, stop = 0;
 
-	(void)arg;
-	for (;;) {
-		n = kevent(kq_fd, NULL, 0, evs, 64, NULL);
+	while (!stop) {
+		n = kevent(fd, NULL, 0, evs, 64, NULL);
+		e = errno;
 		pthread_mutex_lock(&kq_mtx);
-		if (kq_stop || (n == -1 && errno != EINTR)) {
-			pthread_mutex_unlock(&kq_mtx);
-			break;
-		}
-		if (n > 0) {
+		if (!kq_stop && n > 0) {
 			memcpy(kq_batch, evs, (size_t)n * sizeof(evs[0]));
 			kq_nbatch = n;
 			ev_async_send(kq_loop, &kq_async);
 			while (kq_nbatch > 0 && !kq_stop)
 				pthread_cond_wait(&kq_cv, &kq_mtx);
 		}
+		stop = kq_stop || (n == -1 && e != EINTR);
 		pthread_mutex_unlock(&kq_mtx);
 	}
 	return (NULL);
@@ -310,7 +309,8 @@ kq_start(struct ev_loop *loop)
 	ev_async_start(loop, &kq_async);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&kq_thread, NULL, kq_wait_thread, NULL);
+	e = pthread_create(&kq_thread, NULL, kq_wait_thread,
+	    (void *)(intptr_t)kq_fd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
 		ev_async_stop(loop, &kq_async);
