@@ -244,8 +244,9 @@ kq_event(const struct kevent *kev)
 	}
 	if (kq_refresh(w, &news) == -1) {
 		/*
-		 * Half a watch would miss writes.  Give it up: the sweep
-		 * adds it again, natively or polled if the limit holds.
+		 * Half a watch would miss writes.  Give it up: the agent
+		 * adds it again at once, natively or polled if the limit
+		 * holds (agent_gone).
 		 */
 		log_warn("%s: kqueue cannot reopen its files", w->dir);
 		agent_gone(w->arg);
