@@ -315,9 +315,11 @@ rescan_cb(struct ev_loop *loop, ev_idle *w, int revents)
 			break;
 		project_unqueue(p);
 		/* Given up by its backend (agent_gone) but still there. */
-		if (p->w == NULL && project_watch(p) == 0)
+		if (p->w == NULL && project_watch(p) == 0) {
 			log_info("%s: watching it again (%s)", p->path,
 			    p->wb->name);
+			status_changed();
+		}
 		if (!ev_is_active(&p->check)) {
 			/*
 			 * Nothing visible while a writer may be mid-commit

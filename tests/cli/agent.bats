@@ -356,6 +356,24 @@ log_has() {
 	    [ "$(status_value watched_native)" -eq 1 ]
 }
 
+# kqueue opens the -wal it watches; one it cannot open (a symlink: the
+# O_NOFOLLOW open fails) makes it give the watch up.  The project must be
+# watched again at once, here polled, not left alone until the sweep.
+@test "agent: a watch its backend gives up on is replaced at once (kqueue)" {
+	global_config agent.poll_interval 1
+	new_project "$TEST_ROOT/p"
+	start_agent
+	[ "$(status_value backend)" = kqueue ] || skip "not kqueue"
+	[ "$(status_value watched_native)" -eq 1 ]
+	sleep 3		# the checks at the start end, their connections closed
+	ln -sf nowhere "$TEST_ROOT/p/.steroids/steroids.db-wal"
+	wait_for 5 grep -q 'kqueue cannot reopen its files' "$TEST_ROOT/agent.log"
+	wait_for 5 status_is watched_poll = 1
+	rm "$TEST_ROOT/p/.steroids/steroids.db-wal"
+	add_task "$TEST_ROOT/p" one
+	wait_for 8 starts_at_least 1
+}
+
 @test "agent: watch limit reached: the project is polled, logged once" {
 	global_config agent.poll_interval 1
 	new_project "$TEST_ROOT/p"
