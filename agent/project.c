@@ -46,6 +46,8 @@
 
 static int	home_tag;	/* the arg of the $STEROIDS_HOME watch */
 
+static int	project_watch(struct project *);
+
 /* A rescan round: at most this many checks, or this long, then events. */
 #define RESCAN_CHUNK	64
 #define RESCAN_SLICE	0.005
@@ -312,6 +314,12 @@ rescan_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		if ((p = TAILQ_FIRST(&agent.rescan)) == NULL)
 			break;
 		project_unqueue(p);
+		/* Given up by its backend (agent_gone) but still there. */
+		if (p->w == NULL && project_watch(p) == 0) {
+			log_info("%s: watching it again (%s)", p->path,
+			    p->wb->name);
+			status_changed();
+		}
 		if (!ev_is_active(&p->check)) {
 			/*
 			 * Nothing visible while a writer may be mid-commit
@@ -581,6 +589,8 @@ void
 agent_gone(void *arg)
 {
 	struct project	*p = arg;
+	struct stat	 sb;
+	const char	*name;
 
 	if (arg == &home_tag) {
 		log_warnx("%s is gone; registry changes are seen at the next "
@@ -590,11 +600,24 @@ agent_gone(void *arg)
 	}
 	if (p->w == NULL)
 		return;
-	log_info("%s: .steroids is gone; unwatched until the sweep finds it "
-	    "again", p->path);
+	name = p->wb->name;
 	project_unwatch(p);
 	project_pdb_close(p);
 	status_changed();
+	/*
+	 * Still there: the backend gave its watch up (kqueue past a limit).
+	 * Watch it again from the rescan, natively or polled, and check it
+	 * then: not from here, a backend's callback.
+	 */
+	if (stat(p->dir, &sb) == 0 && sb.st_dev == p->dev &&
+	    sb.st_ino == p->ino) {
+		log_info("%s: the %s watch gave up; watching it again",
+		    p->path, name);
+		project_queue(p);
+		return;
+	}
+	log_info("%s: .steroids is gone; unwatched until the sweep finds it "
+	    "again", p->path);
 }
 
 void

@@ -32,6 +32,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#ifdef LIBKQUEUE
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,7 +51,12 @@
 #define KQ_OPEN_FLAGS	(O_RDONLY | O_CLOEXEC)
 #endif
 
+/* libkqueue (kqueue over inotify, docs/kqueue.md) has no NOTE_REVOKE. */
+#ifdef NOTE_REVOKE
 #define KQ_GONE_NOTES	(NOTE_DELETE | NOTE_RENAME | NOTE_REVOKE)
+#else
+#define KQ_GONE_NOTES	(NOTE_DELETE | NOTE_RENAME)
+#endif
 #define KQ_DIR_NOTES	(NOTE_WRITE | KQ_GONE_NOTES)
 #define KQ_FILE_NOTES	(NOTE_WRITE | NOTE_EXTEND | KQ_GONE_NOTES)
 
@@ -71,7 +81,24 @@ struct pidwatch {
 static TAILQ_HEAD(, watch)	 kq_watches = TAILQ_HEAD_INITIALIZER(kq_watches);
 static TAILQ_HEAD(, pidwatch)	 kq_pids = TAILQ_HEAD_INITIALIZER(kq_pids);
 static struct ev_loop		*kq_loop;
+#ifdef LIBKQUEUE
+/*
+ * libkqueue's kqueue descriptor is the write end of a pipe, never
+ * readable: no ev_io can wait on it.  A thread blocks in kevent() and
+ * hands each batch to the loop through kq_async, then waits until the
+ * loop has handled it, so events are handled on the loop alone and one
+ * batch at a time, as from the ev_io.
+ */
+static pthread_t		 kq_thread;
+static pthread_mutex_t		 kq_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t		 kq_cv = PTHREAD_COND_INITIALIZER;
+static ev_async			 kq_async;
+static struct kevent		 kq_batch[64];
+static int			 kq_nbatch;	/* events waiting for the loop */
+static int			 kq_stop;	/* kq_done: the thread ends */
+#else
 static ev_io			 kq_io;
+#endif
 static int			 kq_fd = -1;
 static long			 kq_count;	/* watches held */
 static long			 kq_max = -1;	/* STEROIDS_AGENT_MAX_WATCHES */
@@ -157,7 +184,10 @@ kq_refresh(struct watch *w, int *news)
 }
 
 /*
- * Closing drops the knote and any event still queued for it.  An event
+ * Deleting the knote before the close drops it and any event still
+ * queued for it; a kernel kqueue does that on close alone, libkqueue does
+ * not (the knote, with its inotify descriptor, would outlive the fd and
+ * be taken over by the next file that gets the same number).  An event
  * already read in the same batch may name a number that refresh then
  * reuses; it can only cause a spurious change or reopen, never a loss,
  * since directories are opened by add alone, never from a callback.
@@ -165,9 +195,13 @@ kq_refresh(struct watch *w, int *news)
 static void
 kq_close(int *fdp)
 {
+	struct kevent	kev;
+
 	if (*fdp != -1) {
 		if (kq_fds != NULL)
 			hash_del(kq_fds, fdp, sizeof(*fdp));
+		EV_SET(&kev, *fdp, EVFILT_VNODE, EV_DELETE, 0, 0, 0);
+		(void)kevent(kq_fd, &kev, 1, NULL, 0, NULL);
 		close(*fdp);
 		*fdp = -1;
 	}
@@ -210,8 +244,9 @@ kq_event(const struct kevent *kev)
 	}
 	if (kq_refresh(w, &news) == -1) {
 		/*
-		 * Half a watch would miss writes.  Give it up: the sweep
-		 * adds it again, natively or polled if the limit holds.
+		 * Half a watch would miss writes.  Give it up: the agent
+		 * adds it again at once, natively or polled if the limit
+		 * holds (agent_gone).
 		 */
 		log_warn("%s: kqueue cannot reopen its files", w->dir);
 		agent_gone(w->arg);
@@ -221,6 +256,85 @@ kq_event(const struct kevent *kev)
 		agent_changed(w->arg);
 }
 
+#ifdef LIBKQUEUE
+/* arg: the kqueue descriptor (kq_fd is the loop's to change). */
+static void *
+kq_wait_thread(void *arg)
+{
+	struct kevent	evs[64];
+	int		fd = (int)(intptr_t)arg, n, e, stop = 0;
+
+	while (!stop) {
+		n = kevent(fd, NULL, 0, evs, 64, NULL);
+		e = errno;
+		pthread_mutex_lock(&kq_mtx);
+		if (!kq_stop && n > 0) {
+			memcpy(kq_batch, evs, (size_t)n * sizeof(evs[0]));
+			kq_nbatch = n;
+			ev_async_send(kq_loop, &kq_async);
+			while (kq_nbatch > 0 && !kq_stop)
+				pthread_cond_wait(&kq_cv, &kq_mtx);
+		}
+		stop = kq_stop || (n == -1 && e != EINTR);
+		pthread_mutex_unlock(&kq_mtx);
+	}
+	return (NULL);
+}
+
+static void
+kq_async_cb(struct ev_loop *loop, ev_async *as, int revents)
+{
+	int	i;
+
+	(void)loop;
+	(void)as;
+	(void)revents;
+	pthread_mutex_lock(&kq_mtx);
+	for (i = 0; i < kq_nbatch; i++)
+		kq_event(&kq_batch[i]);
+	kq_nbatch = 0;
+	pthread_cond_signal(&kq_cv);
+	pthread_mutex_unlock(&kq_mtx);
+}
+
+/* The thread takes no signals: the loop's handlers run on the loop. */
+static int
+kq_start(struct ev_loop *loop)
+{
+	sigset_t	all, old;
+	int		e;
+
+	kq_stop = 0;
+	kq_nbatch = 0;
+	ev_async_init(&kq_async, kq_async_cb);
+	ev_async_start(loop, &kq_async);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&kq_thread, NULL, kq_wait_thread,
+	    (void *)(intptr_t)kq_fd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		ev_async_stop(loop, &kq_async);
+		errno = e;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Closing the kqueue wakes the thread out of kevent() (libkqueue). */
+static void
+kq_finish(void)
+{
+	pthread_mutex_lock(&kq_mtx);
+	kq_stop = 1;
+	pthread_cond_signal(&kq_cv);
+	pthread_mutex_unlock(&kq_mtx);
+	close(kq_fd);
+	kq_fd = -1;
+	pthread_join(kq_thread, NULL);
+	ev_async_stop(kq_loop, &kq_async);
+}
+#else
 static void
 kq_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -237,6 +351,23 @@ kq_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 			kq_event(&evs[i]);
 	} while (n == 64);
 }
+
+static int
+kq_start(struct ev_loop *loop)
+{
+	ev_io_init(&kq_io, kq_read_cb, kq_fd, EV_READ);
+	ev_io_start(loop, &kq_io);
+	return (0);
+}
+
+static void
+kq_finish(void)
+{
+	ev_io_stop(kq_loop, &kq_io);
+	close(kq_fd);
+	kq_fd = -1;
+}
+#endif
 
 /*
  * Watches cost descriptors: raise the soft limit to the hard one (macOS
@@ -276,6 +407,8 @@ kq_limits(void)
 static int
 kq_init(struct ev_loop *loop)
 {
+	int	e;
+
 	if ((kq_fds = hash_new()) == NULL) {
 		errno = ENOMEM;
 		return (-1);
@@ -288,8 +421,15 @@ kq_init(struct ev_loop *loop)
 	fcntl(kq_fd, F_SETFD, FD_CLOEXEC);
 	kq_limits();
 	kq_loop = loop;
-	ev_io_init(&kq_io, kq_read_cb, kq_fd, EV_READ);
-	ev_io_start(loop, &kq_io);
+	if (kq_start(loop) == -1) {
+		e = errno;
+		close(kq_fd);
+		kq_fd = -1;
+		hash_free(kq_fds);
+		kq_fds = NULL;
+		errno = e;
+		return (-1);
+	}
 	return (0);
 }
 
@@ -318,11 +458,8 @@ kq_done(void)
 		TAILQ_REMOVE(&kq_pids, pw, entry);
 		free(pw);
 	}
-	if (kq_fd != -1) {
-		ev_io_stop(kq_loop, &kq_io);
-		close(kq_fd);
-		kq_fd = -1;
-	}
+	if (kq_fd != -1)
+		kq_finish();
 	hash_free(kq_fds);
 	kq_fds = NULL;
 }
@@ -370,6 +507,21 @@ kq_del(struct watch *w)
 	kq_count--;
 }
 
+#ifdef LIBKQUEUE
+/*
+ * libkqueue reads the exit with waitid(), which fails for a PID that is
+ * not our child, and drops the event: the exit would never come.  The
+ * agent polls the PID instead.
+ */
+static struct pidwatch *
+kq_pid_add(pid_t pid, void *arg)
+{
+	(void)pid;
+	(void)arg;
+	errno = ENOTSUP;
+	return (NULL);
+}
+#else
 static struct pidwatch *
 kq_pid_add(pid_t pid, void *arg)
 {
@@ -390,6 +542,7 @@ kq_pid_add(pid_t pid, void *arg)
 	TAILQ_INSERT_TAIL(&kq_pids, pw, entry);
 	return (pw);
 }
+#endif
 
 static void
 kq_pid_del(struct pidwatch *pw)

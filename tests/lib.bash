@@ -63,7 +63,8 @@ unmount() {
 unmount_all() {
 	local m
 	for m in "${TEST_MOUNTS[@]}"; do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null ||
+		    umount -f "$m" 2>/dev/null || true
 	done
 	TEST_MOUNTS=()
 }
@@ -163,7 +164,7 @@ set_config() {
 # group_gone PGID: no process is left in process group PGID.
 group_gone() {
 	! kill -0 -- "-$1" 2>/dev/null &&
-	    [ -z "$(ps -e -o pgid= | awk -v g="$1" '$1 == g')" ]
+	    [ -z "$(ps -A -o pgid= | awk -v g="$1" '$1 == g')" ]
 }
 
 # Kill a process group at teardown (a handler's, by the PGID it wrote).
@@ -178,9 +179,169 @@ other_uid() {
 	fi
 }
 
-# mode_of FILE: permission bits in octal (GNU or BSD stat).
+# ---- the GNU and Linux tools, behind one helper each ------------------
+# So that make check can run on the BSDs and macOS unchanged: each helper
+# has the GNU/Linux branch and the BSD/macOS one (docs/kqueue.md, "The tests
+# on a BSD").  A test that needs what has no stand-in skips, saying so.
+
+# flock(1) and setsid(1) are util-linux: make builds both in tests/tools/
+# and every system uses those.  Called as "$FLOCK" and "$SETSID" (exported
+# for the scripts the tests write and fake-runner), never through a shell
+# function, so that "$FLOCK" FILE CMD & makes $! the process that holds
+# the lock (the tools exec CMD).
+if [ -x "${top_builddir:-$PWD}/tests/tools/flock" ]; then
+	FLOCK="${top_builddir:-$PWD}/tests/tools/flock"
+	SETSID="${top_builddir:-$PWD}/tests/tools/setsid"
+else
+	FLOCK=flock SETSID=setsid
+fi
+export FLOCK SETSID
+
+# test_timeout SECONDS CMD...: CMD, sent SIGTERM after SECONDS; exit 124
+# then, as GNU timeout(1) (FreeBSD has one; macOS has none in the base).
+test_timeout() {
+	local secs=$1 pid w rc mark
+	shift
+	if command -v timeout >/dev/null; then
+		timeout "$secs" "$@"
+		return
+	fi
+	"$@" &
+	pid=$!
+	mark="${TEST_ROOT:-${TMPDIR:-/tmp}}/.timedout.$pid"
+	(
+		trap 'kill "$s" 2>/dev/null; exit 0' TERM
+		sleep "$secs" & s=$!
+		wait "$s"
+		: >"$mark"
+		kill -TERM "$pid" 2>/dev/null || rm -f "$mark"
+	) &
+	w=$!
+	wait "$pid"
+	rc=$?
+	kill -TERM "$w" 2>/dev/null
+	wait "$w" 2>/dev/null
+	if [ -e "$mark" ]; then
+		rm -f "$mark"
+		return 124
+	fi
+	return "$rc"
+}
+
+# stat(1): GNU -c, BSD -f.
+if stat -c %s / >/dev/null 2>&1; then
+	TEST_STAT=gnu
+else
+	TEST_STAT=bsd
+fi
+
+# mode_of FILE: permission bits in octal.
 mode_of() {
-	stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"
+	case $TEST_STAT in
+	gnu)	stat -c %a "$1" ;;
+	*)	stat -f %Lp "$1" ;;
+	esac
+}
+
+# size_of FILE: its size in bytes.
+size_of() {
+	case $TEST_STAT in
+	gnu)	stat -c %s "$1" ;;
+	*)	stat -f %z "$1" ;;
+	esac
+}
+
+# set_size FILE BYTES: grow (or cut) FILE to BYTES, as truncate -s does.
+set_size() {
+	dd if=/dev/null of="$1" bs=1 seek="$2" 2>/dev/null
+}
+
+# state_of_pid PID: ps's state letters of PID ("Z" a zombie), empty if none.
+state_of_pid() {
+	ps -o stat= -p "$1" 2>/dev/null | tr -d ' '
+}
+
+# is_session_leader PID: PID leads its session (the "s" of ps's state, on
+# Linux, the BSDs and macOS alike; macOS's ps has no sid).
+is_session_leader() {
+	[[ "$(state_of_pid "$1")" == *s* ]]
+}
+
+# zombie_or_gone PID: no such process, or only its zombie is left.
+zombie_or_gone() {
+	! kill -0 "$1" 2>/dev/null || [[ "$(state_of_pid "$1")" == Z* ]]
+}
+
+# zombies_of PID: how many zombie children PID has.
+zombies_of() {
+	ps -A -o ppid= -o stat= 2>/dev/null |
+	    awk -v pp="$1" '$1 == pp && $2 ~ /^Z/ { n++ } END { print n + 0 }'
+}
+
+# open_files PID: the paths PID has open, one a line: /proc on Linux,
+# procstat(1) on FreeBSD, lsof(8) on macOS; status 2 when none of them.
+open_files() {
+	local fd
+	if [ -d "/proc/$1/fd" ]; then
+		for fd in /proc/"$1"/fd/*; do
+			readlink "$fd" 2>/dev/null
+		done
+	elif command -v procstat >/dev/null; then
+		procstat -h -f "$1" 2>/dev/null | awk '$3 ~ /^[0-9]+$/ { print $NF }'
+	elif command -v lsof >/dev/null; then
+		lsof -n -P -p "$1" -Fn 2>/dev/null | sed -n 's/^n//p'
+	else
+		return 2
+	fi
+}
+
+# can_list_open_files: open_files works here.
+can_list_open_files() {
+	[ -d "/proc/$$/fd" ] || command -v procstat >/dev/null ||
+	    command -v lsof >/dev/null
+}
+
+# ctxt_switches PID: voluntary plus involuntary context switches of PID
+# (/proc on Linux, ps nvcsw/nivcsw on FreeBSD); empty where neither is.
+ctxt_switches() {
+	if [ -r "/proc/$1/status" ]; then
+		awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$1/status"
+	else
+		ps -o nvcsw= -o nivcsw= -p "$1" 2>/dev/null |
+		    awk 'NF == 2 { print $1 + $2 }'
+	fi
+}
+
+# can_count_ctxt_switches: ctxt_switches works here.
+can_count_ctxt_switches() {
+	[ -n "$(ctxt_switches $$)" ]
+}
+
+# passwd_home USER: USER's home in the user database (getent(1); macOS has
+# none: dscl), empty when unknown.
+passwd_home() {
+	if command -v getent >/dev/null; then
+		getent passwd "$1" 2>/dev/null | cut -d: -f6
+	elif command -v dscl >/dev/null; then
+		dscl . -read "/Users/$1" NFSHomeDirectory 2>/dev/null |
+		    awk '{ print $2 }'
+	fi
+}
+
+# blocked_in_fifo_open PID: PID sleeps in open(2) of a FIFO with no other
+# end (Linux's wchan wait_for_partner; the BSDs and macOS say fifoor or
+# fifoow).
+blocked_in_fifo_open() {
+	local w
+	if [ -r "/proc/$1/wchan" ]; then
+		w=$(cat "/proc/$1/wchan" 2>/dev/null)
+	else
+		w=$(ps -o wchan= -p "$1" 2>/dev/null | tr -d ' ')
+	fi
+	case $w in
+	wait_for_partner|fifoor|fifoow|fifoo*) return 0 ;;
+	esac
+	return 1
 }
 
 # The registry's content as text, to show a command changed nothing.

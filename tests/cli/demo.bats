@@ -29,7 +29,7 @@ teardown() {
 	[[ "$output" == *$'\ndid: write the README\n'* ]]
 	[[ "$output" == *$'\ndid: ship it\n'* ]]
 	# No agent or runner of the demo is left.
-	[ -z "$(ps -e -o args= | grep -F "$TMPDIR/steroids-demo" | grep -v grep)" ]
+	[ -z "$(ps -A -o args= | grep -F "$TMPDIR/steroids-demo" | grep -v grep)" ]
 	# Its temporary folders are gone; our own STEROIDS_HOME was not touched.
 	[ -z "$(ls -A "$TMPDIR")" ]
 	[ ! -e "$STEROIDS_HOME" ]

@@ -33,7 +33,7 @@ start_loop() {
 }
 
 lock_free() {
-	flock -n "$P/.steroids/runner.lock" true
+	"$FLOCK" -n "$P/.steroids/runner.lock" true
 }
 
 task_id() {
@@ -234,7 +234,7 @@ in_progress() {
 	handler "echo ran >>$REC"
 	# A process group of ours that no runner started, as if the recorded
 	# group had ended and its id been reused.
-	setsid sleep 30 >/dev/null 2>&1 3>&- &
+	"$SETSID" sleep 30 >/dev/null 2>&1 3>&- &
 	other=$!
 	track_pid "$other"
 	wait_for 5 test "$(ps -o pgid= -p "$other" | tr -d ' ')" = "$other"
@@ -313,7 +313,7 @@ in_progress() {
 	handler 'echo run >>'"$REC"'
 	"$STEROIDS" tasks update "$STEROIDS_TASK_ID" --status pending >/dev/null
 	exit 1'
-	run timeout 20 "$STEROIDS" loop --project "$P"
+	run test_timeout 20 "$STEROIDS" loop --project "$P"
 	[ "$status" -eq 0 ]
 	[ "$(status_of again)" = failed ]
 	[ "$(pdb "$P" "SELECT failure_count FROM tasks")" -eq 2 ]
@@ -476,21 +476,21 @@ in_progress() {
 	[ "$status" -eq 0 ]
 	L="$P/.steroids/logs/runner.log"
 	grep -q "output of a" "$L"
-	[ "$(stat -c %a "$L")" = 600 ]
-	[ "$(stat -c %a "$P/.steroids/logs")" = 700 ]
+	[ "$(mode_of "$L")" = 600 ]
+	[ "$(mode_of "$P/.steroids/logs")" = 700 ]
 	steroids tasks add b --project "$P" >/dev/null
 	run steroids loop --project "$P"
 	grep -q "output of a" "$L"
 	grep -q "output of b" "$L"
 	# Past the size limit the old log moves aside and a new one starts.
-	truncate -s 11M "$L"
+	set_size "$L" $((11 * 1024 * 1024))
 	steroids tasks add c --project "$P" >/dev/null
 	run steroids loop --project "$P"
 	[ "$status" -eq 0 ]
-	[ "$(stat -c %s "$L.1")" -eq $((11 * 1024 * 1024)) ]
+	[ "$(size_of "$L.1")" -eq $((11 * 1024 * 1024)) ]
 	grep -q "output of c" "$L"
 	run ! grep -q "output of b" "$L"
-	[ "$(stat -c %s "$L")" -lt 4096 ]
+	[ "$(size_of "$L")" -lt 4096 ]
 }
 
 @test "no pending work: loop exits 0 at once without running anything" {

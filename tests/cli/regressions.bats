@@ -58,7 +58,7 @@ start_fake() {
 }
 
 lock_held() {
-	! flock -n "$1/.steroids/runner.lock" true
+	! "$FLOCK" -n "$1/.steroids/runner.lock" true
 }
 
 status_is() {
@@ -171,7 +171,7 @@ start_agent() {
 	track_pid "${res##*|}"
 	wait_for 10 status_is "$TEST_ROOT/p" first completed
 	[ "$(tr '\n' ',' <"$REC")" = "first start,first resume," ]
-	wait_for 5 flock -n "$TEST_ROOT/p/.steroids/runner.lock" true
+	wait_for 5 "$FLOCK" -n "$TEST_ROOT/p/.steroids/runner.lock" true
 	[ "$(gdb "SELECT count(*) FROM runners")" -eq 0 ]
 }
 
@@ -273,7 +273,7 @@ start_agent() {
 	[ -d "$TEST_ROOT" ]
 	[[ "$STEROIDS_HOME" == "$TEST_ROOT"/* ]]
 	[[ "$HOME" == "$TEST_ROOT"/* ]]
-	real=$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)
+	real=$(passwd_home "$(id -un)")
 	[ "$HOME" != "$real" ]
 	new_project "$TEST_ROOT/p"
 	[ -f "$STEROIDS_HOME/steroids.db" ]
@@ -299,7 +299,7 @@ start_agent() {
 @test "SPEC 11.9: HOME and STEROIDS_HOME both unset: the passwd home, never the current directory" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to run as nobody"
 	command -v setpriv >/dev/null || skip "needs setpriv(1)"
-	nobody=$(getent passwd nobody 2>/dev/null | cut -d: -f6)
+	nobody=$(passwd_home nobody)
 	[ -n "$nobody" ] && [ ! -e "$nobody" ] || skip "nobody has a real home"
 	chmod 755 "$TEST_ROOT"
 	mkdir -m 777 "$TEST_ROOT/cwd"

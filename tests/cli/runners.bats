@@ -41,7 +41,7 @@ fake_row() {
 # A process that holds the project's lock like a runner, writes its PID
 # there like one, and ignores SIGTERM (a hung runner).
 start_stubborn() {
-	bash -c 'exec 9>>"$1"; flock -n 9 || exit 1; echo $$ >"$1"
+	bash -c 'exec 9>>"$1"; "$FLOCK" -n 9 || exit 1; echo $$ >"$1"
 	    trap "" TERM; : >"$2"; while :; do sleep 0.1 9>&-; done' _ \
 	    "$P/.steroids/runner.lock" "$TEST_ROOT/ready" \
 	    >/dev/null 2>&1 3>&- &
@@ -182,7 +182,7 @@ start_stubborn() {
 	[[ "$output" == *hung*"$STUBBORN"*killed* ]]
 	run ! kill -0 "$STUBBORN"
 	[ "$(gdb "SELECT count(*) FROM runners")" -eq 0 ]
-	flock -n "$P/.steroids/runner.lock" true
+	"$FLOCK" -n "$P/.steroids/runner.lock" true
 }
 
 @test "runners stop: bad selectors" {
@@ -217,7 +217,7 @@ start_stubborn() {
 }
 
 @test "projects list: a lock held before its PID is written shows a runner starting, not pid 0" {
-	bash -c 'exec 9>>"$1"; flock -n 9 || exit 1; : >"$2"; sleep 30 9>&-' _ \
+	bash -c 'exec 9>>"$1"; "$FLOCK" -n 9 || exit 1; : >"$2"; sleep 30 9>&-' _ \
 	    "$P/.steroids/runner.lock" "$TEST_ROOT/ready" >/dev/null 2>&1 3>&- &
 	track_pid $!
 	wait_for 5 test -e "$TEST_ROOT/ready"

@@ -29,7 +29,7 @@ teardown() {
 
 other_gid() {
 	if [ "$(id -u)" -eq 0 ]; then
-		getent group nogroup | cut -d: -f3 || echo 65534
+		{ getent group nogroup 2>/dev/null || echo "nogroup:x:65534:"; } | cut -d: -f3
 	fi
 }
 
@@ -265,9 +265,9 @@ pdb_status() {
 	project
 	rm "$P/.steroids/config"
 	mkfifo "$P/.steroids/config"
-	run --separate-stderr timeout 10 "$STEROIDS" loop --project "$P"
+	run --separate-stderr test_timeout 10 "$STEROIDS" loop --project "$P"
 	expect_status 3 "*config: cannot read: not a regular file"
-	run --separate-stderr timeout 10 "$STEROIDS" runners wakeup --json
+	run --separate-stderr test_timeout 10 "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]
 	[[ "$(action_of "$P")" == "skipped|"*"config: cannot read: not a regular file|None" ]]
 	[ ! -e "$MARK" ]

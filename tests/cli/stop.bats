@@ -50,7 +50,7 @@ start_loop() {
 
 # has_runner PROJECT: a live runner of ours holds PROJECT's lock.
 has_runner() {
-	! flock -n "$1/.steroids/runner.lock" true
+	! "$FLOCK" -n "$1/.steroids/runner.lock" true
 }
 
 has_row() {
@@ -198,7 +198,7 @@ got() {
 
 @test "runners stop: the documented 8 s grace, then still_running, or killed with --force" {
 	# Holds the lock like a runner, writes its pid there, ignores SIGTERM.
-	bash -c 'exec 9>>"$1"; flock -n 9 || exit 1; echo $$ >"$1"
+	bash -c 'exec 9>>"$1"; "$FLOCK" -n 9 || exit 1; echo $$ >"$1"
 	    trap "" TERM USR1; : >"$2"; while :; do sleep 0.1 9>&-; done' _ \
 	    "$P/.steroids/runner.lock" "$TEST_ROOT/ready" \
 	    >/dev/null 2>&1 3>&- &

@@ -75,11 +75,11 @@ has_started() {
 }
 
 lock_held() {
-	! flock -n "$1/.steroids/runner.lock" true
+	! "$FLOCK" -n "$1/.steroids/runner.lock" true
 }
 
 lock_free() {
-	flock -n "$1/.steroids/runner.lock" true
+	"$FLOCK" -n "$1/.steroids/runner.lock" true
 }
 
 # A pid that was ours and is gone.

@@ -50,7 +50,7 @@ has_started() {
 }
 
 lock_held() {
-	! flock -n "$1/.steroids/runner.lock" true
+	! "$FLOCK" -n "$1/.steroids/runner.lock" true
 }
 
 @test "from / in cron's environment: one runner, in its own dir, canonical path" {
@@ -73,7 +73,7 @@ lock_held() {
 	[ "$(cat "$FAKE_RUNNER_DIR/$pid.argv")" = "$canon" ]
 	[ "$(cat "$FAKE_RUNNER_DIR/$pid.cwd")" = "$canon" ]
 	# Its own session, and not a child of anyone still here.
-	[ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]
+	is_session_leader "$pid"
 	lock_held "$canon"
 	# A second sweep sees it and starts nothing.
 	run "$STEROIDS" runners wakeup --json
@@ -255,7 +255,7 @@ lock_held() {
 	add_task "$TEST_ROOT/p" "t"
 	# This shell holds wakeup.lock as another sweep would.
 	exec 5>"$STEROIDS_HOME/wakeup.lock"
-	flock -n 5
+	"$FLOCK" -n 5
 	start=$(date +%s)
 	run "$STEROIDS" runners wakeup
 	[ "$status" -eq 0 ]
@@ -344,8 +344,7 @@ lock_held() {
 fifo_child() {
 	local c
 	for c in $(pgrep -P "$1"); do
-		[ "$(cat "/proc/$c/wchan" 2>/dev/null)" = wait_for_partner ] &&
-		    echo "$c" && return 0
+		blocked_in_fifo_open "$c" && echo "$c" && return 0
 	done
 	return 1
 }
@@ -363,7 +362,7 @@ fifo_child() {
 	kill -9 "$sweeper"
 	wait "$sweeper" || true
 	# Gone at once, not after the sweep bound of the probe's alarm.
-	wait_for 3 bash -c "! kill -0 $probe 2>/dev/null || grep -q '^State:.*Z' /proc/$probe/status"
+	wait_for 3 zombie_or_gone "$probe"
 }
 
 @test "a hung project in the middle of the list: skipped, the projects after it still start in the same sweep" {
@@ -480,7 +479,7 @@ fifo_child() {
 	add_task "$TEST_ROOT/run" "t"
 	add_task "$TEST_ROOT/ok" "t"
 	# A runner holding the lock, its pid written, with pending work.
-	flock "$TEST_ROOT/run/.steroids/runner.lock" sh -c \
+	"$FLOCK" "$TEST_ROOT/run/.steroids/runner.lock" sh -c \
 	    'echo $$ >"$0/.steroids/runner.lock"; exec sleep 300' \
 	    "$TEST_ROOT/run" 3>&- &
 	track_pid $!
@@ -509,7 +508,7 @@ fifo_child() {
 	add_task "$TEST_ROOT/p" "t"
 	# The lock held with an empty file, as between a runner's flock and
 	# its writing its pid.
-	flock "$TEST_ROOT/p/.steroids/runner.lock" sleep 300 3>&- &
+	"$FLOCK" "$TEST_ROOT/p/.steroids/runner.lock" sleep 300 3>&- &
 	track_pid $!
 	wait_for 10 lock_held "$TEST_ROOT/p"
 	[ ! -s "$TEST_ROOT/p/.steroids/runner.lock" ]
