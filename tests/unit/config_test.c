@@ -365,5 +365,5 @@ main(void)
 		st_test(test_set_refuses_bad_input),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }
