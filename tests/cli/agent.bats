@@ -288,8 +288,7 @@ log_has() {
 	command -v flock >/dev/null || skip "flock(1) is not installed"
 	new_project "$TEST_ROOT/p"
 	# A lock holder that writes no PID, so it cannot be adopted.
-	flock -x "$TEST_ROOT/p/.steroids/runner.lock" sleep 60 &
-	track_pid $!
+	hold_lock "$TEST_ROOT/p/.steroids/runner.lock" 60
 	start_agent
 	add_task "$TEST_ROOT/p" one
 	sleep 4		# the ladder of re-checks is over after about 2 s
@@ -428,8 +427,7 @@ dead_pid() {
 	# As pidfile_write(3) leaves it: digits, no newline.
 	printf '%s' "$(dead_pid)" >"$STEROIDS_HOME/agent.pid"
 	# What an 'agent status' probing the file at that moment would do.
-	flock -s "$STEROIDS_HOME/agent.pid" sleep 0.5 &
-	track_pid $!
+	hold_lock -s "$STEROIDS_HOME/agent.pid" 0.5
 	sleep 0.1
 	start_agent
 	agent_alive
@@ -440,8 +438,7 @@ dead_pid() {
 	command -v flock >/dev/null || skip "flock(1) is not installed"
 	dead_pid >"$STEROIDS_HOME/agent.pid"
 	# An exclusive lock held elsewhere: status must not need the lock.
-	flock -x "$STEROIDS_HOME/agent.pid" sleep 5 &
-	track_pid $!
+	hold_lock "$STEROIDS_HOME/agent.pid" 5
 	sleep 0.2
 	run "$STEROIDS" agent status
 	[ "$status" -eq 1 ]
