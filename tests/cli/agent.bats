@@ -396,7 +396,8 @@ log_has() {
 	kill -KILL "$AGENT_PID"
 	wait "$AGENT_PID" 2>/dev/null || true
 	start_agent
-	grep -q "adopted" "$TEST_ROOT/agent.log"
+	# agent.status is written before the adoption is logged.
+	wait_for 5 grep -q "adopted" "$TEST_ROOT/agent.log"
 	add_task "$TEST_ROOT/a" two
 	add_task "$TEST_ROOT/b" two
 	sleep 2
