@@ -35,7 +35,10 @@ while [ -n "$left" ] && [ "$tries" -lt 50 ]; do
 	tries=$((tries + 1))
 	left=$(scan)
 done
-[ -z "$left" ] && exit 0
+if [ -z "$left" ]; then
+	echo "leftovers: no process of the tests outlived them"
+	exit 0
+fi
 
 echo "FAIL: processes left behind by the tests (killed now):"
 for pid in $left; do
