@@ -167,6 +167,17 @@ group_gone() {
 	    [ -z "$(ps -A -o pgid= | awk -v g="$1" '$1 == g')" ]
 }
 
+# hold_lock [-s] FILE SECONDS: hold an flock on FILE (exclusive, or shared
+# with -s) for SECONDS in the background, tracked.  The holder is one
+# process, $!, so teardown's kill ends it: flock(1) FILE CMD would leave CMD
+# running when flock is killed.
+hold_lock() {
+	local mode=-x
+	[ "$1" = -s ] && { mode=-s; shift; }
+	(exec 9>>"$1" && "$FLOCK" "$mode" 9 && exec sleep "$2") 3>&- &
+	track_pid $!
+}
+
 # Kill a process group at teardown (a handler's, by the PGID it wrote).
 track_pgid() {
 	TEST_PIDS+=("-$1")

@@ -303,8 +303,7 @@ log_has() {
 	can_count_ctxt_switches || skip "no context switch count here"
 	new_project "$TEST_ROOT/p"
 	# A lock holder that writes no PID, so it cannot be adopted.
-	"$FLOCK" -x "$TEST_ROOT/p/.steroids/runner.lock" sleep 60 &
-	track_pid $!
+	hold_lock "$TEST_ROOT/p/.steroids/runner.lock" 60
 	start_agent
 	add_task "$TEST_ROOT/p" one
 	sleep 4		# the ladder of re-checks is over after about 2 s
@@ -444,6 +443,7 @@ log_has() {
 	kill -KILL "$AGENT_PID"
 	wait "$AGENT_PID" 2>/dev/null || true
 	start_agent
+	# agent.status is written before the adoption is logged.
 	wait_for 5 grep -q "adopted" "$TEST_ROOT/agent.log"
 	add_task "$TEST_ROOT/a" two
 	add_task "$TEST_ROOT/b" two
@@ -474,8 +474,7 @@ dead_pid() {
 	# As pidfile_write(3) leaves it: digits, no newline.
 	printf '%s' "$(dead_pid)" >"$STEROIDS_HOME/agent.pid"
 	# What an 'agent status' probing the file at that moment would do.
-	"$FLOCK" -s "$STEROIDS_HOME/agent.pid" sleep 0.5 &
-	track_pid $!
+	hold_lock -s "$STEROIDS_HOME/agent.pid" 0.5
 	sleep 0.1
 	start_agent
 	agent_alive
@@ -485,8 +484,7 @@ dead_pid() {
 @test "agent status: a leftover agent.pid naming a dead pid is not running, its lock untouched" {
 	dead_pid >"$STEROIDS_HOME/agent.pid"
 	# An exclusive lock held elsewhere: status must not need the lock.
-	"$FLOCK" -x "$STEROIDS_HOME/agent.pid" sleep 5 &
-	track_pid $!
+	hold_lock "$STEROIDS_HOME/agent.pid" 5
 	sleep 0.2
 	run "$STEROIDS" agent status
 	[ "$status" -eq 1 ]

@@ -303,11 +303,26 @@ start_agent() {
 	[ -n "$nobody" ] && [ ! -e "$nobody" ] || skip "nobody has a real home"
 	chmod 755 "$TEST_ROOT"
 	mkdir -m 777 "$TEST_ROOT/cwd"
+	# The build tree may lie in a folder nobody cannot enter (a checkout
+	# under a 0700 folder): run a copy of the CLI and its library.
+	mkdir -m 755 "$TEST_ROOT/bin"
+	real=$STEROIDS
+	if grep -q libtool "$STEROIDS" 2>/dev/null; then
+		real=$(dirname "$STEROIDS")/.libs/$(basename "$STEROIDS")
+		cp -L "$(dirname "$STEROIDS")"/lib/.libs/libsteroids.so.0 \
+		    "$TEST_ROOT/bin/"
+	fi
+	cp "$real" "$TEST_ROOT/bin/steroids"
+	chmod -R a+rX "$TEST_ROOT/bin"
+	as_nobody() {
+		env -u HOME -u STEROIDS_HOME LD_LIBRARY_PATH="$TEST_ROOT/bin" \
+		    setpriv --reuid="$(id -u nobody)" \
+		    --regid="$(id -g nobody)" --clear-groups "$@"
+	}
+	as_nobody "$TEST_ROOT/bin/steroids" --version >/dev/null ||
+	    skip "nobody cannot run a copy in $TEST_ROOT (TMPDIR closed to others?)"
 	cd "$TEST_ROOT/cwd"
-	run --separate-stderr env -u HOME -u STEROIDS_HOME \
-	    setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" \
-	    --clear-groups \
-	    "$STEROIDS" projects list
+	run --separate-stderr as_nobody "$TEST_ROOT/bin/steroids" projects list
 	expect_status 1 "*$nobody/.steroids*"
 	[ -z "$(ls -A "$TEST_ROOT/cwd")" ]
 }

@@ -508,8 +508,7 @@ fifo_child() {
 	add_task "$TEST_ROOT/p" "t"
 	# The lock held with an empty file, as between a runner's flock and
 	# its writing its pid.
-	"$FLOCK" "$TEST_ROOT/p/.steroids/runner.lock" sleep 300 3>&- &
-	track_pid $!
+	hold_lock "$TEST_ROOT/p/.steroids/runner.lock" 300
 	wait_for 10 lock_held "$TEST_ROOT/p"
 	[ ! -s "$TEST_ROOT/p/.steroids/runner.lock" ]
 	# A dead runner's row with an old heartbeat whose pid is now another

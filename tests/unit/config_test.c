@@ -555,5 +555,5 @@ main(void)
 		st_test(test_set_refuses_unsafe),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }

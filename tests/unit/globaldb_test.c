@@ -551,5 +551,5 @@ main(void)
 		st_test(test_db_symlink_refused),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }

@@ -239,7 +239,7 @@ test_check_project_owner(void **state)
 	char		 dir[PATH_MAX], sub[PATH_MAX];
 
 	if (geteuid() != 0)
-		skip();
+		unit_skip("needs root to hand a folder to another uid");
 	unit_project(u, "p", dir, sizeof(dir));
 	snprintf(sub, sizeof(sub), "%s/.steroids", dir);
 	assert_int_equal(chown(dir, 65534, 65534), 0);
@@ -327,5 +327,5 @@ main(void)
 		st_test(test_display),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }

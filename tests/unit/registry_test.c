@@ -496,5 +496,5 @@ main(void)
 		st_test(test_project_make_unmake),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }

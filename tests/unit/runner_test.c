@@ -62,5 +62,5 @@ main(void)
 		st_test(test_log_rotation_race),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }

@@ -368,5 +368,5 @@ main(void)
 		    unit_setup, teardown),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }

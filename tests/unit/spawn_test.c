@@ -163,5 +163,5 @@ main(void)
 		    unit_teardown),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }

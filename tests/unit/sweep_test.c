@@ -401,5 +401,5 @@ main(void)
 		    kid_teardown),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }

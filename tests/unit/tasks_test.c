@@ -484,5 +484,5 @@ main(void)
 		st_test(test_writer_idle),
 	};
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	return (unit_run_group(tests));
 }
