@@ -1,37 +1,22 @@
 /*
- * project.c -- the projects the agent watches: kept in step with the
- * registry, each one's .steroids watched by the native backend (or
- * polled), and checked after every change.
+ * project.c -- the watch stage: the projects, kept in step with the
+ * registry; each one's .steroids watched by the native backend (or
+ * polled); every change checked (check.c) and, where there is work and
+ * no runner, started (start.c).  A project whose check misses its
+ * deadline is hung: logged once, retried with backoff, and nothing else
+ * waits for it.
  *
  * The check after an event is repeated (at once, looking again every
  * 100 us for 2 ms; then 1 ms apart for 4 ms, then 2, 4 ... 1024 ms apart)
- * because the event comes before the commit that caused it is visible:
- * SQLite writes and syncs the WAL frames, then publishes the commit in
- * -shm, which raises no event (SPEC 8, "Trap").  A check made only at
- * the event misses the task that caused it.
+ * because the event comes before the commit that caused it is visible
+ * (SPEC 8, "Trap").  A ladder's checks share one DB connection, kept by
+ * the worker; a file event starts again on a fresh one, so a DB replaced
+ * on disk is read anew.  The ladder ends early where the wait is known
+ * to be over: no writer mid-commit (st_pdb_writer_idle) and nothing open.
  *
- * A ladder keeps its project's DB open from its first check to its last
- * (project_read): a check is then a read transaction, not SQLite parsing
- * the schema and, alone on a WAL DB, rebuilding the -shm from the WAL --
- * which, once per step, was most of the agent's CPU per reaction (make
- * bench, bench/README.md).  A file event closes the connection and
- * starts the ladder again on a fresh one, so a DB replaced on disk is
- * read anew.  Only a file event looks again every 100 us: after a
- * runner's exit, or a backoff, the event that might have come first is
- * older than the fine steps.
- *
- * The ladder ends early where the wait is known to be over: a check
- * made with none of our connections open first asks whether a writer is
- * mid-commit (st_pdb_writer_idle: SQLite's write locks); with none, every
- * commit whose event came before is visible to its read, so finding
- * nothing open it ends the ladder (and a runner's exit needs none).
- *
- * What is not an event -- the agent's start, a project added to the
- * registry or back from a missing folder, a lost event queue -- gets one
- * check per project instead, a few projects at a time whenever the loop
- * has nothing else to do (projects_rescan): at 10,000 projects a ladder
- * for each, or a check of all in one go, would keep the agent from its
- * events and signals for seconds, and lose more events on the way.
+ * What is not an event -- the agent's start, a project back from a
+ * missing folder, a lost event queue -- gets one check per project,
+ * queued a few at a time (projects_rescan), so reactions go first.
  */
 #include "config.h"
 
@@ -44,11 +29,8 @@
 
 #include "agent.h"
 
-static int	home_tag;	/* the arg of the $STEROIDS_HOME watch */
-
-/* A rescan round: at most this many checks, or this long, then events. */
+/* A rescan keeps at most this many checks queued. */
 #define RESCAN_CHUNK	64
-#define RESCAN_SLICE	0.005
 /* From a lost event queue to the rescan (projects_rescan). */
 #define RESCAN_DELAY	0.05
 
@@ -57,204 +39,237 @@ static const double check_delays[CHECK_STEPS] = {
 	.256, .512, 1.024
 };
 
-static double
-step_delay(int step)
-{
-	return (check_delays[step]);
-}
+static struct hash	*byname;	/* path -> project */
+static TAILQ_HEAD(, project) rescan = TAILQ_HEAD_INITIALIZER(rescan);
+static ev_timer		 rescan_delay;
+static ev_idle		 rescan_idle;
+
+static int			 home_tag;	/* arg of the home watch */
+static const struct watch_backend *home_wb;
+static struct watch		*home_w;
+static ev_timer			 home_check;
+static int			 home_step;
+static long long		 data_version;
+static int			 closing;	/* projects_free */
+static long			 first_stats;	/* unanswered, at the start */
+static int			 first_wait;	/* projects_ready: 1 waiting */
+static ev_timer			 first_timer;
+static dev_t			 home_dev;
+static ino_t			 home_ino;
+
+static void	ladder_send(struct project *);
+static void	home_check_cb(struct ev_loop *, ev_timer *, int);
+static void	project_stat(struct project *, int, int);
 
 struct project *
 project_find(const char *path)
 {
-	return (hash_get(agent.byname, path, strlen(path)));
+	return (hash_get(byname, path, strlen(path)));
+}
+
+/* The flags of p's checks. */
+static int
+check_flags(const struct project *p)
+{
+	return (CK_IDLE | CK_START | (p->home ? CK_HOME : 0));
+}
+
+/* ---- hung projects ---- */
+
+static void
+project_hang(struct project *p, const char *why)
+{
+	if (!p->hung) {
+		log_warnx("%s: hung (%s); retried with backoff, no other "
+		    "project waits for it", p->path, why);
+		p->hung = 1;
+		p->hung_delay = agent.backoff_initial;
+		status_changed();
+	} else {
+		p->hung_delay *= 2;
+		if (p->hung_delay > agent.backoff_max)
+			p->hung_delay = agent.backoff_max;
+		log_debug("%s: still hung (%s); next try in %gs", p->path, why,
+		    p->hung_delay);
+	}
+	p->ladder = 0;
+	p->ck_again = 0;
+	p->kept = 0;	/* its worker is gone, or dropped it */
+	ev_timer_stop(agent.loop, &p->check);
+	ev_timer_stop(agent.loop, &p->retry);
+	ev_timer_set(&p->retry, p->hung_delay, 0.);
+	ev_timer_start(agent.loop, &p->retry);
 }
 
 /*
- * Start a runner through the library's per-project sweep.  The caller has
- * set p->mark (project_counts) just before: see runner_track.  1 when a
- * runner was started (or one runs), 0 when none was (skipped: the ladder
- * must go on, or the wakeup is lost).
+ * Every answer about p comes through here: -1 when it says p is hung (no
+ * answer in time, its DB locked), else 0, and p answers again.
  */
 int
-project_start(struct project *p)
+project_answered(struct project *p, const struct check_answer *a)
 {
-	struct st_sweep_result	res;
-	struct st_error		err;
-	int			started;
+	char	why[64];
 
-	memset(&res, 0, sizeof(res));
-	if (st_sweep_project(agent.gdb, p->path, ST_SWEEP_NO_DETACH |
-	    ST_SWEEP_IN_PROCESS, &res, &err) == -1) {
-		log_warnx("%s: %s", p->path, err.msg);
-		return (0);
+	if (a->timeout != 0) {
+		if (a->timeout == CK_TIMEOUT)
+			snprintf(why, sizeof(why), "no answer within %gs",
+			    CHECK_TIMEOUT);
+		else
+			strlcpy(why, "its check failed", sizeof(why));
+		project_hang(p, why);
+		return (-1);
 	}
-	started = res.pid > 0;
-	switch (res.action) {
-	case ST_SWEEP_STARTED:
-	case ST_SWEEP_RESTARTED:
-		p->skip_logged = 0;
-		if (res.pid > 0) {
-			runner_track(p->path, res.pid, 1, p->mark);
-			agent.starts++;
-			if (p->restart)
-				agent.restarts++;
-			p->restart = 0;
-			log_info("%s: started a runner (pid %ld)", p->path,
-			    (long)res.pid);
-			status_changed();
-		}
-		break;
-	case ST_SWEEP_SKIPPED:
-		if (!p->skip_logged)
-			log_warnx("%s: skipped: %s", p->path, res.reason);
-		p->skip_logged = 1;
-		break;
-	default:
-		break;
+	if (a->code == ST_ELOCKED) {
+		project_hang(p, "its database is locked");
+		return (-1);
 	}
-	st_sweep_result_free(&res);
-	return (started);
+	if (p->hung) {
+		p->hung = 0;
+		p->hung_delay = 0;
+		ev_timer_stop(agent.loop, &p->retry);
+		log_info("%s: answers again", p->path);
+		status_changed();
+	}
+	return (0);
 }
 
 static void
-project_pdb_close(struct project *p)
+retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	if (p->pdb == NULL)
+	struct project	*p = t->data;
+
+	(void)loop;
+	(void)revents;
+	log_debug("%s: hung: trying again", p->path);
+	if (p->w == NULL) {
+		project_stat(p, THEN_KICK, CK_URGENT);
 		return;
-	st_pdb_close(p->pdb);
-	p->pdb = NULL;
-	agent.npdb--;
+	}
+	p->ladder = 1;
+	p->step = 0;
+	p->fast = 0;
+	if (p->ck_busy)
+		p->ck_again = 1;
+	else
+		ladder_send(p);
 }
+
+/* ---- checks ---- */
 
 /*
- * p's counts (project_counts_wait) on the connection kept for its checks,
- * opened if need be; with PDB_KEEP_MAX kept already (3 fds each), on a
- * connection of its own.
- */
-int
-project_read(struct project *p, int tries, long *open, long *mark,
-    struct st_error *err)
-{
-	int	had = p->pdb != NULL, rc, keep;
-
-	/*
-	 * Not while a sweep runs: its probe children are forked from us,
-	 * and a child must not inherit SQLite's record of an open DB (the
-	 * probe of that project would take no real lock, or hang on it).
-	 */
-	keep = had || (agent.npdb < PDB_KEEP_MAX && !sweep_running());
-	rc = project_counts_wait(p->path, keep ? &p->pdb : NULL, tries, open,
-	    mark, err);
-	if (!had && p->pdb != NULL)
-		agent.npdb++;
-	else if (had && p->pdb == NULL)
-		agent.npdb--;
-	return (rc);
-}
-
-/*
- * 1 when no writer is mid-commit on p's DB (st_pdb_writer_idle).  Asked
- * only with no connection of ours open on that file: the question opens
- * and closes a descriptor on it, and a close drops every POSIX lock this
- * process holds on the file, SQLite's included.  So never for a project
- * whose .steroids is $STEROIDS_HOME, whose DB is the registry the agent
- * keeps open.
- */
-int
-project_writer_idle(struct project *p)
-{
-	return (p->pdb == NULL && !p->home && st_pdb_writer_idle(p->path) == 1);
-}
-
-/* A sweep begins (its probes fork): close every kept connection. */
-void
-projects_release_all(void)
-{
-	struct project	*p;
-
-	if (agent.npdb == 0)
-		return;
-	TAILQ_FOREACH(p, &agent.projects, entry)
-		project_pdb_close(p);
-}
-
-/* Close p's kept connection, unless its ladder of checks goes on. */
-void
-project_release(struct project *p)
-{
-	if (!ev_is_active(&p->check))
-		project_pdb_close(p);
-}
-
-/*
- * One check: 1 when the ladder can stop (a runner runs or was started,
- * the project waits out its backoff, or nothing is pending and no writer
- * is mid-commit); 0 when nothing is pending yet (the ladder looks
- * again); -1 when it could not tell (the lock held and
- * no PID written yet, the DB not readable, a start skipped): a single
- * check of a rescan hands these to a ladder.  tries: how many times to
- * look again 100 us apart while nothing is pending.
+ * What an answer means for p: 1 when its checks can stop (a runner runs
+ * or was started, it waits out a backoff, it is hung, or nothing is
+ * pending and no writer is mid-commit); 0 when nothing is pending yet
+ * (look again); -1 when it could not tell (the lock held and no PID
+ * written yet, the DB not readable, a start skipped).
  */
 static int
-project_check(struct project *p, int tries)
+project_verdict(struct project *p, struct check_answer *a)
 {
-	struct st_error	err;
-	pid_t		holder;
-	long		n;
-	int		held, idle;
-
+	if (project_answered(p, a) == -1)
+		return (1);
 	if (runner_find(p->path) != NULL || ev_is_active(&p->backoff))
 		return (1);
-	held = st_lock_probe(p->path, &holder);
-	if (held == 1) {
-		if (holder > 0 && st_pid_alive(holder)) {
-			runner_track(p->path, holder, 0,
-			    progress_mark(p->path));
+	if (a->held == 1) {
+		if (a->holder > 0 && st_pid_alive(a->holder)) {
+			runner_track(p->path, a->holder, 0, a->mark);
 			return (1);
 		}
 		return (-1);	/* it has not written its PID yet */
 	}
-	if (held == -1)
-		return (-1);
-	/*
-	 * No writer mid-commit now (asked only while we have no connection
-	 * of our own open: st_pdb_writer_idle): then every commit whose
-	 * event came before is visible to the read below, and if that finds
-	 * nothing open the ladder can end here.  Else the ladder goes on.
-	 */
-	idle = project_writer_idle(p);
-	if (project_read(p, idle ? 0 : tries, &n, &p->mark, &err) == -1) {
-		log_debug("%s: %s", p->path, err.msg);
+	if (a->held == -1 || a->work == -1) {
+		log_debug("%s: %s", p->path, a->msg);
 		return (-1);
 	}
-	if (n == 0)
-		return (idle ? 1 : 0);
-	return (project_start(p) ? 1 : -1);
+	p->mark = a->mark;
+	if (a->work == 0)
+		return (a->idle == 1 ? 1 : 0);
+	return (start_runner(p, a) ? 1 : -1);
 }
 
 static void
-check_cb(struct ev_loop *loop, ev_timer *t, int revents)
+note_kept(struct project *p, const struct check_answer *a)
+{
+	p->kept = a->kept;
+	p->kept_gen = a->gen;
+}
+
+/* A check of p came back: a ladder waiting for it goes on now. */
+static int
+check_done(struct project *p)
+{
+	p->ck_busy = 0;
+	if (!p->ck_again)
+		return (0);
+	p->ck_again = 0;
+	ladder_send(p);
+	return (1);
+}
+
+static void
+ladder_answer(const char *path, struct check_answer *a, void *arg)
+{
+	struct project	*p;
+	int		 rc;
+
+	(void)arg;
+	if (a->timeout == CK_CANCELLED || (p = project_find(path)) == NULL)
+		return;
+	note_kept(p, a);
+	rc = project_verdict(p, a);
+	if (p->hung) {
+		p->ck_busy = 0;
+		return;
+	}
+	if (check_done(p))
+		return;
+	if (rc != 1 && ++p->step < CHECK_STEPS) {
+		ev_timer_set(&p->check, check_delays[p->step], 0.);
+		ev_timer_start(agent.loop, &p->check);
+		return;
+	}
+	log_debug("%s: checks over", p->path);
+	p->ladder = 0;
+	project_release(p);
+}
+
+static void
+ladder_send(struct project *p)
+{
+	int	flags = check_flags(p) | CK_KEEP;
+
+	if (p->ck_fresh)
+		flags |= CK_FRESH;
+	p->ck_fresh = 0;
+	p->ck_busy = 1;
+	/* After an event, the first check looks again every 100 us for 2 ms. */
+	check_submit(OP_CHECK, p->path, flags, p->step == 0 && p->fast ?
+	    FAST_TRIES : 0, CK_URGENT, ladder_answer, NULL);
+}
+
+static void
+step_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct project	*p = t->data;
 
+	(void)loop;
 	(void)revents;
-	/* After an event, the first check looks again every 100 us for 2 ms. */
-	if (project_check(p, p->step == 0 && p->fast ? FAST_TRIES : 0) != 1 &&
-	    ++p->step < CHECK_STEPS) {
-		ev_timer_set(t, step_delay(p->step), 0.);
-		ev_timer_start(loop, t);
-		return;
-	}
-	project_pdb_close(p);	/* the ladder is over */
+	if (p->ck_busy)
+		p->ck_again = 1;	/* sent when the one in flight is back */
+	else
+		ladder_send(p);
 }
 
 static void
 ladder_start(struct project *p, int fast)
 {
+	if (p->hung)
+		return;		/* its retry checks it */
+	p->ladder = 1;
 	p->step = 0;
 	p->fast = fast;
 	ev_timer_stop(agent.loop, &p->check);
-	ev_timer_set(&p->check, step_delay(0), 0.);
+	ev_timer_set(&p->check, check_delays[0], 0.);
 	ev_timer_start(agent.loop, &p->check);
 }
 
@@ -269,66 +284,99 @@ project_kick(struct project *p)
 static void
 project_event(struct project *p)
 {
-	project_pdb_close(p);
+	p->ck_fresh = 1;
 	ladder_start(p, 1);
 }
 
-/* Queue p for one check (see projects_rescan). */
 static void
-project_queue(struct project *p)
+release_answer(const char *path, struct check_answer *a, void *arg)
 {
-	if (p->queued)
-		return;
-	TAILQ_INSERT_TAIL(&agent.rescan, p, rescan_entry);
-	p->queued = 1;
-	if (!ev_is_active(&agent.rescan_delay))
-		ev_idle_start(agent.loop, &agent.rescan_idle);
+	(void)path;
+	(void)a;
+	(void)arg;
 }
+
+/* The worker closes p's kept connection, unless its checks go on. */
+void
+project_release(struct project *p)
+{
+	if (p->ladder || !p->kept || closing)
+		return;
+	p->kept = 0;
+	if (check_gen_current(p->kept_gen))
+		check_submit(OP_RELEASE, p->path, 0, 0, CK_BULK,
+		    release_answer, NULL);
+}
+
+/* ---- one check each, a few at a time ---- */
 
 static void
 project_unqueue(struct project *p)
 {
 	if (!p->queued)
 		return;
-	TAILQ_REMOVE(&agent.rescan, p, rescan_entry);
+	TAILQ_REMOVE(&rescan, p, rescan_entry);
 	p->queued = 0;
 }
 
+static void
+project_queue(struct project *p)
+{
+	if (p->queued || p->hung)
+		return;
+	TAILQ_INSERT_TAIL(&rescan, p, rescan_entry);
+	p->queued = 1;
+	if (!ev_is_active(&rescan_delay))
+		ev_idle_start(agent.loop, &rescan_idle);
+}
+
+static void
+rescan_answer(const char *path, struct check_answer *a, void *arg)
+{
+	struct project	*p;
+	int		 rc;
+
+	(void)arg;
+	if (a->timeout == CK_CANCELLED)
+		return;
+	if (!TAILQ_EMPTY(&rescan) && !ev_is_active(&rescan_delay))
+		ev_idle_start(agent.loop, &rescan_idle);
+	if ((p = project_find(path)) == NULL)
+		return;
+	rc = project_verdict(p, a);
+	if (p->hung) {
+		p->ck_busy = 0;
+		return;
+	}
+	if (check_done(p))
+		return;
+	/* Nothing visible while a writer may be mid-commit, or unknown. */
+	if (rc != 1)
+		project_kick(p);
+}
+
 /*
- * A few checks of the queue, then back to the loop: libev calls this
- * only when no other event is pending, so reactions and signals go
- * first.  A project whose ladder runs is left to its ladder.
+ * Queue the next checks, then back to the loop: libev calls this only
+ * when no other event is pending, and the answers bring it back.
  */
 static void
 rescan_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	struct project	*p;
-	ev_tstamp	 end;
-	int		 n;
 
 	(void)revents;
-	end = ev_time() + RESCAN_SLICE;
-	for (n = 0; n < RESCAN_CHUNK; n++) {
-		if ((p = TAILQ_FIRST(&agent.rescan)) == NULL)
-			break;
+	ev_idle_stop(loop, w);
+	while (check_backlog() < RESCAN_CHUNK &&
+	    (p = TAILQ_FIRST(&rescan)) != NULL) {
 		project_unqueue(p);
-		if (!ev_is_active(&p->check)) {
-			/*
-			 * Nothing visible while a writer may be mid-commit
-			 * (the Trap), or could not tell: a ladder.
-			 */
-			if (project_check(p, 0) != 1)
-				project_kick(p);
-			else
-				project_release(p);
-		}
-		if (ev_time() >= end)
-			break;
+		if (p->ladder || p->ck_busy || p->hung)
+			continue;	/* its ladder, or its retry, checks it */
+		p->ck_busy = 1;
+		check_submit(OP_CHECK, p->path, check_flags(p), 0, CK_BULK,
+		    rescan_answer, NULL);
 	}
-	if (TAILQ_EMPTY(&agent.rescan)) {
-		ev_idle_stop(loop, w);
-		log_debug("rescan done");
-	}
+	if (TAILQ_EMPTY(&rescan))
+		log_debug("rescan queued");
 }
 
 static void
@@ -336,45 +384,32 @@ rescan_delay_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)t;
 	(void)revents;
-	if (!TAILQ_EMPTY(&agent.rescan))
-		ev_idle_start(loop, &agent.rescan_idle);
+	if (!TAILQ_EMPTY(&rescan))
+		ev_idle_start(loop, &rescan_idle);
 }
 
 /*
- * One check of every project, delay seconds from now, made as above.
- * After a lost event queue the delay lets the commits whose events were
- * lost become visible first (SPEC 8, "Trap").
+ * One check of every project, delay seconds from now.  After a lost
+ * event queue the delay lets the commits whose events were lost become
+ * visible first (SPEC 8, "Trap"); a wait already running is not put off.
  */
-void
+static void
 projects_rescan(double delay)
 {
 	struct project	*p;
 
-	/*
-	 * The wait holds the whole queue back, a rescan under way too; a
-	 * wait already running is not put off (overflows in a row).
-	 */
 	if (delay > 0) {
-		ev_idle_stop(agent.loop, &agent.rescan_idle);
-		if (!ev_is_active(&agent.rescan_delay)) {
-			ev_timer_set(&agent.rescan_delay, delay, 0.);
-			ev_timer_start(agent.loop, &agent.rescan_delay);
+		ev_idle_stop(agent.loop, &rescan_idle);
+		if (!ev_is_active(&rescan_delay)) {
+			ev_timer_set(&rescan_delay, delay, 0.);
+			ev_timer_start(agent.loop, &rescan_delay);
 		}
 	}
 	TAILQ_FOREACH(p, &agent.projects, entry)
 		project_queue(p);
 }
 
-void
-projects_init(void)
-{
-	TAILQ_INIT(&agent.projects);
-	TAILQ_INIT(&agent.rescan);
-	if ((agent.byname = hash_new()) == NULL)
-		fatalx("out of memory");
-	ev_timer_init(&agent.rescan_delay, rescan_delay_cb, 0., 0.);
-	ev_idle_init(&agent.rescan_idle, rescan_cb);
-}
+/* ---- watches ---- */
 
 static void
 backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -397,17 +432,16 @@ project_unwatch(struct project *p)
 	p->wb = NULL;
 }
 
-/* Watch .steroids natively, else poll it; 0 watched, -1 it is gone. */
+/*
+ * Watch .steroids natively, else poll it; 0 watched, -1 it is gone.  Its
+ * worker has just stat()ed it, so the path answered a moment ago: a mount
+ * that hangs in between can still hold the loop in inotify_add_watch.
+ */
 static int
 project_watch(struct project *p)
 {
-	struct stat	sb;
-	int		e;
+	int	e;
 
-	if (stat(p->dir, &sb) == -1 || !S_ISDIR(sb.st_mode))
-		return (-1);
-	p->dev = sb.st_dev;
-	p->ino = sb.st_ino;
 	p->wb = agent.native;
 	if ((p->w = p->wb->add(p->dir, p)) != NULL)
 		return (0);
@@ -428,63 +462,150 @@ project_watch(struct project *p)
 	return (-1);
 }
 
+static void
+stat_apply(const char *path, struct check_answer *a)
+{
+	struct project	*p;
+	int		 first, then;
+
+	if ((p = project_find(path)) == NULL)
+		return;
+	p->st_busy = 0;
+	if (project_answered(p, a) == -1)
+		return;
+	if (p->w != NULL && (!a->isdir || a->dev != p->dev ||
+	    a->ino != p->ino)) {
+		log_info("%s: .steroids is gone or replaced", p->path);
+		project_unwatch(p);
+		project_release(p);
+		status_changed();
+	}
+	if (p->w != NULL)
+		return;
+	first = !p->known;
+	then = p->then;
+	p->then = THEN_NOTHING;
+	if (!a->isdir || (p->dev = a->dev, p->ino = a->ino,
+	    project_watch(p) == -1)) {
+		if (first)
+			log_info("%s: not found; the sweep will look for it "
+			    "again", p->path);
+		p->known = 1;
+		return;
+	}
+	p->known = 1;
+	p->home = a->dev == home_dev && a->ino == home_ino;
+	if (first)
+		log_debug("%s: watched (%s)", p->path, p->wb->name);
+	else
+		log_info("%s: back; watching it again (%s)", p->path,
+		    p->wb->name);
+	status_changed();
+	if (then == THEN_KICK)
+		project_kick(p);
+	else if (then == THEN_QUEUE)
+		project_queue(p);
+}
+
+static void
+stat_answer(const char *path, struct check_answer *a, void *arg)
+{
+	if (a->timeout == CK_CANCELLED)
+		return;
+	stat_apply(path, a);
+	if (arg != NULL && --first_stats == 0 && first_wait)
+		projects_ready();
+}
+
+/* Ask for a stat of p's .steroids; once it answers, watch and then. */
+static void
+project_stat(struct project *p, int then, int prio)
+{
+	if (then > p->then)
+		p->then = then;		/* the stronger of the two */
+	if (p->st_busy)
+		return;
+	p->st_busy = 1;
+	/* Before the agent is ready: counted in first_stats (arg). */
+	if (first_wait != -1)
+		first_stats++;
+	check_submit(OP_STAT, p->path, 0, 0, prio, stat_answer,
+	    first_wait != -1 ? &first_stats : NULL);
+}
+
+static void
+first_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	first_stats = 0;
+	projects_ready();
+}
+
+/*
+ * The first agent.status (the sign that the agent is ready) once every
+ * project's folder has answered, or a hung one has had its time: it
+ * then shows what is watched.
+ */
+void
+projects_ready(void)
+{
+	if (first_wait == -1)
+		return;
+	if (first_stats > 0) {
+		if (!first_wait) {
+			ev_timer_init(&first_timer, first_timer_cb,
+			    CHECK_TIMEOUT + 0.1, 0.);
+			ev_timer_start(agent.loop, &first_timer);
+		}
+		first_wait = 1;
+		return;
+	}
+	if (first_wait == 1)
+		ev_timer_stop(agent.loop, &first_timer);
+	first_wait = -1;
+	status_write();
+}
+
 static struct project *
 project_new(const char *path)
 {
 	struct project	*p;
-	struct stat	 sb, hb;
 
 	p = calloc(1, sizeof(*p));
 	if (p == NULL || (p->path = strdup(path)) == NULL ||
 	    asprintf(&p->dir, "%s/" ST_PROJECT_DIR, path) == -1)
 		fatalx("out of memory");
-	ev_timer_init(&p->check, check_cb, 0., 0.);
+	ev_timer_init(&p->check, step_cb, 0., 0.);
 	p->check.data = p;
 	ev_timer_init(&p->backoff, backoff_cb, 0., 0.);
 	p->backoff.data = p;
-	if (hash_put(agent.byname, p->path, strlen(p->path), p) == -1)
+	ev_timer_init(&p->retry, retry_cb, 0., 0.);
+	p->retry.data = p;
+	if (hash_put(byname, p->path, strlen(p->path), p) == -1)
 		fatalx("out of memory");
-	if (stat(p->dir, &sb) == 0 && stat(agent.home, &hb) == 0 &&
-	    sb.st_dev == hb.st_dev && sb.st_ino == hb.st_ino)
-		p->home = 1;	/* project_writer_idle */
 	backoff_restore(p);	/* disabled and enabled in backoff */
 	TAILQ_INSERT_TAIL(&agent.projects, p, entry);
-	if (project_watch(p) == -1)
-		log_info("%s: not found; the sweep will look for it again",
-		    p->path);
-	else
-		log_debug("%s: watched (%s)", p->path, p->wb->name);
 	return (p);
 }
 
 static void
 project_free(struct project *p)
 {
+	p->ladder = 0;
+	project_release(p);
 	TAILQ_REMOVE(&agent.projects, p, entry);
-	hash_del(agent.byname, p->path, strlen(p->path));
+	hash_del(byname, p->path, strlen(p->path));
 	project_unqueue(p);
 	project_unwatch(p);
-	project_pdb_close(p);
 	backoff_save(p);
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_stop(agent.loop, &p->backoff);
+	ev_timer_stop(agent.loop, &p->retry);
 	free(p->dir);
 	free(p->path);
 	free(p);
-}
-
-void
-projects_free(void)
-{
-	struct project	*p;
-
-	while ((p = TAILQ_FIRST(&agent.projects)) != NULL)
-		project_free(p);
-	ev_idle_stop(agent.loop, &agent.rescan_idle);
-	ev_timer_stop(agent.loop, &agent.rescan_delay);
-	hash_free(agent.byname);
-	agent.byname = NULL;
-	backoffs_free();
 }
 
 /* Bring the watched set in line with the enabled projects of the registry. */
@@ -524,9 +645,9 @@ projects_sync(void)
 			continue;
 		p->fresh = 0;
 		if (added <= RESCAN_CHUNK)
-			project_kick(p);
+			project_stat(p, THEN_KICK, CK_URGENT);
 		else
-			project_queue(p);
+			project_stat(p, THEN_QUEUE, CK_BULK);
 	}
 	for (p = TAILQ_FIRST(&agent.projects); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
@@ -541,32 +662,57 @@ projects_sync(void)
 
 /*
  * After a sweep: watch again what came back, drop what went away or was
- * replaced (a folder moved away raises no event on its .steroids).
+ * replaced (a folder moved away raises no event on its .steroids).  A
+ * hung project is left to its retry.
  */
 void
 projects_revalidate(void)
 {
 	struct project	*p;
-	struct stat	 sb;
 
-	TAILQ_FOREACH(p, &agent.projects, entry) {
-		if (p->w != NULL && (stat(p->dir, &sb) == -1 ||
-		    sb.st_dev != p->dev || sb.st_ino != p->ino)) {
-			log_info("%s: .steroids is gone or replaced", p->path);
-			project_unwatch(p);
-			project_pdb_close(p);
-			status_changed();
-		}
-		if (p->w == NULL && project_watch(p) == 0) {
-			log_info("%s: back; watching it again (%s)", p->path,
-			    p->wb->name);
-			project_queue(p);
-			status_changed();
-		}
+	TAILQ_FOREACH(p, &agent.projects, entry)
+		if (!p->hung)
+			project_stat(p, THEN_QUEUE, CK_BULK);
+}
+
+void
+projects_init(void)
+{
+	struct stat	sb;
+
+	TAILQ_INIT(&agent.projects);
+	if ((byname = hash_new()) == NULL)
+		fatalx("out of memory");
+	ev_timer_init(&rescan_delay, rescan_delay_cb, 0., 0.);
+	ev_idle_init(&rescan_idle, rescan_cb);
+	ev_timer_init(&home_check, home_check_cb, 0., 0.);
+	/* $STEROIDS_HOME as a project's .steroids: see CK_HOME. */
+	if (stat(agent.home, &sb) == 0) {
+		home_dev = sb.st_dev;
+		home_ino = sb.st_ino;
 	}
 }
 
+void
+projects_free(void)
+{
+	struct project	*p;
+
+	closing = 1;	/* the workers are gone (checks_done) */
+	if (first_wait == 1)
+		ev_timer_stop(agent.loop, &first_timer);
+	while ((p = TAILQ_FIRST(&agent.projects)) != NULL)
+		project_free(p);
+	ev_idle_stop(agent.loop, &rescan_idle);
+	ev_timer_stop(agent.loop, &rescan_delay);
+	hash_free(byname);
+	byname = NULL;
+	backoffs_free();
+}
+
 /* ---- callbacks of the watch backends ---- */
+
+static void	home_kick(void);
 
 void
 agent_changed(void *arg)
@@ -593,7 +739,9 @@ agent_gone(void *arg)
 	log_info("%s: .steroids is gone; unwatched until the sweep finds it "
 	    "again", p->path);
 	project_unwatch(p);
-	project_pdb_close(p);
+	p->ladder = 0;
+	ev_timer_stop(agent.loop, &p->check);
+	project_release(p);
 	status_changed();
 }
 
@@ -616,29 +764,29 @@ home_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	if (st_gdb_data_version(agent.gdb, &v, &err) == -1)
 		log_debug("%s", err.msg);
-	else if (v != agent.data_version) {
-		agent.data_version = v;
+	else if (v != data_version) {
+		data_version = v;
 		projects_sync();
 	}
-	if (++agent.home_step < CHECK_STEPS) {
-		ev_timer_set(t, step_delay(agent.home_step), 0.);
+	if (++home_step < CHECK_STEPS) {
+		ev_timer_set(t, check_delays[home_step], 0.);
 		ev_timer_start(loop, t);
 	}
 }
 
-void
-home_init(void)
-{
-	ev_timer_init(&agent.home_check, home_check_cb, 0., 0.);
-}
-
-void
+static void
 home_kick(void)
 {
-	agent.home_step = 0;
-	ev_timer_stop(agent.loop, &agent.home_check);
-	ev_timer_set(&agent.home_check, step_delay(0), 0.);
-	ev_timer_start(agent.loop, &agent.home_check);
+	home_step = 0;
+	ev_timer_stop(agent.loop, &home_check);
+	ev_timer_set(&home_check, check_delays[0], 0.);
+	ev_timer_start(agent.loop, &home_check);
+}
+
+int
+home_watched(void)
+{
+	return (home_w != NULL);
 }
 
 void
@@ -646,25 +794,25 @@ home_watch(void)
 {
 	struct st_error	err;
 
-	if (agent.home_w != NULL)
+	if (home_w != NULL)
 		return;
-	if (st_gdb_data_version(agent.gdb, &agent.data_version, &err) == -1)
+	if (st_gdb_data_version(agent.gdb, &data_version, &err) == -1)
 		log_debug("%s", err.msg);
-	agent.home_wb = agent.native;
-	if ((agent.home_w = agent.home_wb->add(agent.home, &home_tag)) != NULL)
+	home_wb = agent.native;
+	if ((home_w = home_wb->add(agent.home, &home_tag)) != NULL)
 		return;
 	log_warn("cannot watch %s with %s; polling it", agent.home,
 	    agent.native->name);
-	agent.home_wb = &watch_poll;
-	if ((agent.home_w = agent.home_wb->add(agent.home, &home_tag)) == NULL)
+	home_wb = &watch_poll;
+	if ((home_w = home_wb->add(agent.home, &home_tag)) == NULL)
 		log_warn("cannot poll %s", agent.home);
 }
 
 void
 home_unwatch(void)
 {
-	if (agent.home_w != NULL)
-		agent.home_wb->del(agent.home_w);
-	agent.home_w = NULL;
-	ev_timer_stop(agent.loop, &agent.home_check);
+	if (home_w != NULL)
+		home_wb->del(home_w);
+	home_w = NULL;
+	ev_timer_stop(agent.loop, &home_check);
 }
