@@ -603,6 +603,44 @@ agent_project_dbs() {
 	[ "$(starts)" -eq 2 ]
 }
 
+# One definition of work (SPEC 4): a task in a skipped section is parked,
+# whatever its status.  The agent counted it as work: its runner, done
+# with the rest, was started again and backed off for nothing (and each
+# event tried a start that found nothing).
+@test "agent: open tasks only in a skipped section are no work: no runner, no backoff" {
+	mkdir -p "$STEROIDS_HOME/fake"
+	cat >"$TEST_ROOT/work" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	flock -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'
+	    AND section_id IS NULL"
+	EOF
+	chmod +x "$TEST_ROOT/work"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/work"
+	new_project "$TEST_ROOT/p"
+	pdb "$TEST_ROOT/p" "INSERT INTO sections (id, name, skipped)
+	    VALUES ('s', 'parked', 1);
+	    INSERT INTO tasks (id, title, section_id) VALUES ('t1', 'a', 's')"
+	start_agent
+	# An event on a project with parked tasks only: no start.
+	pdb "$TEST_ROOT/p" "INSERT INTO tasks (id, title, status, section_id)
+	    VALUES ('t2', 'b', 'in_progress', 's')"
+	sleep 3
+	[ "$(starts)" -eq 0 ]
+	# Work beside them: one runner; done with it, no start again, no backoff.
+	add_task "$TEST_ROOT/p" real
+	wait_for 5 starts_at_least 1
+	wait_for 5 grep -q "no work left" "$TEST_ROOT/agent.log"
+	sleep 3
+	[ "$(starts)" -eq 1 ]
+	! grep -q "starting again" "$TEST_ROOT/agent.log"
+	wait_for 3 status_is backoff = 0
+	agent_alive
+}
+
 # Context switches of process $1 so far (voluntary + involuntary).
 ctxt_switches() {
 	awk '/ctxt_switches/ { n += $2 } END { print n }' "/proc/$1/status"
