@@ -636,7 +636,8 @@ agent_project_dbs() {
 	wait_for 5 grep -q "no work left" "$TEST_ROOT/agent.log"
 	sleep 3
 	[ "$(starts)" -eq 1 ]
-	! grep -q "starting again" "$TEST_ROOT/agent.log"
+	run grep -q "starting again" "$TEST_ROOT/agent.log"
+	[ "$status" -ne 0 ]
 	wait_for 3 status_is backoff = 0
 	agent_alive
 }
