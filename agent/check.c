@@ -16,6 +16,13 @@
  * its caller an answer with timeout set: the project is hung
  * (project.c).  A start's folder and log are opened here and passed back
  * (SCM_RIGHTS), so the spawn on the loop (start.c) does fchdir only.
+ *
+ * What can still hold the loop, in a window of its own: a watch is added
+ * on the loop (inotify_add_watch resolves the path; kqueue opens it) just
+ * after a worker's stat answered, so a mount that hangs between the two;
+ * the poll backend (-P, or past the watch limit) stat()s on the loop each
+ * interval; and the periodic sweep (lib/sweep.c) probes a runner lock on
+ * the loop after its probe child answered for the project.
  */
 #include "config.h"
 
@@ -39,6 +46,9 @@
 #include "agent.h"
 
 #define CHECK_SLOW	0.1	/* s: past this, others waiting go elsewhere */
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC	0	/* the fds get FD_CLOEXEC below */
+#endif
 #define WORKERS_MAX	16	/* alive at once, killed ones not reaped too */
 
 /* A request as sent; the path follows. */
@@ -544,6 +554,7 @@ worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 			int	fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 			if (w->nfds < 2)
 				w->fds[w->nfds++] = fd;
 			else
