@@ -2,7 +2,9 @@
  * agent.c -- steroids-agent: the always-on, per-user daemon on libev that
  * starts a runner the moment a project gets pending work or its runner
  * dies (SPEC 8).  main, options, pidfile, daemonising, signals, config
- * and the periodic sweep; the rest lives in project.c and supervise.c.
+ * and the periodic sweep; the pipeline is
+ * watch.c (registry, watches, events) -> check.c (the workers that touch
+ * a project's files) -> start.c -> supervise.c (the runners).
  */
 #include "config.h"
 

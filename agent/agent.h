@@ -88,13 +88,13 @@ struct agent {
 };
 extern struct agent agent;
 
-/* The re-check ladder after an event (project.c check_delays). */
+/* The re-check ladder after an event (watch.c check_delays). */
 #define CHECK_STEPS	15
 #define FAST_TRIES	20	/* 100 us apart, in the worker */
 #define PDB_KEEP_MAX	32	/* project DBs a worker keeps open at once */
 #define CHECK_TIMEOUT	2.0	/* s: a check unanswered by then: hung */
 
-/* What to do once a project is watched (project.c). */
+/* What to do once a project is watched (watch.c). */
 #define THEN_NOTHING	0
 #define THEN_QUEUE	1	/* one check, queued */
 #define THEN_KICK	2	/* a ladder of checks */
@@ -149,7 +149,7 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
-/* project.c: the watch stage */
+/* watch.c: the watch stage */
 struct project *project_find(const char *);
 void	projects_init(void);
 void	projects_sync(void);

@@ -14,7 +14,7 @@
  * queue, the old one finishes (or not) its one request alone and exits.
  * A request unanswered after CHECK_TIMEOUT gets its worker killed and
  * its caller an answer with timeout set: the project is hung
- * (project.c).  A start's folder and log are opened here and passed back
+ * (watch.c).  A start's folder and log are opened here and passed back
  * (SCM_RIGHTS), so the spawn on the loop (start.c) does fchdir only.
  *
  * What can still hold the loop, in a window of its own: a watch is added

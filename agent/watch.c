@@ -1,5 +1,5 @@
 /*
- * project.c -- the watch stage: the projects, kept in step with the
+ * watch.c -- the watch stage: the projects, kept in step with the
  * registry; each one's .steroids watched by the native backend (or
  * polled); every change checked (check.c) and, where there is work and
  * no runner, started (start.c).  A project whose check misses its
