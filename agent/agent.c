@@ -461,6 +461,7 @@ main(int argc, char **argv)
 		agent.native = &watch_poll;
 	}
 	status_init();
+	checks_init();
 	runner_child_init();
 	ev_signal_init(&sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&sig_int, signal_cb, SIGINT);

@@ -93,6 +93,8 @@ extern struct agent agent;
 #define FAST_TRIES	20	/* 100 us apart, in the worker */
 #define PDB_KEEP_MAX	32	/* project DBs a worker keeps open at once */
 #define CHECK_TIMEOUT	2.0	/* s: a check unanswered by then: hung */
+#define HUNG_RETRY_MAX	30.0	/* s: a hung project is tried at least this often */
+extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT */
 
 /* What to do once a project is watched (watch.c). */
 #define THEN_NOTHING	0
@@ -164,6 +166,7 @@ void	home_unwatch(void);
 int	home_watched(void);
 
 /* check.c: the check stage */
+void	checks_init(void);
 void	check_submit(int, const char *, int, int, int, check_cb *, void *);
 size_t	check_backlog(void);
 int	check_gen_current(unsigned);

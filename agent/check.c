@@ -45,7 +45,7 @@
 
 #include "agent.h"
 
-#define CHECK_SLOW	0.1	/* s: past this, others waiting go elsewhere */
+#define CHECK_SLOW	0.3	/* s: past this, others waiting go elsewhere */
 #ifndef MSG_CMSG_CLOEXEC
 #define MSG_CMSG_CLOEXEC	0	/* the fds get FD_CLOEXEC below */
 #endif
@@ -92,6 +92,8 @@ static size_t		 nworkers;
 static struct worker	*primary;
 static unsigned		 primary_gen;
 static int		 workers_logged;
+
+double			 check_timeout = CHECK_TIMEOUT;
 
 static void	dispatch(void);
 
@@ -616,7 +618,7 @@ worker_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	if (w->req == NULL)
 		return;
-	left = CHECK_TIMEOUT - (ev_now(loop) - w->sent);
+	left = check_timeout - (ev_now(loop) - w->sent);
 	if (left <= 0) {
 		worker_fail(w, CK_TIMEOUT);
 		return;
@@ -712,6 +714,24 @@ check_submit(int op, const char *path, int flags, int tries, int prio,
 		nbulk++;
 	}
 	dispatch();
+}
+
+/*
+ * STEROIDS_AGENT_CHECK_TIMEOUT=S: another deadline, for an agent run
+ * many times slower than usual (make soak under valgrind).
+ */
+void
+checks_init(void)
+{
+	const char	*s = getenv("STEROIDS_AGENT_CHECK_TIMEOUT");
+	char		*end;
+	double		 t;
+
+	if (s == NULL || *s == '\0')
+		return;
+	t = strtod(s, &end);
+	if (*end == '\0' && t > 0 && t <= 3600)
+		check_timeout = t;
 }
 
 /* Bulk requests not yet sent: a rescan keeps this short. */

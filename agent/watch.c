@@ -89,6 +89,8 @@ project_hang(struct project *p, const char *why)
 		p->hung_delay *= 2;
 		if (p->hung_delay > agent.backoff_max)
 			p->hung_delay = agent.backoff_max;
+		if (p->hung_delay > HUNG_RETRY_MAX)
+			p->hung_delay = HUNG_RETRY_MAX;
 		log_debug("%s: still hung (%s); next try in %gs", p->path, why,
 		    p->hung_delay);
 	}
@@ -113,7 +115,7 @@ project_answered(struct project *p, const struct check_answer *a)
 	if (a->timeout != 0) {
 		if (a->timeout == CK_TIMEOUT)
 			snprintf(why, sizeof(why), "no answer within %gs",
-			    CHECK_TIMEOUT);
+			    check_timeout);
 		else
 			strlcpy(why, "its check failed", sizeof(why));
 		project_hang(p, why);
@@ -556,7 +558,7 @@ projects_ready(void)
 	if (first_stats > 0) {
 		if (!first_wait) {
 			ev_timer_init(&first_timer, first_timer_cb,
-			    CHECK_TIMEOUT + 0.1, 0.);
+			    check_timeout + 0.1, 0.);
 			ev_timer_start(agent.loop, &first_timer);
 		}
 		first_wait = 1;

@@ -58,7 +58,9 @@ STEROIDS=$B/steroids
 # 5-7 s, and what is inserted meanwhile waits for it (measured: p99 3.7 s,
 # max 5.3-6.8 s).
 case ${SOAK_WRAPPER:-none} in
-valgrind)	LATE=${SOAK_LATE:-15} ;;
+valgrind)	LATE=${SOAK_LATE:-15}
+		# Its check workers too: a healthy check can take seconds.
+		export STEROIDS_AGENT_CHECK_TIMEOUT=${STEROIDS_AGENT_CHECK_TIMEOUT:-20} ;;
 *)		LATE=${SOAK_LATE:-5} ;;
 esac
 
