@@ -160,7 +160,7 @@ void	projects_revalidate(void);
 void	projects_free(void);
 void	project_kick(struct project *);
 void	project_release(struct project *);
-int	project_answered(struct project *, const struct check_answer *);
+int	project_answered(struct project *, const struct check_answer *, int);
 void	home_watch(void);
 void	home_unwatch(void);
 int	home_watched(void);

@@ -207,7 +207,7 @@ exit_answer(const char *path, struct check_answer *a, void *arg)
 		    (long)pid, how);
 		goto done;
 	}
-	if (project_answered(p, a) == -1) {
+	if (project_answered(p, a, 1) == -1) {
 		log_info("%s: runner %ld %s; the project is hung", path,
 		    (long)pid, how);
 		goto done;

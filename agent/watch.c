@@ -105,10 +105,11 @@ project_hang(struct project *p, const char *why)
 
 /*
  * Every answer about p comes through here: -1 when it says p is hung (no
- * answer in time, its DB locked), else 0, and p answers again.
+ * answer in time, its DB locked), else 0.  Only a check (OP_CHECK: lock,
+ * DB, config) says p answers again; a stat answers for its folder only.
  */
 int
-project_answered(struct project *p, const struct check_answer *a)
+project_answered(struct project *p, const struct check_answer *a, int check)
 {
 	char	why[64];
 
@@ -125,7 +126,7 @@ project_answered(struct project *p, const struct check_answer *a)
 		project_hang(p, "its database is locked");
 		return (-1);
 	}
-	if (p->hung) {
+	if (p->hung && check) {
 		p->hung = 0;
 		p->hung_delay = 0;
 		ev_timer_stop(agent.loop, &p->retry);
@@ -133,6 +134,19 @@ project_answered(struct project *p, const struct check_answer *a)
 		status_changed();
 	}
 	return (0);
+}
+
+/* A hung project's next try: its checks, though it is hung. */
+static void
+retry_check(struct project *p)
+{
+	p->ladder = 1;
+	p->step = 0;
+	p->fast = 0;
+	if (p->ck_busy)
+		p->ck_again = 1;
+	else
+		ladder_send(p);
 }
 
 static void
@@ -143,17 +157,10 @@ retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	log_debug("%s: hung: trying again", p->path);
-	if (p->w == NULL) {
+	if (p->w == NULL)
 		project_stat(p, THEN_KICK, CK_URGENT);
-		return;
-	}
-	p->ladder = 1;
-	p->step = 0;
-	p->fast = 0;
-	if (p->ck_busy)
-		p->ck_again = 1;
 	else
-		ladder_send(p);
+		retry_check(p);
 }
 
 /* ---- checks ---- */
@@ -168,7 +175,7 @@ retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static int
 project_verdict(struct project *p, struct check_answer *a)
 {
-	if (project_answered(p, a) == -1)
+	if (project_answered(p, a, 1) == -1)
 		return (1);
 	if (runner_find(p->path) != NULL || ev_is_active(&p->backoff))
 		return (1);
@@ -473,7 +480,7 @@ stat_apply(const char *path, struct check_answer *a)
 	if ((p = project_find(path)) == NULL)
 		return;
 	p->st_busy = 0;
-	if (project_answered(p, a) == -1)
+	if (project_answered(p, a, 0) == -1)
 		return;
 	if (p->w != NULL && (!a->isdir || a->dev != p->dev ||
 	    a->ino != p->ino)) {
@@ -493,6 +500,8 @@ stat_apply(const char *path, struct check_answer *a)
 			log_info("%s: not found; the sweep will look for it "
 			    "again", p->path);
 		p->known = 1;
+		/* Gone is an answer: the sweep finds it again, not a retry. */
+		(void)project_answered(p, a, 1);
 		return;
 	}
 	p->known = 1;
@@ -503,7 +512,9 @@ stat_apply(const char *path, struct check_answer *a)
 		log_info("%s: back; watching it again (%s)", p->path,
 		    p->wb->name);
 	status_changed();
-	if (then == THEN_KICK)
+	if (p->hung)
+		retry_check(p);	/* its folder answers: now the rest */
+	else if (then == THEN_KICK)
 		project_kick(p);
 	else if (then == THEN_QUEUE)
 		project_queue(p);
