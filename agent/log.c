@@ -29,12 +29,14 @@ log_init(int to_syslog, int verbose)
 static void
 vlog(int pri, const char *fmt, va_list ap)
 {
-	char		 msg[2048];
+	char		 raw[2048], msg[4 * sizeof(raw)];
 	char		 ts[32];
 	time_t		 now;
 	struct tm	 tm;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Registered paths are anyone's bytes: one message, one line. */
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	st_escape(raw, msg, sizeof(msg));
 	if (log_syslog) {
 		syslog(pri, "%s", msg);
 		return;

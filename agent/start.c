@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 
@@ -24,6 +25,20 @@ start_runner(struct project *p, struct check_answer *a)
 	int		dirfd = a->dirfd, logfd = a->logfd;
 
 	a->dirfd = a->logfd = -1;	/* ours now */
+	/*
+	 * The upstream tool's runners take no lock: a live one's row (in
+	 * $STEROIDS_HOME) makes it the project's runner (SPEC 7).
+	 */
+	if (st_runner_lockless_live(agent.gdb, p->path, 0, &pid, &err) == 0 &&
+	    pid > 0) {
+		if (dirfd != -1)
+			close(dirfd);
+		if (logfd != -1)
+			close(logfd);
+		log_debug("%s: the upstream tool's runner (pid %ld) runs it",
+		    p->path, (long)pid);
+		return (1);
+	}
 	if (a->startable != 1) {
 		if (!p->skip_logged)
 			log_warnx("%s: skipped: %s", p->path, a->startable ==

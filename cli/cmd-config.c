@@ -97,10 +97,10 @@ const struct cmd_entry cmd_config_get_entry = {
 const struct cmd_entry cmd_config_set_entry = {
 	"config", "set", "<key> <value> [--global] [--project <path>]",
 	"Set a key in the project's .steroids/config, or with --global in\n"
-	"$STEROIDS_HOME/config.  Keys: runner.command, runner.task_timeout,\n"
-	"runner.max_failures, runner.heartbeat_interval, runner.stale_timeout,\n"
-	"agent.sweep_interval, agent.backoff_initial, agent.backoff_max,\n"
-	"agent.poll_interval.",
+	"$STEROIDS_HOME/config.  Keys: runner.command, runner.queue_command,\n"
+	"runner.task_timeout, runner.max_failures, runner.heartbeat_interval,\n"
+	"runner.stale_timeout, agent.sweep_interval, agent.backoff_initial,\n"
+	"agent.backoff_max, agent.poll_interval.",
 	{ { "global", 0, 'g' }, { "project", 1, 'p' } }, 2, 2,
 	cmd_config_set_exec
 };

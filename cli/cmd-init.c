@@ -41,6 +41,13 @@ cmd_init_exec(struct cli *c, struct cmd_args *a)
 		return (-1);
 	if (st_path_canon(in, path, sizeof(path), &c->err) == -1)
 		return (cli_fail(c));
+	/*
+	 * What is there already is judged as it is, before init puts modes
+	 * right: a DB others could write stays refused, not made ours.
+	 */
+	if (st_path_check_project(path, &c->err) == -1 &&
+	    c->err.code != ST_ENOTINIT)
+		return (cli_fail(c));
 	/* A global DB that cannot be opened fails before anything is made. */
 	if (reg && st_gdb_open(&g, &c->err) == -1)
 		return (cli_error(c, c->err.code, "%s; nothing was created",

@@ -53,14 +53,17 @@ loop_dry_run(struct cli *c, const char *dir)
 	struct st_task	 t;
 	st_config	*cfg;
 	st_pdb		*p;
+	st_gdb		*g;
 	const char	*action, *cmd;
 	pid_t		 holder;
 	size_t		 i;
-	int		 found, held;
+	int		 found, held, queue;
 
 	if (st_config_load(dir, &cfg, &c->err) == -1)
 		return (cli_fail(c));
-	if ((cmd = st_config_str(cfg, "runner.command")) == NULL) {
+	queue = st_config_str(cfg, "runner.queue_command") != NULL;
+	if ((cmd = st_config_str(cfg, queue ? "runner.queue_command" :
+	    "runner.command")) == NULL) {
 		st_config_free(cfg);
 		return (cli_error(c, ST_ECONFIG, "runner.command is not set "
 		    "for %s; set it with: steroids config set runner.command "
@@ -78,6 +81,13 @@ loop_dry_run(struct cli *c, const char *dir)
 	}
 	st_pdb_close(p);
 	held = st_lock_probe(dir, &holder);
+	/* Ours hold the lock; the upstream tool's have only their row. */
+	if (held != 1 && st_gdb_open(&g, &c->err) == 0) {
+		if (st_runner_lockless_live(g, dir, 0, &holder, &c->err) == 0 &&
+		    holder > 0)
+			held = 1;
+		st_gdb_close(g);
+	}
 
 	if (c->json) {
 		json_obj_begin(&c->js, NULL);
@@ -88,6 +98,7 @@ loop_dry_run(struct cli *c, const char *dir)
 			json_int(&c->js, st_task_statuses[i], counts[i]);
 		json_obj_end(&c->js);
 		json_str(&c->js, "command", cmd);
+		json_bool(&c->js, "queue_command", queue);
 		if (held == 1)
 			json_int(&c->js, "runner_pid", holder);
 		else
@@ -110,7 +121,10 @@ loop_dry_run(struct cli *c, const char *dir)
 		if (held == 1)
 			printf("a runner is running (pid %ld): this loop would "
 			    "exit 6\n", (long)holder);
-		if (found)
+		if (queue)
+			printf("would run once, for the whole queue "
+			    "(runner.queue_command): %s\n", cli_path(cmd));
+		else if (found)
 			printf("would run: %s\n  for task %s (%s): %s\n",
 			    cli_path(cmd), t.id, action, cli_path(t.title));
 		else
@@ -161,8 +175,10 @@ const struct cmd_entry cmd_loop_entry = {
 	"loop", NULL, "[--project <path>] [--once] [--dry-run]",
 	"Work through the project's tasks (default: the current directory's)\n"
 	"until none is pending: run runner.command for each, in the project\n"
-	"folder.  One runner per project: a second exits 6.  --once stops\n"
-	"after one task; --dry-run shows what would run and changes nothing.",
+	"folder, or runner.queue_command once for them all.  One runner per\n"
+	"project, the upstream tool's included: a second exits 6.  --once\n"
+	"stops after one task; --dry-run shows what would run and changes\n"
+	"nothing.",
 	{ { "project", 1, 'p' }, { "once", 0, 0 }, { "dry-run", 0, 'n' } },
 	0, 0, cmd_loop_exec
 };

@@ -10,6 +10,13 @@
 
 #include "cli.h"
 
+/* add, remove, enable, disable: the current folder when no path is given. */
+static const char *
+path_arg(const struct cmd_args *a)
+{
+	return (a->argc > 0 ? a->argv[0] : ".");
+}
+
 static const char *
 project_state(const struct st_project *p)
 {
@@ -63,8 +70,11 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 	st_gdb_close(g);
 	(void)agent_status_load(c, &as);
 	t = table_new(5, "PATH", "STATUS", "RUNNER", "PENDING", "LAST SEEN");
-	if (c->json)
-		json_arr_begin(&c->js, NULL);
+	/* The upstream tool's shape: {"projects": [...], "count": N}. */
+	if (c->json) {
+		json_obj_begin(&c->js, NULL);
+		json_arr_begin(&c->js, "projects");
+	}
 	for (i = 0; i < l.n; i++) {
 		if (!all && !l.v[i].enabled) {
 			hidden++;
@@ -131,9 +141,11 @@ show:
 		    cli_color(c, col, state, cbuf, sizeof(cbuf)), runner, pending,
 		    cli_ago(l.v[i].last_seen_age, ago, sizeof(ago)));
 	}
-	if (c->json)
+	if (c->json) {
 		json_arr_end(&c->js);
-	else if (!c->quiet) {
+		json_int(&c->js, "count", (long long)(l.n - hidden));
+		json_obj_end(&c->js);
+	} else if (!c->quiet) {
 		if (l.n - hidden > 0)
 			table_print(t, stdout);
 		else if (l.n == 0)
@@ -161,7 +173,7 @@ cmd_projects_add_exec(struct cli *c, struct cmd_args *a)
 		return (-1);
 	if (st_gdb_open(&g, &c->err) == -1)
 		return (cli_fail(c));
-	rc = st_registry_register(g, a->argv[0], name, path, sizeof(path),
+	rc = st_registry_register(g, path_arg(a), name, path, sizeof(path),
 	    &c->err);
 	st_gdb_close(g);
 	if (rc == -1)
@@ -204,10 +216,10 @@ cmd_projects_remove_exec(struct cli *c, struct cmd_args *a)
 
 	if (st_gdb_open(&g, &c->err) == -1)
 		return (cli_fail(c));
-	if (st_registry_get(g, a->argv[0], &p, &found, &c->err) == -1)
+	if (st_registry_get(g, path_arg(a), &p, &found, &c->err) == -1)
 		goto fail;
 	if (!found) {
-		st_path_lookup(a->argv[0], path, sizeof(path), &c->err);
+		st_path_lookup(path_arg(a), path, sizeof(path), &c->err);
 		cli_error(c, ST_ENOTFOUND, "not a registered project: %s",
 		    cli_path(path));
 		goto fail;
@@ -217,7 +229,7 @@ cmd_projects_remove_exec(struct cli *c, struct cmd_args *a)
 			st_project_free(&p);
 			cli_error(c, ST_EARGS, "not removing %s without "
 			    "confirmation: not a terminal; add --yes",
-			    cli_path(a->argv[0]));
+			    cli_path(path_arg(a)));
 			goto fail;
 		}
 		snprintf(q, sizeof(q), "Unregister %s? (its files stay)",
@@ -229,7 +241,7 @@ cmd_projects_remove_exec(struct cli *c, struct cmd_args *a)
 		}
 	}
 	st_project_free(&p);
-	if (st_registry_unregister(g, a->argv[0], path, sizeof(path),
+	if (st_registry_unregister(g, path_arg(a), path, sizeof(path),
 	    &c->err) == -1)
 		goto fail;
 	st_gdb_close(g);
@@ -254,7 +266,7 @@ set_enabled(struct cli *c, struct cmd_args *a, int on)
 
 	if (st_gdb_open(&g, &c->err) == -1)
 		return (cli_fail(c));
-	rc = st_registry_set_enabled(g, a->argv[0], on, path, sizeof(path),
+	rc = st_registry_set_enabled(g, path_arg(a), on, path, sizeof(path),
 	    &c->err);
 	st_gdb_close(g);
 	if (rc == -1)
@@ -329,25 +341,28 @@ const struct cmd_entry cmd_projects_list_entry = {
 	{ { "all", 0, 'a' } }, 0, 0, cmd_projects_list_exec
 };
 const struct cmd_entry cmd_projects_add_entry = {
-	"projects", "add", "<path> [--name <name>]",
-	"Register an initialised project (its canonical path).",
-	{ { "name", 1, 0 } }, 1, 1, cmd_projects_add_exec
+	"projects", "add", "[<path>] [--name <name>]",
+	"Register an initialised project (its canonical path); without a\n"
+	"path, the current folder.",
+	{ { "name", 1, 0 } }, 0, 1, cmd_projects_add_exec
 };
 const struct cmd_entry cmd_projects_remove_entry = {
-	"projects", "remove", "<path> [--yes]",
-	"Unregister a project; its files stay.  Asks on a terminal; needs\n"
-	"--yes otherwise.",
-	{ { "yes", 0, 'y' } }, 1, 1, cmd_projects_remove_exec
+	"projects", "remove", "[<path>] [--yes]",
+	"Unregister a project (without a path, the current folder); its\n"
+	"files stay.  Asks on a terminal; needs --yes otherwise.",
+	{ { "yes", 0, 'y' } }, 0, 1, cmd_projects_remove_exec
 };
 const struct cmd_entry cmd_projects_enable_entry = {
-	"projects", "enable", "<path>",
-	"Let wakeup and the agent start runners for a project again.",
-	{ { NULL, 0, 0 } }, 1, 1, cmd_projects_enable_exec
+	"projects", "enable", "[<path>]",
+	"Let wakeup and the agent start runners for a project again\n"
+	"(without a path, the current folder).",
+	{ { NULL, 0, 0 } }, 0, 1, cmd_projects_enable_exec
 };
 const struct cmd_entry cmd_projects_disable_entry = {
-	"projects", "disable", "<path>",
-	"Stop wakeup and the agent starting runners for a project.",
-	{ { NULL, 0, 0 } }, 1, 1, cmd_projects_disable_exec
+	"projects", "disable", "[<path>]",
+	"Stop wakeup and the agent starting runners for a project (without\n"
+	"a path, the current folder).",
+	{ { NULL, 0, 0 } }, 0, 1, cmd_projects_disable_exec
 };
 const struct cmd_entry cmd_projects_prune_entry = {
 	"projects", "prune", "[--dry-run]",

@@ -24,6 +24,7 @@ extern const struct cmd_entry cmd_tasks_update_entry;
 extern const struct cmd_entry cmd_loop_entry;
 extern const struct cmd_entry cmd_runners_list_entry;
 extern const struct cmd_entry cmd_runners_stop_entry;
+extern const struct cmd_entry cmd_runners_logs_entry;
 extern const struct cmd_entry cmd_runners_wakeup_entry;
 extern const struct cmd_entry cmd_runners_cron_entry;
 extern const struct cmd_entry cmd_agent_start_entry;
@@ -46,6 +47,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_loop_entry,
 	&cmd_runners_list_entry,
 	&cmd_runners_stop_entry,
+	&cmd_runners_logs_entry,
 	&cmd_runners_wakeup_entry,
 	&cmd_runners_cron_entry,
 	&cmd_agent_start_entry,

@@ -28,6 +28,7 @@ static const struct key {
 	long		 max;
 } keys[] = {
 	{ "runner.command",		K_STR, NULL,	0, 0 },
+	{ "runner.queue_command",	K_STR, NULL,	0, 0 },
 	{ "runner.task_timeout",	K_INT, "3600",	0, 31536000 },
 	{ "runner.max_failures",	K_INT, "3",	1, 1000000 },
 	{ "runner.heartbeat_interval",	K_INT, "30",	1, 86400 },
@@ -148,6 +149,26 @@ split_line(char *line, char **key, char **value)
 	return (**key == '\0' ? -1 : 0);
 }
 
+/*
+ * Open a config to read (*f NULL when there is none).  Its
+ * content decides what runs, so it must pass st_file_open's rule.
+ */
+static int
+open_config(const char *file, FILE **f, struct st_error *err)
+{
+	int	fd, rc;
+
+	*f = NULL;
+	if ((rc = st_file_open(file, &fd, err)) != 0)
+		return (rc == 1 ? 0 : -1);
+	if ((*f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return (st_seterr(err, ST_EGENERAL, "fdopen: %s",
+		    strerror(errno)));
+	}
+	return (0);
+}
+
 /* Read one file into cfg; a missing file is fine. */
 static int
 load_file(st_config *cfg, const char *file, struct st_error *err)
@@ -160,12 +181,10 @@ load_file(st_config *cfg, const char *file, struct st_error *err)
 	unsigned		 lineno = 0;
 	int			 rc = -1;
 
-	if ((f = fopen(file, "re")) == NULL) {
-		if (errno == ENOENT)
-			return (0);
-		return (st_seterr(err, ST_ECONFIG, "%s: cannot read: %s", file,
-		    strerror(errno)));
-	}
+	if (open_config(file, &f, err) == -1)
+		return (-1);
+	if (f == NULL)
+		return (0);
 	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
 		if (memchr(line, '\0', (size_t)n) != NULL) {
@@ -383,11 +402,9 @@ st_config_set(const char *file, const char *key, const char *value,
 		return (st_seterr(err, ST_EGENERAL, "fdopen: %s",
 		    strerror(errno)));
 	}
-	if ((in = fopen(file, "re")) == NULL && errno != ENOENT) {
-		st_seterr(err, ST_ECONFIG, "%s: cannot read: %s", file,
-		    strerror(errno));
+	/* Never copy what another user could have written into our file. */
+	if (open_config(file, &in, err) == -1)
 		goto out;
-	}
 	while (in != NULL && (n = getline(&line, &cap, in)) != -1) {
 		lineno++;
 		/* Copied as a string, the line would lose what follows. */
@@ -409,7 +426,7 @@ st_config_set(const char *file, const char *key, const char *value,
 		}
 		free(copy);
 	}
-	/* fopen(3) opens a directory; reading it fails (EISDIR). */
+	/* A read that fails midway must not cut the file short. */
 	if (in != NULL && ferror(in)) {
 		st_seterr(err, ST_ECONFIG, "%s: cannot read: %s", file,
 		    strerror(errno));

@@ -343,19 +343,61 @@ cron_split(const char *tab, struct buf *rest, int *found, char **line)
 	}
 }
 
-/* *installed 1 if our entry is there; *line the entry (malloc'd) or NULL. */
+/*
+ * The upstream tool's wakeup line among the lines not ours: its marker
+ * comment, or a line that is not a comment holding what its own status
+ * looks for ("steroids runners wakeup", bare name or a path; ours quotes
+ * the path, so it never matches).  The
+ * entry itself (malloc'd) rather than the comment when there is one.
+ */
+static char *
+cron_upstream(const char *rest)
+{
+	const char	*p = rest, *nl, *hit = NULL;
+	size_t		 n;
+	char		*line;
+
+	for (; *p != '\0'; p += n + (nl != NULL)) {
+		nl = strchr(p, '\n');
+		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (*p != '#' &&
+		    memmem(p, n, "steroids runners wakeup", 23) != NULL) {
+			hit = p;
+			break;
+		} else if (hit == NULL && memmem(p, n, ST_CRON_UPSTREAM_MARKER,
+		    strlen(ST_CRON_UPSTREAM_MARKER)) != NULL)
+			hit = p;
+	}
+	if (hit == NULL)
+		return (NULL);
+	n = strcspn(hit, "\n");
+	line = st_xmalloc(n + 1);
+	memcpy(line, hit, n);
+	line[n] = '\0';
+	return (line);
+}
+
+/*
+ * *installed 1 if our entry is there; *line the entry (malloc'd) or NULL.
+ * *upstream (may be NULL): the upstream tool's wakeup line, or NULL.
+ */
 int
-st_cron_status(int *installed, char **line, struct st_error *err)
+st_cron_status(int *installed, char **line, char **upstream,
+    struct st_error *err)
 {
 	struct buf	tab, rest;
 	int		found;
 
 	*installed = 0;
 	*line = NULL;
+	if (upstream != NULL)
+		*upstream = NULL;
 	if (cron_read(&tab, err) == -1)
 		return (-1);
 	cron_split(tab.s, &rest, &found, line);
 	*installed = found > 0;
+	if (upstream != NULL)
+		*upstream = cron_upstream(rest.s);
 	free(tab.s);
 	free(rest.s);
 	return (0);
@@ -364,13 +406,15 @@ st_cron_status(int *installed, char **line, struct st_error *err)
 /*
  * Install our entry once: *changed 0 when exactly it was there already.
  * An older entry of ours (another binary path, another STEROIDS_HOME) is
- * replaced.  *line receives the entry (malloc'd).
+ * replaced.  *line receives the entry (malloc'd).  Where the upstream
+ * tool's wakeup line is, nothing is added (ST_ELOCKED, *line that line):
+ * two sweeps every minute would race each other for every project.
  */
 int
 st_cron_install(int *changed, char **line, struct st_error *err)
 {
 	struct buf	 tab, rest;
-	char		*entry, *old;
+	char		*entry, *old, *upstream = NULL;
 	int		 found, rc = -1;
 
 	*changed = 0;
@@ -382,6 +426,15 @@ st_cron_install(int *changed, char **line, struct st_error *err)
 		return (-1);
 	}
 	cron_split(tab.s, &rest, &found, &old);
+	if ((upstream = cron_upstream(rest.s)) != NULL) {
+		st_seterr(err, ST_ELOCKED, "the upstream steroids tool's "
+		    "wakeup runs from your crontab already (%s); not adding a second "
+		    "sweep every minute: remove that line first (its 'steroids "
+		    "runners cron uninstall', or crontab -e)", upstream);
+		free(entry);
+		entry = upstream;
+		goto out;
+	}
 	if (found == 1 && strcmp(old, entry) == 0 &&
 	    strstr(tab.s, ST_CRON_MARKER "\n") != NULL) {
 		rc = 0;
@@ -397,7 +450,7 @@ st_cron_install(int *changed, char **line, struct st_error *err)
 	*changed = 1;
 	rc = 0;
 out:
-	if (rc == 0) {
+	if (rc == 0 || upstream != NULL) {
 		*line = entry;
 		entry = NULL;
 	}

@@ -42,7 +42,11 @@ st_home_dir(char *buf, size_t len, struct st_error *err)
 	return (0);
 }
 
-/* The global dir: created 0700, and put back to 0700 if someone widened it. */
+/*
+ * The global dir: created 0700, and put back to 0700 if someone widened it
+ * (the upstream tool makes it with the umask's mode).  One its owner made
+ * read-only stays so.
+ */
 int
 st_home_ensure(char *buf, size_t len, struct st_error *err)
 {
@@ -61,5 +65,5 @@ st_home_ensure(char *buf, size_t len, struct st_error *err)
 	if (sb.st_uid != geteuid())
 		return (st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not "
 		    "by you", buf, (unsigned long)sb.st_uid));
-	return (st_fix_mode(buf, 0700, err));
+	return (st_tighten_mode(buf, 0700, err));
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,10 +192,129 @@ st_path_is_home(const char *dir)
 }
 
 /*
- * The rules of SPEC 5: not a system tree, the folder and its .steroids
- * owned by us, .steroids not writable by group or others, initialised.
- * Like git's safe.directory: otherwise we would run someone else's
- * runner.command as ourselves.
+ * The rule for a file whose content decides what runs as us (a config,
+ * the project DB): owned by us or root, writable by neither group nor
+ * others.  Otherwise another user could choose our command or our tasks.
+ */
+int
+st_file_judge(const char *path, const struct stat *sb, struct st_error *err)
+{
+	uid_t	uid = geteuid();
+
+	if (sb->st_uid != uid && sb->st_uid != 0)
+		return (st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not "
+		    "by you (uid %lu) or root; refusing to use it", path,
+		    (unsigned long)sb->st_uid, (unsigned long)uid));
+	if (sb->st_mode & (S_IWGRP | S_IWOTH))
+		return (st_seterr(err, ST_EPERM, "%s is writable by group or "
+		    "others; fix with: chmod go-w %s", path, path));
+	return (0);
+}
+
+static int
+symlink_err(const char *path, struct st_error *err)
+{
+	return (st_seterr(err, ST_EPERM, "%s is a symbolic link; refusing to "
+	    "follow it: put the file itself there", path));
+}
+
+/*
+ * Open a config for reading, judged by fstat(2) of what was opened, so
+ * a swap after the check cannot change what is read.  O_NOFOLLOW: a
+ * symbolic link is refused, never followed; O_NONBLOCK: a FIFO cannot
+ * hang the open.  1 (and no fd) when there is no such file.
+ */
+int
+st_file_open(const char *path, int *fdp, struct st_error *err)
+{
+	struct stat	 sb;
+	int		 fd, fl;
+
+	*fdp = -1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return (1);
+		/* What O_NOFOLLOW fails with: ELOOP, EMLINK (FreeBSD), EFTYPE. */
+		if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+			return (symlink_err(path, err));
+		return (st_seterr(err, ST_ECONFIG, "%s: cannot read: %s", path,
+		    strerror(errno)));
+	}
+	if (fstat(fd, &sb) == -1) {
+		st_seterr(err, ST_ECONFIG, "%s: cannot read: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		st_seterr(err, ST_ECONFIG, "%s: cannot read: not a regular "
+		    "file", path);
+		goto fail;
+	}
+	if (st_file_judge(path, &sb, err) == -1)
+		goto fail;
+	if ((fl = fcntl(fd, F_GETFL)) != -1)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	*fdp = fd;
+	return (0);
+fail:
+	close(fd);
+	return (-1);
+}
+
+/*
+ * The project DB and its -wal and -shm (which SQLite creates with the
+ * DB's mode): judged by lstat(2), as SQLite does the opening; a close(2)
+ * of a descriptor of ours would drop the POSIX locks a connection of
+ * this process holds on them.  No one else can swap them: .steroids is
+ * ours and not writable by others, checked before.
+ */
+static int
+check_db_file(const char *path, int may_miss, struct st_error *err)
+{
+	struct stat	sb;
+
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT && may_miss)
+			return (0);
+		return (st_seterr(err, ST_EPERM, "%s: %s", path,
+		    strerror(errno)));
+	}
+	if (S_ISLNK(sb.st_mode))	/* SQLite would follow it */
+		return (symlink_err(path, err));
+	return (st_file_judge(path, &sb, err));
+}
+
+/*
+ * A project's DB, -wal and -shm (those present) by the rule: its tasks
+ * become commands run as us, their titles in the environment.  Before
+ * every SQLite open too: SQLite running as root hands an existing -wal
+ * to the DB's owner, which would make a foreign one pass afterwards.
+ */
+int
+st_path_check_db(const char *dir, struct st_error *err)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char	path[PATH_MAX + 32];
+	size_t	i;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR "/"
+		    ST_PROJECT_DB "%s", dir, sfx[i]) >= (int)sizeof(path))
+			return (st_seterr(err, ST_EARGS, "path too long: %s",
+			    dir));
+		if (check_db_file(path, 1, err) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The rules of SPEC 5: not a system tree; the folder and its .steroids
+ * owned by us (as git's safe.directory asks of a repository) and, like
+ * every file in it that decides what runs (the DB with its -wal and
+ * -shm, the config), not writable by group or others: otherwise we
+ * would run someone else's runner.command, or their tasks, as ourselves.
  */
 int
 st_path_check_project(const char *path, struct st_error *err)
@@ -202,6 +322,7 @@ st_path_check_project(const char *path, struct st_error *err)
 	char		 sub[PATH_MAX];
 	struct stat	 sb;
 	uid_t		 uid = geteuid();
+	int		 fd, rc;
 
 	if (st_path_is_system(path))
 		return (st_seterr(err, ST_EPERM, "refusing a system directory "
@@ -220,6 +341,10 @@ st_path_check_project(const char *path, struct st_error *err)
 		return (st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not "
 		    "by you (uid %lu); refusing to run its tasks", path,
 		    (unsigned long)sb.st_uid, (unsigned long)uid));
+	/* Others could plant what runner.command runs there (a Makefile). */
+	if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		return (st_seterr(err, ST_EPERM, "%s is writable by group or "
+		    "others; fix with: chmod go-w %s", path, path));
 	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR, path);
 	if (lstat(sub, &sb) == -1) {
 		if (errno == ENOENT)
@@ -239,14 +364,18 @@ st_path_check_project(const char *path, struct st_error *err)
 		    "others; fix with: chmod go-w %s", sub, sub));
 	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB,
 	    path);
-	if (stat(sub, &sb) == -1 || !S_ISREG(sb.st_mode))
+	if (lstat(sub, &sb) == -1 || (!S_ISREG(sb.st_mode) &&
+	    !S_ISLNK(sb.st_mode)))
 		return (st_seterr(err, ST_ENOTINIT, "%s: not a steroids project "
 		    "(no %s/%s): run 'steroids init' there first",
 		    path, ST_PROJECT_DIR, ST_PROJECT_DB));
-	/* Its tasks become commands run as us: the DB must be ours too. */
-	if (sb.st_uid != uid)
-		return (st_seterr(err, ST_EPERM, "%s is owned by uid %lu, not "
-		    "by you", sub, (unsigned long)sb.st_uid));
+	if (st_path_check_db(path, err) == -1)
+		return (-1);
+	if (st_config_file(0, path, sub, sizeof(sub), err) == -1 ||
+	    (rc = st_file_open(sub, &fd, err)) == -1)
+		return (-1);
+	if (rc == 0)
+		close(fd);
 	return (0);
 }
 
@@ -352,29 +481,24 @@ vis_char(char *d, int c, int next)
 	return (vis(d, c, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL, next));
 }
 
-/* For people: the home as "~", control characters and odd bytes escaped. */
+/*
+ * For people and logs: printable UTF-8 stays as it is; every other byte,
+ * C1 controls included, goes to vis(3), so a name can never end a line
+ * or steer a terminal.
+ */
 void
-st_path_display(const char *path, char *out, size_t len)
+st_escape(const char *str, char *out, size_t len)
 {
-	char		 tmp[PATH_MAX + 2];
-	const char	*home = getenv("HOME");
 	const char	*s;
 	size_t		 n;
 	char		*vis, *d;
 
-	if (home != NULL && *home == '/' && strcmp(home, "/") != 0 &&
-	    under(path, home)) {
-		n = strlen(home);
-		snprintf(tmp, sizeof(tmp), "~%s", path + n);
-	} else
-		strlcpy(tmp, path, sizeof(tmp));
-	if ((vis = st_xmalloc(4 * strlen(tmp) + 1)) == NULL)
+	if ((vis = st_xmalloc(4 * strlen(str) + 1)) == NULL) {
+		if (len > 0)
+			*out = '\0';
 		return;
-	/*
-	 * Printable UTF-8 stays as it is; every other byte, C1 controls
-	 * included, goes to vis(3).
-	 */
-	for (s = tmp, d = vis; *s != '\0'; s += n) {
+	}
+	for (s = str, d = vis; *s != '\0'; s += n) {
 		n = st_utf8_len(s);
 		if (n > 1 && !st_utf8_c1(s)) {
 			memcpy(d, s, n);
@@ -387,4 +511,21 @@ st_path_display(const char *path, char *out, size_t len)
 	*d = '\0';
 	strlcpy(out, vis, len);
 	free(vis);
+}
+
+/* For people: the home as "~", then escaped (st_escape). */
+void
+st_path_display(const char *path, char *out, size_t len)
+{
+	char		 tmp[PATH_MAX + 2];
+	const char	*home = getenv("HOME");
+	size_t		 n;
+
+	if (home != NULL && *home == '/' && strcmp(home, "/") != 0 &&
+	    under(path, home)) {
+		n = strlen(home);
+		snprintf(tmp, sizeof(tmp), "~%s", path + n);
+	} else
+		strlcpy(tmp, path, sizeof(tmp));
+	st_escape(tmp, out, len);
 }

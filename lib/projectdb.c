@@ -16,29 +16,405 @@
 
 #include "st-int.h"
 
+/*
+ * What the upstream tool's init makes, at its migration 028 (UPSTREAM.md):
+ * every table, column, index, CHECK and foreign key, so that tool adds,
+ * lists and picks tasks here and finds no migration left to run.  The
+ * column order is its own (tasks' last three came with its 028).
+ */
 static const char project_schema[] =
     "CREATE TABLE IF NOT EXISTS _schema ("
     " key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS _migrations ("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " checksum TEXT NOT NULL,"
+    " applied_at TEXT NOT NULL DEFAULT (datetime('now')));"
     "CREATE TABLE IF NOT EXISTS sections ("
-    " id TEXT PRIMARY KEY, name TEXT NOT NULL,"
-    " position INTEGER NOT NULL DEFAULT 0, priority INTEGER DEFAULT 50,"
-    " skipped INTEGER NOT NULL DEFAULT 0,"
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, position INTEGER NOT NULL,"
+    " priority INTEGER DEFAULT 50, skipped INTEGER DEFAULT 0, branch TEXT,"
+    " auto_pr INTEGER NOT NULL DEFAULT 0, pr_number INTEGER,"
+    " coder_provider TEXT, coder_model TEXT, pr_labels TEXT,"
+    " pr_draft INTEGER NOT NULL DEFAULT 0,"
     " created_at TEXT NOT NULL DEFAULT (datetime('now')));"
     "CREATE TABLE IF NOT EXISTS tasks ("
-    " id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT,"
+    " id TEXT PRIMARY KEY, title TEXT NOT NULL,"
+    " description TEXT CHECK (length(description) <= 4000),"
     " status TEXT NOT NULL DEFAULT 'pending',"
-    " section_id TEXT REFERENCES sections(id),"
+    " section_id TEXT REFERENCES sections(id), source_file TEXT,"
+    " file_path TEXT, file_line INTEGER, file_commit_sha TEXT,"
+    " file_content_hash TEXT, start_commit_sha TEXT,"
+    " rejection_count INTEGER NOT NULL DEFAULT 0,"
     " failure_count INTEGER NOT NULL DEFAULT 0, last_failure_at TEXT,"
+    " reference_task_id TEXT REFERENCES tasks(id), reference_commit TEXT,"
+    " reference_commit_message TEXT,"
+    " is_follow_up INTEGER NOT NULL DEFAULT 0 CHECK (is_follow_up IN (0, 1)),"
+    " requires_promotion INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (requires_promotion IN (0, 1)),"
+    " follow_up_depth INTEGER NOT NULL DEFAULT 0 CHECK (follow_up_depth >= 0),"
+    " dedupe_key TEXT, conflict_count INTEGER NOT NULL DEFAULT 0,"
+    " merge_failure_count INTEGER NOT NULL DEFAULT 0, blocked_reason TEXT,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " updated_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " merge_phase TEXT, approved_sha TEXT, rebase_attempts INTEGER DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS task_feedback ("
+    " id TEXT PRIMARY KEY,"
+    " task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
+    " feedback TEXT NOT NULL CHECK (length(feedback) <= 8000),"
+    " source TEXT NOT NULL DEFAULT 'user', created_by TEXT,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " task_id TEXT NOT NULL REFERENCES tasks(id), from_status TEXT,"
+    " to_status TEXT NOT NULL, actor TEXT NOT NULL,"
+    " actor_type TEXT DEFAULT 'human', model TEXT, category TEXT,"
+    " error_code TEXT, metadata TEXT, notes TEXT, commit_sha TEXT,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS disputes ("
+    " id TEXT PRIMARY KEY, task_id TEXT NOT NULL REFERENCES tasks(id),"
+    " type TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open',"
+    " reason TEXT NOT NULL, coder_position TEXT, reviewer_position TEXT,"
+    " resolution TEXT, resolution_notes TEXT, created_by TEXT NOT NULL,"
+    " resolved_by TEXT, created_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " resolved_at TEXT);"
+    "CREATE TABLE IF NOT EXISTS task_locks ("
+    " task_id TEXT PRIMARY KEY REFERENCES tasks(id),"
+    " runner_id TEXT NOT NULL,"
+    " acquired_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " expires_at TEXT NOT NULL,"
+    " heartbeat_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS section_locks ("
+    " section_id TEXT PRIMARY KEY REFERENCES sections(id),"
+    " runner_id TEXT NOT NULL,"
+    " acquired_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " expires_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS section_dependencies ("
+    " id TEXT PRIMARY KEY, section_id TEXT NOT NULL REFERENCES sections(id),"
+    " depends_on_section_id TEXT NOT NULL REFERENCES sections(id),"
+    " created_at TEXT DEFAULT (datetime('now')),"
+    " UNIQUE (section_id, depends_on_section_id));"
+    "CREATE TABLE IF NOT EXISTS task_invocations ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " task_id TEXT NOT NULL REFERENCES tasks(id), role TEXT NOT NULL,"
+    " provider TEXT NOT NULL, model TEXT NOT NULL, prompt TEXT NOT NULL,"
+    " response TEXT, error TEXT, started_at_ms INTEGER,"
+    " completed_at_ms INTEGER, status TEXT DEFAULT 'completed'"
+    "  CHECK (status IN ('running', 'completed', 'failed', 'timeout')),"
+    " exit_code INTEGER NOT NULL DEFAULT 0,"
+    " duration_ms INTEGER NOT NULL DEFAULT 0,"
+    " success INTEGER NOT NULL DEFAULT 0,"
+    " timed_out INTEGER NOT NULL DEFAULT 0, rejection_number INTEGER,"
+    " session_id TEXT, resumed_from_session_id TEXT,"
+    " invocation_mode TEXT DEFAULT 'fresh', token_usage_json TEXT,"
+    " last_activity_at_ms INTEGER, runner_id TEXT,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS incidents ("
+    " id TEXT PRIMARY KEY, task_id TEXT REFERENCES tasks(id),"
+    " runner_id TEXT, failure_mode TEXT NOT NULL, detected_at TEXT NOT NULL,"
+    " resolved_at TEXT, resolution TEXT, details TEXT,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS merge_locks ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,"
+    " runner_id TEXT NOT NULL, lock_epoch INTEGER NOT NULL DEFAULT 1,"
+    " acquired_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " expires_at TEXT NOT NULL,"
+    " heartbeat_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS merge_progress ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,"
+    " workstream_id TEXT NOT NULL, position INTEGER NOT NULL,"
+    " commit_sha TEXT NOT NULL, applied_commit_sha TEXT,"
+    " status TEXT NOT NULL"
+    "  CHECK (status IN ('applied', 'conflict', 'skipped')),"
+    " conflict_task_id TEXT,"
+    " created_at TEXT NOT NULL DEFAULT (datetime('now')), applied_at TEXT);"
+    "CREATE TABLE IF NOT EXISTS intake_reports ("
+    " id TEXT PRIMARY KEY, source TEXT NOT NULL, external_id TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL, title TEXT NOT NULL, summary TEXT,"
+    " severity TEXT NOT NULL, status TEXT NOT NULL, report_url TEXT NOT NULL,"
+    " created_at_remote TEXT NOT NULL, updated_at_remote TEXT NOT NULL,"
+    " resolved_at_remote TEXT, tags_json TEXT NOT NULL,"
+    " payload_json TEXT NOT NULL,"
+    " first_seen_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " last_seen_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " linked_task_id TEXT REFERENCES tasks(id) ON DELETE SET NULL,"
     " created_at TEXT NOT NULL DEFAULT (datetime('now')),"
     " updated_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS intake_poll_state ("
+    " source TEXT PRIMARY KEY, cursor TEXT, last_polled_at TEXT,"
+    " last_success_at TEXT, last_error_at TEXT, last_error_message TEXT,"
+    " updated_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS task_dependencies ("
+    " id TEXT PRIMARY KEY,"
+    " task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
+    " depends_on_task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
+    " created_at TEXT DEFAULT (datetime('now')),"
+    " UNIQUE (task_id, depends_on_task_id));";
+
+/* Its indexes: run after project_schema, or on a DB of ours made before. */
+static const char project_indexes[] =
+    "CREATE INDEX IF NOT EXISTS idx_sections_priority ON sections(priority);"
     "CREATE INDEX IF NOT EXISTS idx_tasks_status ON tasks(status);"
-    "CREATE TABLE IF NOT EXISTS audit ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL,"
-    " from_status TEXT, to_status TEXT NOT NULL, actor TEXT,"
-    " actor_type TEXT, notes TEXT,"
-    " created_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE INDEX IF NOT EXISTS idx_tasks_section ON tasks(section_id);"
+    "CREATE INDEX IF NOT EXISTS idx_tasks_failures ON tasks(failure_count)"
+    " WHERE failure_count > 0;"
+    "CREATE INDEX IF NOT EXISTS idx_tasks_conflict_count"
+    " ON tasks(conflict_count) WHERE conflict_count > 0;"
+    "CREATE INDEX IF NOT EXISTS idx_tasks_merge_failures"
+    " ON tasks(merge_failure_count) WHERE merge_failure_count > 0;"
+    "CREATE INDEX IF NOT EXISTS idx_tasks_reference_task"
+    " ON tasks(reference_task_id) WHERE reference_task_id IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS idx_tasks_follow_up_state"
+    " ON tasks(is_follow_up, requires_promotion) WHERE is_follow_up = 1;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_tasks_dedupe ON tasks(dedupe_key)"
+    " WHERE dedupe_key IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS idx_tasks_selection_followup"
+    " ON tasks(status, is_follow_up, requires_promotion);"
+    "CREATE INDEX IF NOT EXISTS idx_task_feedback_task"
+    " ON task_feedback(task_id);"
+    "CREATE INDEX IF NOT EXISTS idx_task_feedback_task_created"
+    " ON task_feedback(task_id, created_at DESC);"
+    "CREATE INDEX IF NOT EXISTS idx_audit_task ON audit(task_id);"
+    "CREATE INDEX IF NOT EXISTS idx_audit_commit ON audit(commit_sha);"
+    "CREATE INDEX IF NOT EXISTS idx_disputes_task ON disputes(task_id);"
+    "CREATE INDEX IF NOT EXISTS idx_disputes_status ON disputes(status);"
+    "CREATE INDEX IF NOT EXISTS idx_task_locks_expires"
+    " ON task_locks(expires_at);"
+    "CREATE INDEX IF NOT EXISTS idx_section_locks_expires"
+    " ON section_locks(expires_at);"
+    "CREATE INDEX IF NOT EXISTS idx_section_dependencies_section"
+    " ON section_dependencies(section_id);"
+    "CREATE INDEX IF NOT EXISTS idx_section_dependencies_depends_on"
+    " ON section_dependencies(depends_on_section_id);"
+    "CREATE INDEX IF NOT EXISTS idx_task_invocations_task"
+    " ON task_invocations(task_id);"
+    "CREATE INDEX IF NOT EXISTS idx_task_invocations_role"
+    " ON task_invocations(role);"
+    "CREATE INDEX IF NOT EXISTS idx_task_invocations_created"
+    " ON task_invocations(created_at DESC);"
+    "CREATE INDEX IF NOT EXISTS idx_task_invocations_task_status"
+    " ON task_invocations(task_id, status, started_at_ms DESC);"
+    "CREATE INDEX IF NOT EXISTS idx_task_invocations_session"
+    " ON task_invocations(session_id);"
+    "CREATE INDEX IF NOT EXISTS idx_incidents_task ON incidents(task_id);"
+    "CREATE INDEX IF NOT EXISTS idx_incidents_detected"
+    " ON incidents(detected_at);"
+    "CREATE INDEX IF NOT EXISTS idx_incidents_unresolved"
+    " ON incidents(resolved_at) WHERE resolved_at IS NULL;"
+    "CREATE INDEX IF NOT EXISTS idx_merge_locks_expires"
+    " ON merge_locks(expires_at);"
+    "CREATE INDEX IF NOT EXISTS idx_merge_locks_heartbeat"
+    " ON merge_locks(heartbeat_at);"
+    "CREATE INDEX IF NOT EXISTS idx_merge_locks_epoch"
+    " ON merge_locks(session_id, lock_epoch);"
+    "CREATE INDEX IF NOT EXISTS idx_merge_progress_session"
+    " ON merge_progress(session_id, position);"
+    "CREATE INDEX IF NOT EXISTS idx_merge_progress_status"
+    " ON merge_progress(status, applied_at);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_merge_progress_unique_position"
+    " ON merge_progress(session_id, workstream_id, position);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_merge_progress_unique_commit"
+    " ON merge_progress(session_id, workstream_id, commit_sha);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_intake_reports_source_external"
+    " ON intake_reports(source, external_id);"
+    "CREATE INDEX IF NOT EXISTS idx_intake_reports_source_status"
+    " ON intake_reports(source, status);"
+    "CREATE INDEX IF NOT EXISTS idx_intake_reports_source_severity"
+    " ON intake_reports(source, severity);"
+    "CREATE INDEX IF NOT EXISTS idx_intake_reports_linked_task"
+    " ON intake_reports(linked_task_id) WHERE linked_task_id IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS idx_task_deps_task"
+    " ON task_dependencies(task_id);"
+    "CREATE INDEX IF NOT EXISTS idx_task_deps_depends_on"
+    " ON task_dependencies(depends_on_task_id);";
+
+/*
+ * Its migrations, all applied: it decides what to run from these rows
+ * alone.  The checksums are what it records itself ('builtin' for the
+ * steps its init folds in, the SHA-256 of the step's file for 027, 028).
+ */
+static const char project_migrations[] =
+    "INSERT OR IGNORE INTO _migrations (id, name, checksum) VALUES"
+    " (1, '001_initial_schema', 'builtin'),"
+    " (2, '002_add_commit_sha', 'builtin'),"
+    " (3, '003_add_section_priority', 'builtin'),"
+    " (4, '004_add_section_dependencies', 'builtin'),"
+    " (5, '005_add_audit_actor_model', 'builtin'),"
+    " (6, '006_add_task_invocations', 'builtin'),"
+    " (7, '007_add_file_anchor', 'builtin'),"
+    " (8, '008_add_section_skipped', 'builtin'),"
+    " (9, '009_add_incidents_and_failure_tracking', 'builtin'),"
+    " (10, '010_add_lifecycle_timestamps', 'builtin'),"
+    " (11, '011_add_merge_locks_and_progress', 'builtin'),"
+    " (12, '012_add_merge_lock_epoch', 'builtin'),"
+    " (13, '013_add_merge_progress_applied_commit_sha', 'builtin'),"
+    " (14, '014_add_session_context', 'builtin'),"
+    " (15, '015_add_follow_up_fields', 'builtin'),"
+    " (16, '016_add_invocation_activity_timestamp', 'builtin'),"
+    " (17, '017_add_invocation_runner_id', 'builtin'),"
+    " (18, '018_expand_audit_columns', 'builtin'),"
+    " (19, '019_add_task_start_sha', 'builtin'),"
+    " (20, '020_add_workspace_fields', 'builtin'),"
+    " (21, '021_add_section_branch', 'builtin'),"
+    " (22, '022_add_section_auto_pr', 'builtin'),"
+    " (23, '023_add_task_feedback', 'builtin'),"
+    " (24, '024_add_merge_failure_count', 'builtin'),"
+    " (25, '025_add_intake_tables', 'builtin'),"
+    " (26, '026_add_section_coder_and_pr_fields', 'builtin'),"
+    " (27, '027_add_task_dependencies', 'sha256:"
+    "d380660d9553fbaa52c4dc55011181afd112964f7be58542e97f634eb91fca39'),"
+    " (28, '028_add_merge_queue_fields', 'sha256:"
+    "414e330889bf45e7a97dc62b4e9ada70c66ea31ad1305b534e5fadbe925177b5');"
     "INSERT OR IGNORE INTO _schema (key, value) VALUES"
-    " ('version', '1'), ('created_at', datetime('now'));";
+    " ('created_at', datetime('now'));"
+    "INSERT OR REPLACE INTO _schema (key, value) VALUES"
+    " ('version', '28'), ('last_migration', '028_add_merge_queue_fields');";
+
+/*
+ * The columns a project DB made by an earlier steroids (or by a tool that
+ * left upstream's migrations out) may lack, with what each takes to add.
+ */
+static const struct {
+	const char	*table, *column, *decl;
+} pdb_columns[] = {
+	{ "sections", "priority", "INTEGER DEFAULT 50" },
+	{ "sections", "skipped", "INTEGER DEFAULT 0" },
+	{ "sections", "branch", "TEXT" },
+	{ "sections", "auto_pr", "INTEGER NOT NULL DEFAULT 0" },
+	{ "sections", "pr_number", "INTEGER" },
+	{ "sections", "coder_provider", "TEXT" },
+	{ "sections", "coder_model", "TEXT" },
+	{ "sections", "pr_labels", "TEXT" },
+	{ "sections", "pr_draft", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "description", "TEXT CHECK (length(description) <= 4000)" },
+	{ "tasks", "source_file", "TEXT" },
+	{ "tasks", "file_path", "TEXT" },
+	{ "tasks", "file_line", "INTEGER" },
+	{ "tasks", "file_commit_sha", "TEXT" },
+	{ "tasks", "file_content_hash", "TEXT" },
+	{ "tasks", "start_commit_sha", "TEXT" },
+	{ "tasks", "rejection_count", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "failure_count", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "last_failure_at", "TEXT" },
+	{ "tasks", "reference_task_id", "TEXT REFERENCES tasks(id)" },
+	{ "tasks", "reference_commit", "TEXT" },
+	{ "tasks", "reference_commit_message", "TEXT" },
+	{ "tasks", "is_follow_up",
+	    "INTEGER NOT NULL DEFAULT 0 CHECK (is_follow_up IN (0, 1))" },
+	{ "tasks", "requires_promotion",
+	    "INTEGER NOT NULL DEFAULT 0 CHECK (requires_promotion IN (0, 1))" },
+	{ "tasks", "follow_up_depth",
+	    "INTEGER NOT NULL DEFAULT 0 CHECK (follow_up_depth >= 0)" },
+	{ "tasks", "dedupe_key", "TEXT" },
+	{ "tasks", "conflict_count", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "merge_failure_count", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "blocked_reason", "TEXT" },
+	{ "tasks", "merge_phase", "TEXT" },
+	{ "tasks", "approved_sha", "TEXT" },
+	{ "tasks", "rebase_attempts", "INTEGER DEFAULT 0" },
+	{ "audit", "actor_type", "TEXT DEFAULT 'human'" },
+	{ "audit", "model", "TEXT" },
+	{ "audit", "category", "TEXT" },
+	{ "audit", "error_code", "TEXT" },
+	{ "audit", "metadata", "TEXT" },
+	{ "audit", "commit_sha", "TEXT" },
+};
+#define PDB_NCOLUMNS	(sizeof(pdb_columns) / sizeof(pdb_columns[0]))
+#define PDB_MIGRATIONS	28	/* the upstream tool's, at v0.18.3 */
+
+/*
+ * What the DB is, for the upgrade: PDB_OURS (no _migrations: made by an
+ * earlier steroids, or empty), PDB_UPSTREAM_ALL (upstream's migrations
+ * 1..28 all recorded), PDB_UPSTREAM_PART (some: that tool migrates it
+ * itself, on its next open).  *missing: columns of pdb_columns not there.
+ */
+#define PDB_OURS		0
+#define PDB_UPSTREAM_ALL	1
+#define PDB_UPSTREAM_PART	2
+
+static int
+pdb_shape(sqlite3 *db, int *kind, int *missing, struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	size_t		 i;
+	int		 rc, n = -1, have;
+
+	*missing = 0;
+	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM _migrations WHERE "
+	    "id BETWEEN 1 AND 28", -1, &stmt, NULL);
+	if (rc == SQLITE_OK) {
+		if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			n = sqlite3_column_int(stmt, 0);
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_ROW)
+			return (st_sql_err(db, rc, err, "cannot read "
+			    "_migrations"));
+	} else if (strstr(sqlite3_errmsg(db), "no such table") == NULL)
+		return (st_sql_err(db, rc, err, "cannot read _migrations"));
+	*kind = n == -1 ? PDB_OURS : n == PDB_MIGRATIONS ? PDB_UPSTREAM_ALL :
+	    PDB_UPSTREAM_PART;
+	for (i = 0; i < PDB_NCOLUMNS; i++) {
+		have = st_sql_has_column(db, pdb_columns[i].table,
+		    pdb_columns[i].column, err);
+		if (have == -1)
+			return (-1);
+		*missing += !have;
+	}
+	return (0);
+}
+
+/*
+ * Bring a project DB to the upstream tool's 028 shape, additively, in
+ * one transaction: one of ours made before (its tables gain the columns,
+ * the other tables and the migration rows, so that tool finds nothing to
+ * migrate: its steps, meeting a column that exists, would skip the rest
+ * of themselves for good), or one it migrated itself with columns left
+ * out.  One it has not finished migrating is its own to migrate: left
+ * alone, and read by its columns.
+ */
+static int
+pdb_upgrade(sqlite3 *db, struct st_error *err)
+{
+	char	 sql[256];
+	size_t	 i;
+	int	 kind, missing, have;
+
+	if (pdb_shape(db, &kind, &missing, err) == -1)
+		return (-1);
+	if (kind == PDB_UPSTREAM_PART ||
+	    (kind == PDB_UPSTREAM_ALL && missing == 0))
+		return (0);		/* the common case: no write lock */
+	if (st_sql_begin(db, err) == -1)
+		return (-1);
+	if (pdb_shape(db, &kind, &missing, err) == -1)
+		goto fail;
+	if (kind == PDB_UPSTREAM_PART ||
+	    (kind == PDB_UPSTREAM_ALL && missing == 0)) {
+		st_sql_rollback(db);
+		return (0);
+	}
+	if (st_sql_exec(db, project_schema, err) == -1)
+		goto fail;
+	for (i = 0; i < PDB_NCOLUMNS; i++) {
+		have = st_sql_has_column(db, pdb_columns[i].table,
+		    pdb_columns[i].column, err);
+		if (have == -1)
+			goto fail;
+		if (have)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
+		    pdb_columns[i].table, pdb_columns[i].column,
+		    pdb_columns[i].decl);
+		if (st_sql_exec(db, sql, err) == -1)
+			goto fail;
+	}
+	if (st_sql_exec(db, project_indexes, err) == -1 ||
+	    (kind == PDB_OURS &&
+	    st_sql_exec(db, project_migrations, err) == -1))
+		goto fail;
+	return (st_sql_commit(db, err));
+fail:
+	st_sql_rollback(db);
+	return (-1);
+}
 
 static int
 db_path(const char *dir, char *buf, size_t len, struct st_error *err)
@@ -117,13 +493,8 @@ st_project_make(const char *in, int *made, struct st_error *err)
 	if (st_sql_open(path, SQLITE_OPEN_READWRITE, ST_BUSY_TIMEOUT_MS, &db,
 	    err) == -1)
 		goto fail;
-	if (st_sql_wal(db, err) == -1 || st_sql_begin(db, err) == -1) {
-		sqlite3_close(db);
-		goto fail;
-	}
-	if (st_sql_exec(db, project_schema, err) == -1 ||
-	    st_sql_commit(db, err) == -1) {
-		st_sql_rollback(db);
+	/* A DB there already is upgraded the same way as on an open. */
+	if (st_sql_wal(db, err) == -1 || pdb_upgrade(db, err) == -1) {
 		sqlite3_close(db);
 		goto fail;
 	}
@@ -172,7 +543,8 @@ st_project_unmake(const char *dir, int made, struct st_error *err)
 }
 
 /*
- * A one-shot reader's connection (ST_PDB_SHMRO with ST_PDB_READONLY):
+ * A one-shot reader's connection (ST_PDB_SHMRO with ST_PDB_READONLY): the
+ * URI of st_sql_uri with
  * SQLite's readonly_shm URI parameter.  A reader alone on a WAL DB
  * otherwise rebuilds the -shm file (ftruncate, a write per page, mmap)
  * each time it opens it: most of the ~250 us a sweep spent per project.
@@ -181,32 +553,6 @@ st_project_unmake(const char *dir, int made, struct st_error *err)
  * "unreliable shm" path); it never writes.  It cannot create a missing
  * -shm: SQLITE_CANTOPEN then, and the caller opens the plain way.
  */
-static int
-pdb_uri(const char *path, char *buf, size_t len)
-{
-	static const char	 hex[] = "0123456789ABCDEF";
-	const unsigned char	*s;
-	size_t			 n;
-
-	n = strlcpy(buf, "file://", len);
-	for (s = (const unsigned char *)path; *s != '\0'; s++) {
-		if (n + 4 >= len)
-			return (-1);
-		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("/-._~", *s) != NULL)
-			buf[n++] = (char)*s;
-		else {
-			buf[n++] = '%';
-			buf[n++] = hex[*s >> 4];
-			buf[n++] = hex[*s & 0xf];
-		}
-	}
-	buf[n] = '\0';
-	if (strlcat(buf, "?readonly_shm=1", len) >= len)
-		return (-1);
-	return (0);
-}
-
 /*
  * A one-shot count (st_project_pending, once per project in a sweep):
  * the connection never leaves that function, so no other thread can use
@@ -225,7 +571,7 @@ pdb_connect(st_pdb *p, const char *path, int flags, struct st_error *err)
 	int	shmro, oflags, oneshot;
 
 	shmro = (flags & ST_PDB_SHMRO) && (flags & ST_PDB_READONLY) &&
-	    pdb_uri(path, uri, sizeof(uri)) == 0;
+	    st_sql_uri(path, "readonly_shm=1", uri, sizeof(uri)) == 0;
 	oneshot = (flags & PDB_ONESHOT) && (flags & ST_PDB_READONLY);
 	oflags = (flags & ST_PDB_READONLY) ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE;
@@ -240,8 +586,8 @@ pdb_connect(st_pdb *p, const char *path, int flags, struct st_error *err)
 		    1, NULL);
 		return (0);
 	}
-	if (st_sql_exec(p->db, "SELECT id, title, status, section_id, "
-	    "failure_count FROM tasks LIMIT 0", err) == -1) {
+	if (st_sql_exec(p->db, "SELECT id, title, status, section_id "
+	    "FROM tasks LIMIT 0", err) == -1) {
 		if (shmro &&
 		    (sqlite3_extended_errcode(p->db) & 0xff) == SQLITE_CANTOPEN) {
 			sqlite3_close(p->db);
@@ -257,9 +603,41 @@ pdb_connect(st_pdb *p, const char *path, int flags, struct st_error *err)
 	return (0);
 }
 
+/* Which of the columns older upstream migrations lack are there. */
+static int
+pdb_detect(st_pdb *p, struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (st_sql_prepare(p->db, "SELECT (SELECT count(*) FROM "
+	    "pragma_table_info('sections') WHERE name = 'skipped'), (SELECT "
+	    "count(*) FROM pragma_table_info('tasks') WHERE name = "
+	    "'description'), (SELECT count(*) FROM pragma_table_info('tasks') "
+	    "WHERE name IN ('failure_count', 'last_failure_at'))", &stmt,
+	    err) == -1)
+		return (-1);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		p->cols = ST_PDB_COLS_KNOWN;
+		if (sqlite3_column_int(stmt, 0) > 0)
+			p->cols |= ST_PDB_HAS_SKIPPED;
+		if (sqlite3_column_int(stmt, 1) > 0)
+			p->cols |= ST_PDB_HAS_DESCRIPTION;
+		if (sqlite3_column_int(stmt, 2) == 2)
+			p->cols |= ST_PDB_HAS_FAILURES;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return (st_sql_err(p->db, rc, err, "cannot read the schema"));
+	return (0);
+}
+
 /*
  * Open a project's DB.  ST_PDB_READONLY for readers; ST_PDB_QUICK for the
  * sweep and the agent, which must not wait long on one locked project.
+ * A writer's open upgrades the DB first where it is ours to (pdb_upgrade);
+ * every open but the one-shot count notes which optional columns exist.
  */
 int
 st_pdb_open(const char *dir, int flags, st_pdb **pp, struct st_error *err)
@@ -270,13 +648,19 @@ st_pdb_open(const char *dir, int flags, st_pdb **pp, struct st_error *err)
 	int		 rc;
 
 	*pp = NULL;
-	if (db_path(dir, path, sizeof(path), err) == -1)
+	if (db_path(dir, path, sizeof(path), err) == -1 ||
+	    st_path_check_db(dir, err) == -1)
 		return (-1);
 	p = st_xcalloc(1, sizeof(*p));
 	strlcpy(p->dir, dir, sizeof(p->dir));
 	if ((rc = pdb_connect(p, path, flags, err)) == -2)
 		rc = pdb_connect(p, path, flags & ~ST_PDB_SHMRO, err);
 	if (rc == -1)
+		goto fail;
+	if (!(flags & ST_PDB_READONLY) && pdb_upgrade(p->db, err) == -1)
+		goto fail;
+	if (!((flags & PDB_ONESHOT) && (flags & ST_PDB_READONLY)) &&
+	    pdb_detect(p, err) == -1)
 		goto fail;
 	*pp = p;
 	return (0);
@@ -338,8 +722,20 @@ st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
 		return (-1);
 	if (*count == 0)
 		return (0);
-	return (pdb_count(p, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
-	    ST_SQL_TASK_WORK, count, err));
+	/*
+	 * Before the upstream tool's migration 008 sections had no skipped
+	 * column: asked only when the statement finds it missing, so the
+	 * one-shot count (which reads no schema of its own) pays nothing.
+	 */
+	if ((p->cols & ST_PDB_COLS_KNOWN) && !(p->cols & ST_PDB_HAS_SKIPPED))
+		return (0);
+	if (pdb_count(p, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
+	    ST_SQL_TASK_WORK, count, err) == 0)
+		return (0);
+	if (strstr(sqlite3_errmsg(p->db), "no such column: s.skipped") == NULL)
+		return (-1);
+	return (pdb_count(p, "SELECT count(*) FROM tasks t WHERE"
+	    ST_SQL_TASK_OPEN, count, err));
 }
 
 int

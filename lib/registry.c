@@ -13,7 +13,19 @@
 
 #define PROJECT_COLUMNS	"path, name, registered_at, last_seen_at, " \
 	"CAST(strftime('%s', 'now') - strftime('%s', last_seen_at) AS INTEGER), " \
-	"enabled, mount_point"
+	"enabled, "
+/* A registry we may not write may lack the column we would have added. */
+#define MOUNT_POINT(g)	((g)->mount_point ? "mount_point" : "NULL")
+
+/* "SELECT <the columns> FROM projects <tail>" (PROJECT_COLUMNS holds %s). */
+static void
+project_sql(st_gdb *g, const char *tail, char *buf, size_t len)
+{
+	strlcpy(buf, "SELECT " PROJECT_COLUMNS, len);
+	strlcat(buf, MOUNT_POINT(g), len);
+	strlcat(buf, " FROM projects ", len);
+	strlcat(buf, tail, len);
+}
 
 static void
 read_project(sqlite3_stmt *stmt, struct st_project *p)
@@ -36,7 +48,8 @@ st_registry_register(st_gdb *g, const char *in, const char *name, char *out,
 	int		 rc;
 
 	if (st_path_canon(in, path, sizeof(path), err) == -1 ||
-	    st_path_check_project(path, err) == -1)
+	    st_path_check_project(path, err) == -1 ||
+	    st_gdb_writable(g, err) == -1)
 		return (-1);
 	if (st_path_mount_point(path, mp, sizeof(mp)) == -1)
 		mp[0] = '\0';
@@ -73,6 +86,8 @@ by_path(st_gdb *g, const char *sql, const char *in, int arg, char *out,
 		return (-1);
 	if (out != NULL)
 		strlcpy(out, path, outlen);
+	if (st_gdb_writable(g, err) == -1)
+		return (-1);
 	if (st_sql_prepare(g->db, sql, &stmt, err) == -1)
 		return (-1);
 	st_sql_bind_path(stmt, 1, path);
@@ -108,13 +123,15 @@ st_registry_list(st_gdb *g, int enabled_only, struct st_project_list *l,
     struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
+	char		 sql[512];
 	size_t		 cap = 0;
 	int		 rc;
 
 	l->v = NULL;
 	l->n = 0;
-	if (st_sql_prepare(g->db, "SELECT " PROJECT_COLUMNS " FROM projects "
-	    "WHERE enabled OR ?1 = 0 ORDER BY path", &stmt, err) == -1)
+	project_sql(g, "WHERE enabled OR ?1 = 0 ORDER BY path", sql,
+	    sizeof(sql));
+	if (st_sql_prepare(g->db, sql, &stmt, err) == -1)
 		return (-1);
 	sqlite3_bind_int(stmt, 1, enabled_only);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -137,7 +154,7 @@ int
 st_registry_get(st_gdb *g, const char *in, struct st_project *p, int *found,
     struct st_error *err)
 {
-	char		 path[PATH_MAX];
+	char		 path[PATH_MAX], sql[512];
 	sqlite3_stmt	*stmt;
 	int		 rc;
 
@@ -145,8 +162,8 @@ st_registry_get(st_gdb *g, const char *in, struct st_project *p, int *found,
 	*found = 0;
 	if (st_path_lookup(in, path, sizeof(path), err) == -1)
 		return (-1);
-	if (st_sql_prepare(g->db, "SELECT " PROJECT_COLUMNS " FROM projects "
-	    "WHERE path = ?1", &stmt, err) == -1)
+	project_sql(g, "WHERE path = ?1", sql, sizeof(sql));
+	if (st_sql_prepare(g->db, sql, &stmt, err) == -1)
 		return (-1);
 	st_sql_bind_path(stmt, 1, path);
 	rc = sqlite3_step(stmt);
@@ -250,15 +267,20 @@ st_registry_prune(st_gdb *g, int dry_run, struct st_prune_list *l,
 {
 	sqlite3_stmt	*sel = NULL, *del = NULL;
 	size_t		 cap = 0, i;
-	char		*path, *mp;
+	char		*path, *mp, sql[128];
 	int		 rc;
 
 	l->v = NULL;
 	l->n = 0;
-	if (st_sql_begin(g->db, err) == -1)
+	/* A dry run only reads: it works on a registry we may not write. */
+	if (!dry_run && st_gdb_writable(g, err) == -1)
 		return (-1);
-	if (st_sql_prepare(g->db, "SELECT path, mount_point FROM projects "
-	    "ORDER BY path", &sel, err) == -1 ||
+	if (st_sql_exec(g->db, dry_run ? "BEGIN" : "BEGIN IMMEDIATE",
+	    err) == -1)
+		return (-1);
+	snprintf(sql, sizeof(sql), "SELECT path, %s FROM projects ORDER BY "
+	    "path", MOUNT_POINT(g));
+	if (st_sql_prepare(g->db, sql, &sel, err) == -1 ||
 	    st_sql_prepare(g->db, "DELETE FROM projects WHERE path = ?1",
 	    &del, err) == -1)
 		goto fail;

@@ -49,6 +49,7 @@ struct runner {
 	st_gdb			*g;
 	st_pdb			*p;
 	int			 lockfd;
+	int			 queue;		/* runner.queue_command */
 	char			 id[37];
 	long			 timeout;
 	long			 max_failures;
@@ -534,6 +535,36 @@ fail:
 	return (-1);
 }
 
+/*
+ * We hold the lock, so another row of ours is a runner that died without
+ * cleaning up (kill -9, OOM, reboot) and goes.  A live runner that takes
+ * no lock (the upstream tool's, st_runner_lockless_state) has the
+ * project all the same: refuse, as a held lock does.
+ */
+static int
+claim_rows(struct runner *r, struct st_error *err)
+{
+	struct st_runner_list	l;
+	size_t			i;
+	int			rc = 0;
+
+	if (st_runners_list(r->g, r->project, &l, err) == -1)
+		return (-1);
+	for (i = 0; i < l.n && rc == 0; i++) {
+		if (l.v[i].id == NULL || strcmp(l.v[i].id, r->id) == 0)
+			continue;
+		if (st_runner_lockless_state(&l.v[i]) == ST_RUNNER_ALIVE)
+			rc = st_seterr(err, ST_ELOCKED, "a runner is already "
+			    "running for %s (pid %ld, the upstream tool's: it "
+			    "takes no runner lock)", r->project,
+			    (long)l.v[i].pid);
+		else
+			rc = st_runner_delete(r->g, l.v[i].id, err);
+	}
+	st_runner_list_free(&l);
+	return (rc);
+}
+
 /* A disabled project finishes its task and stops (SPEC 6). */
 static int
 project_disabled(struct runner *r)
@@ -563,14 +594,17 @@ setup(struct runner *r, struct st_error *err)
 		    strerror(errno)));
 	if (st_config_load(r->project, &cfg, err) == -1)
 		return (-1);
-	if ((cmd = st_config_str(cfg, "runner.command")) == NULL) {
+	if ((cmd = st_config_str(cfg, "runner.queue_command")) != NULL)
+		r->queue = 1;
+	else if ((cmd = st_config_str(cfg, "runner.command")) == NULL) {
 		st_config_free(cfg);
 		return (st_seterr(err, ST_ECONFIG, "runner.command is not set "
 		    "for %s; set it with: steroids config set runner.command "
 		    "'<command>'", r->project));
 	}
 	r->command = st_xstrdup(cmd);
-	r->timeout = st_config_int(cfg, "runner.task_timeout");
+	/* A queue command is one long task: no per-task timeout. */
+	r->timeout = r->queue ? 0 : st_config_int(cfg, "runner.task_timeout");
 	r->max_failures = st_config_int(cfg, "runner.max_failures");
 	interval = st_config_int(cfg, "runner.heartbeat_interval");
 	st_config_free(cfg);
@@ -602,16 +636,24 @@ setup(struct runner *r, struct st_error *err)
 	if (st_gdb_open(&r->g, err) == -1)
 		return (-1);
 	/*
-	 * We hold the lock, so every other row for this project is a
-	 * runner that died without cleaning up (kill -9, OOM, reboot).
+	 * Our row before we look at the others: an upstream runner that
+	 * checks for one after this sees ours and exits; one that registered
+	 * before is found by claim_rows.  In queue mode the command is such
+	 * a runner and would refuse beside our row: the lock stands for us.
 	 */
-	if (st_runner_delete_others(r->g, r->project, NULL, err) == -1 ||
-	    st_runner_insert(r->g, r->project, getpid(), r->id, err) == -1)
+	if (r->queue)
+		st_uuid(r->id);
+	else if (st_runner_insert(r->g, r->project, getpid(), r->id,
+	    err) == -1)
 		return (-1);
-	ev_timer_init(&r->heartbeat, heartbeat_cb, (ev_tstamp)interval,
-	    (ev_tstamp)interval);
-	r->heartbeat.data = r;
-	ev_timer_start(r->loop, &r->heartbeat);
+	if (claim_rows(r, err) == -1)
+		return (-1);
+	if (!r->queue) {
+		ev_timer_init(&r->heartbeat, heartbeat_cb, (ev_tstamp)interval,
+		    (ev_tstamp)interval);
+		r->heartbeat.data = r;
+		ev_timer_start(r->loop, &r->heartbeat);
+	}
 	reap_leftover(r);
 	return (0);
 }
@@ -639,6 +681,48 @@ teardown(struct runner *r)
 }
 
 /*
+ * Queue mode: runner.queue_command works the whole queue itself (the
+ * upstream tool's runner in the foreground, say), run once, as a task
+ * handler is, while we hold the lock.  It exits 0 when it is done; 6 says
+ * another runner has the project, as ours would.
+ */
+static int
+run_queue(struct runner *r, struct st_run_result *res, struct st_error *err)
+{
+	char	result[64];
+	int	logfd;
+
+	if (st_runner_log_open(r->project, ST_RUNNER_LOG_MAX, &logfd,
+	    err) == -1)
+		return (-1);
+	log_line(logfd, "runner %s: queue command: %s", r->id, r->command);
+	setenv("STEROIDS_PROJECT", r->project, 1);
+	setenv("STEROIDS_RUNNER_ID", r->id, 1);
+	if (spawn_handler(r, logfd, err) == -1) {
+		close(logfd);
+		return (-1);
+	}
+	ev_run(r->loop, 0);
+	if (!group_alive(r->pid))
+		handler_forget(r);
+	r->pid = 0;
+	describe(r, result, sizeof(result));
+	log_line(logfd, "runner %s: queue command: %s", r->id, result);
+	close(logfd);
+	if (r->stopping) {
+		res->stop = ST_STOP_SIGNAL;
+		return (0);
+	}
+	if (WIFEXITED(r->wstatus) && WEXITSTATUS(r->wstatus) == 0) {
+		res->stop = ST_STOP_DONE;
+		return (0);
+	}
+	return (st_seterr(err, WIFEXITED(r->wstatus) &&
+	    WEXITSTATUS(r->wstatus) == ST_ELOCKED ? ST_ELOCKED : ST_EGENERAL,
+	    "runner.queue_command for %s: %s", r->project, result));
+}
+
+/*
  * Run a project's queue: 0 when it stopped as asked (no work left,
  * --once, a stop signal, the project disabled), -1 with *err otherwise.
  * project must be canonical.
@@ -661,6 +745,14 @@ st_runner_run(const char *project, const struct st_run_opts *opts,
 		goto out;
 	strlcpy(res->runner_id, r.id, sizeof(res->runner_id));
 	notify(&r, ST_RUN_STARTED, NULL, NULL, NULL, NULL);
+	if (r.queue) {
+		if (project_disabled(&r))
+			res->stop = ST_STOP_DISABLED;
+		else if (run_queue(&r, res, err) == -1)
+			goto out;
+		rc = 0;
+		goto out;
+	}
 	for (;;) {
 		/* Take a stop signal that came between tasks. */
 		ev_run(r.loop, EVRUN_NOWAIT);

@@ -6,16 +6,33 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "st-int.h"
 
+/* The upstream tool's "active": heartbeat_at > datetime('now','-5 minutes'). */
+#define FRESH_SQL	"COALESCE(datetime(heartbeat_at) > " \
+	"datetime('now', '-300 seconds'), 0)"
+
 #define RUNNER_COLUMNS	"id, status, pid, project_path, current_task_id, " \
 	"started_at, heartbeat_at, " \
-	"CAST(strftime('%s', 'now') - strftime('%s', heartbeat_at) AS INTEGER)"
+	"CAST(strftime('%s', 'now') - strftime('%s', heartbeat_at) AS INTEGER), " \
+	"COALESCE(CAST(strftime('%s', started_at) AS INTEGER), 0), " FRESH_SQL
+
+/*
+ * A row's writer wrote started_at after it started, within WRITER_STARTUP
+ * (the upstream tool's daemon starts node and asks npm first); a process
+ * that started more than WRITER_SLACK after started_at (whole seconds
+ * both, and the boot time they are computed from) came after the writer:
+ * its PID is a reused one.
+ */
+#define WRITER_SLACK	2
+#define WRITER_STARTUP	300
 
 /* A random (version 4) UUID. */
 void
@@ -31,6 +48,64 @@ st_uuid(char out[37])
 	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/*
+ * The upstream tool runs a project's tasks in parallel sessions by
+ * default: each workstream runner's row names its clone of the project
+ * and a parallel_session_id, whose parallel_sessions row names the
+ * project.  Those tables are the upstream tool's; without them, none.
+ */
+#define SESSION_SQL	", (SELECT ps.project_path FROM parallel_sessions ps " \
+	"WHERE ps.id = runners.parallel_session_id)"
+#define LIST_WHERE	" FROM runners WHERE ?1 IS NULL OR project_path = ?1 " \
+	"OR (project_path IS NOT NULL AND " FRESH_SQL ") ORDER BY " \
+	"project_path, started_at"
+
+/* The project a row is of: its session's, or its own path. */
+const char *
+st_runner_project(const struct st_runner *r)
+{
+	return (r->session_project != NULL ? r->session_project :
+	    r->project_path);
+}
+
+static void
+runner_free(struct st_runner *r)
+{
+	free(r->session_project);
+	free(r->id);
+	free(r->status);
+	free(r->project_path);
+	free(r->current_task_id);
+	free(r->started_at);
+	free(r->heartbeat_at);
+}
+
+/*
+ * Is r a row of project (canonical)?  Ours write the canonical path, as
+ * both tools register projects; the upstream tool's daemon writes the
+ * path it was given, resolved but with symlinks kept.  So another
+ * spelling counts when it resolves to project: asked only of a live
+ * runner's row (st_runner_lockless_state), whose folder is there, so
+ * resolving it cannot hang on a dead mount the way a stale row's might.
+ */
+static int
+same_project(const struct st_runner *r, const char *project)
+{
+	const char	*path = st_runner_project(r);
+	char		 real[PATH_MAX];
+
+	if (path == NULL)
+		return (0);
+	if (strcmp(path, project) == 0)
+		return (1);
+	return (r->fresh && st_runner_lockless_state(r) == ST_RUNNER_ALIVE &&
+	    realpath(path, real) != NULL && strcmp(real, project) == 0);
+}
+
+/*
+ * The rows of a project (NULL: all); a project's are matched by its
+ * canonical path, or another spelling of it (same_project).
+ */
 int
 st_runners_list(st_gdb *g, const char *project, struct st_runner_list *l,
     struct st_error *err)
@@ -42,9 +117,15 @@ st_runners_list(st_gdb *g, const char *project, struct st_runner_list *l,
 
 	l->v = NULL;
 	l->n = 0;
-	if (st_sql_prepare(g->db, "SELECT " RUNNER_COLUMNS " FROM runners "
-	    "WHERE ?1 IS NULL OR project_path = ?1 ORDER BY project_path, "
-	    "started_at", &stmt, err) == -1)
+	/*
+	 * Fresh rows of other paths: maybe another spelling, or a session's
+	 * (same_project).  The session's project where the upstream tool's
+	 * tables are there.
+	 */
+	if (sqlite3_prepare_v2(g->db, "SELECT " RUNNER_COLUMNS SESSION_SQL
+	    LIST_WHERE, -1, &stmt, NULL) != SQLITE_OK &&
+	    st_sql_prepare(g->db, "SELECT " RUNNER_COLUMNS ", NULL" LIST_WHERE,
+	    &stmt, err) == -1)
 		return (-1);
 	st_sql_bind_path(stmt, 1, project);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -61,6 +142,13 @@ st_runners_list(st_gdb *g, const char *project, struct st_runner_list *l,
 		r->started_at = st_sql_strdup(stmt, 5);
 		r->heartbeat_at = st_sql_strdup(stmt, 6);
 		r->heartbeat_age = (long)sqlite3_column_int64(stmt, 7);
+		r->started_epoch = (long long)sqlite3_column_int64(stmt, 8);
+		r->fresh = sqlite3_column_int(stmt, 9) != 0;
+		r->session_project = st_sql_strdup(stmt, 10);
+		if (project != NULL && !same_project(r, project)) {
+			runner_free(r);
+			l->n--;
+		}
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE) {
@@ -75,14 +163,8 @@ st_runner_list_free(struct st_runner_list *l)
 {
 	size_t	i;
 
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].id);
-		free(l->v[i].status);
-		free(l->v[i].project_path);
-		free(l->v[i].current_task_id);
-		free(l->v[i].started_at);
-		free(l->v[i].heartbeat_at);
-	}
+	for (i = 0; i < l->n; i++)
+		runner_free(&l->v[i]);
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
@@ -141,25 +223,6 @@ st_runner_delete(st_gdb *g, const char *id, struct st_error *err)
 }
 
 /*
- * Delete a project's rows but keep's (NULL: all).  Only for a caller that
- * holds the project's runner lock: then no other row can be alive.
- */
-int
-st_runner_delete_others(st_gdb *g, const char *project, const char *keep,
-    struct st_error *err)
-{
-	sqlite3_stmt	*stmt;
-
-	if (st_sql_prepare(g->db, "DELETE FROM runners WHERE project_path = ?1 "
-	    "AND (?2 IS NULL OR id <> ?2)", &stmt, err) == -1)
-		return (-1);
-	st_sql_bind_path(stmt, 1, project);
-	if (keep != NULL)
-		sqlite3_bind_text(stmt, 2, keep, -1, SQLITE_TRANSIENT);
-	return (st_sql_done(stmt, "cannot delete runners", err));
-}
-
-/*
  * Is a runner's heartbeat older than secs?  Compared by SQLite, never in
  * C, and through datetime(): a heartbeat in ISO form ('T', 'Z', as the
  * upstream tool wrote them into the same DB) is never compared as text,
@@ -213,9 +276,75 @@ st_runner_holds_lock(const struct st_runner *r)
 }
 
 /*
+ * Is r->pid still the process that wrote r?  1 yes; 0 no: gone, or a
+ * reused PID (started after the row, or long before it); -1 cannot tell
+ * (no start times on this system, or no started_at in the row).  A clock
+ * stepped since the process started shifts its start as computed here
+ * (Linux: from the boot time): a step beyond the slack reads as reused.
+ */
+int
+st_runner_writer(const struct st_runner *r)
+{
+	time_t	start;
+
+	switch (st_proc_start_time(r->pid, &start)) {
+	case -1:
+		return (0);
+	case 0:
+		return (-1);
+	}
+	if (r->started_epoch <= 0)
+		return (-1);
+	if ((long long)start > r->started_epoch + WRITER_SLACK ||
+	    (long long)start < r->started_epoch - WRITER_STARTUP)
+		return (0);
+	return (1);
+}
+
+/*
+ * A row judged as the upstream tool's runners must be, which take no
+ * lock (SPEC 7): alive when its writer is (or cannot be told from a
+ * reused PID) and its heartbeat is within ST_RUNNER_FRESH; stale when
+ * its writer lives but has not beaten for that long, which the upstream
+ * tool counts as no runner; dead otherwise.  Its process is never ours
+ * to signal.
+ */
+int
+st_runner_lockless_state(const struct st_runner *r)
+{
+	if (r->pid <= 0 || st_runner_writer(r) == 0)
+		return (ST_RUNNER_DEAD);
+	return (r->fresh ? ST_RUNNER_ALIVE : ST_RUNNER_STALE);
+}
+
+/*
+ * Is a runner that takes no lock live for project (canonical)?  *pid its
+ * PID, or 0; the row of except (the caller's own) aside.
+ */
+int
+st_runner_lockless_live(st_gdb *g, const char *project, pid_t except,
+    pid_t *pid, struct st_error *err)
+{
+	struct st_runner_list	l;
+	size_t			i;
+
+	*pid = 0;
+	if (st_runners_list(g, project, &l, err) == -1)
+		return (-1);
+	for (i = 0; i < l.n && *pid == 0; i++)
+		if (l.v[i].pid != except &&
+		    st_runner_lockless_state(&l.v[i]) == ST_RUNNER_ALIVE)
+			*pid = l.v[i].pid;
+	st_runner_list_free(&l);
+	return (0);
+}
+
+/*
  * Alive, stale or dead (enum st_runner_state).  Staleness is the
  * heartbeat's age against runner.stale_timeout of its project (the global
  * value when the project's config cannot be read), compared by SQLite.
+ * A row whose process holds no lock is judged as the upstream tool's
+ * (st_runner_lockless_state).
  */
 int
 st_runner_state(st_gdb *g, const struct st_runner *r, int *state,
@@ -227,8 +356,10 @@ st_runner_state(st_gdb *g, const struct st_runner *r, int *state,
 	int		 stale;
 
 	*state = ST_RUNNER_DEAD;
-	if (!st_runner_holds_lock(r))
+	if (!st_runner_holds_lock(r)) {
+		*state = st_runner_lockless_state(r);
 		return (0);
+	}
 	if (st_config_load(r->project_path, &cfg, &cerr) == -1 &&
 	    st_config_load(NULL, &cfg, &cerr) == -1)
 		secs = strtol(st_config_default("runner.stale_timeout"), NULL,

@@ -176,6 +176,84 @@ st_fix_mode(const char *path, mode_t mode, struct st_error *err)
 }
 
 /*
+ * Take away the bits of a file's mode outside mask, never add any: a
+ * file or folder its owner made read-only stays read-only (a registry we
+ * may not write is read, not made writable).  A missing file is fine,
+ * and so is a read-only filesystem, where nothing can change it anyway.
+ */
+int
+st_tighten_mode(const char *path, mode_t mask, struct st_error *err)
+{
+	struct stat	sb;
+	mode_t		mode;
+
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return (0);
+		return (st_seterr(err, ST_EPERM, "%s: %s", path,
+		    strerror(errno)));
+	}
+	mode = sb.st_mode & 07777;
+	if ((mode & ~mask) != 0 && chmod(path, mode & mask) == -1 &&
+	    errno != EROFS)
+		return (st_seterr(err, ST_EPERM, "%s: cannot set mode %04o: %s",
+		    path, (unsigned)(mode & mask), strerror(errno)));
+	return (0);
+}
+
+/* 1 if table has the column, 0 if not (or no such table), -1 on error. */
+int
+st_sql_has_column(sqlite3 *db, const char *table, const char *column,
+    struct st_error *err)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (st_sql_prepare(db, "SELECT 1 FROM pragma_table_info(?1) WHERE "
+	    "name = ?2", &stmt, err) == -1)
+		return (-1);
+	sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, column, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return (1);
+	if (rc == SQLITE_DONE)
+		return (0);
+	return (st_sql_err(db, rc, err, "cannot read the schema"));
+}
+
+/*
+ * A file: URI for path, percent-encoded, with the query params (no '?')
+ * appended; -1 if it does not fit.
+ */
+int
+st_sql_uri(const char *path, const char *params, char *buf, size_t len)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*s;
+	size_t			 n;
+
+	n = strlcpy(buf, "file://", len);
+	for (s = (const unsigned char *)path; *s != '\0'; s++) {
+		if (n + 4 >= len)
+			return (-1);
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("/-._~", *s) != NULL)
+			buf[n++] = (char)*s;
+		else {
+			buf[n++] = '%';
+			buf[n++] = hex[*s >> 4];
+			buf[n++] = hex[*s & 0xf];
+		}
+	}
+	buf[n] = '\0';
+	if (strlcat(buf, "?", len) >= len || strlcat(buf, params, len) >= len)
+		return (-1);
+	return (0);
+}
+
+/*
  * Step a statement that returns no rows and finalize it: 0, or -1 with
  * an error that says what could not be done.
  */

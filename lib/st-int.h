@@ -31,13 +31,21 @@
 struct st_gdb {
 	sqlite3	*db;
 	char	 home[PATH_MAX];
+	int	 readonly;	/* we may not write it: opened read only */
+	int	 mount_point;	/* projects.mount_point is there */
 };
 
 struct st_pdb {
 	sqlite3		*db;
 	sqlite3_stmt	*counts;	/* st_task_counts's, kept */
 	char		 dir[PATH_MAX];
+	int		 cols;		/* ST_PDB_HAS_*: columns there */
 };
+/* Columns a project at an older upstream migration lacks (its 008, 009, 015). */
+#define ST_PDB_COLS_KNOWN	0x1	/* cols was read (not a one-shot) */
+#define ST_PDB_HAS_SKIPPED	0x2	/* sections.skipped */
+#define ST_PDB_HAS_FAILURES	0x4	/* failure_count, last_failure_at */
+#define ST_PDB_HAS_DESCRIPTION	0x8	/* tasks.description */
 
 /* xmalloc.c */
 void	*st_xmalloc(size_t);
@@ -60,7 +68,20 @@ int	 st_sql_done(sqlite3_stmt *, const char *, struct st_error *);
 char	*st_sql_strdup(sqlite3_stmt *, int);
 int	 st_sql_bind_path(sqlite3_stmt *, int, const char *);
 int	 st_fix_mode(const char *, mode_t, struct st_error *);
+int	 st_tighten_mode(const char *, mode_t, struct st_error *);
+int	 st_sql_has_column(sqlite3 *, const char *, const char *,
+	    struct st_error *);
+int	 st_sql_uri(const char *, const char *, char *, size_t);
 int	 st_sql_wal(sqlite3 *, struct st_error *);
+
+/* globaldb.c */
+int	 st_gdb_writable(st_gdb *, struct st_error *);
+
+/* paths.c */
+struct stat;
+int	 st_file_judge(const char *, const struct stat *, struct st_error *);
+int	 st_file_open(const char *, int *, struct st_error *);
+int	 st_path_check_db(const char *, struct st_error *);
 
 /* pgroup.c */
 int	 st_pgroup_marked(pid_t, const char *, const char *);

@@ -3,7 +3,9 @@
  *
  * Every function that can fail returns 0 on success and -1 on failure with
  * *err filled in (a code from enum st_code and one line of text).  Nothing
- * here prints or exits.  Handles are opaque.
+ * here prints or exits, but for out of memory: that prints one line and
+ * aborts (xmalloc.c), so no caller has a half-made result to clean up.
+ * Handles are opaque.
  *
  * Process-wide: the first DB open turns SQLite's memory statistics off
  * (SQLITE_CONFIG_MEMSTATUS), unless SQLite was in use before (sql.c).
@@ -17,6 +19,17 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * What this header declares is the library's ABI; everything else in it
+ * is built hidden (-fvisibility=hidden), st-int.h included.
+ */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
+/* This header's release; st_version() says the linked library's. */
+#define ST_VERSION	"0.1.0"
 
 /* Exit codes, shared with the upstream tool. */
 enum st_code {
@@ -58,6 +71,7 @@ int	 st_path_is_mounted(const char *);
 size_t	 st_utf8_len(const char *);
 int	 st_utf8_c1(const char *);
 void	 st_path_display(const char *, char *, size_t);
+void	 st_escape(const char *, char *, size_t);
 
 /* globaldb.c */
 #define ST_GLOBAL_SCHEMA_VERSION	3
@@ -157,6 +171,9 @@ void	 st_lock_release(int);
 int	 st_pid_alive(pid_t);
 pid_t	 st_pid_read(int);
 
+/* proc.c */
+int	 st_proc_start_time(pid_t, time_t *);
+
 /* runners.c */
 struct st_runner {
 	char	*id;
@@ -167,6 +184,9 @@ struct st_runner {
 	char	*started_at;
 	char	*heartbeat_at;
 	long	 heartbeat_age;		/* seconds, computed by SQLite */
+	long long started_epoch;	/* started_at, UTC epoch; 0 unknown */
+	int	 fresh;			/* heartbeat within ST_RUNNER_FRESH */
+	char	*session_project;	/* upstream's parallel session's, or NULL */
 };
 struct st_runner_list {
 	struct st_runner	*v;
@@ -181,8 +201,6 @@ int	 st_runner_insert(st_gdb *, const char *, pid_t, char [37],
 int	 st_runner_heartbeat(st_gdb *, const char *, const char *,
 	    const char *, struct st_error *);
 int	 st_runner_delete(st_gdb *, const char *, struct st_error *);
-int	 st_runner_delete_others(st_gdb *, const char *, const char *,
-	    struct st_error *);
 int	 st_runner_stale(st_gdb *, const char *, long, int *,
 	    struct st_error *);
 enum st_runner_state {
@@ -192,6 +210,16 @@ enum st_runner_state {
 };
 /* 1 holds its lock, 0 not, -1 cannot tell (lock unreadable, PID alive). */
 int	 st_runner_holds_lock(const struct st_runner *);
+/*
+ * A row judged without the lock (the upstream tool's runners take none):
+ * its writer alive and its heartbeat fresh by the upstream tool's rule.
+ */
+#define ST_RUNNER_FRESH		300	/* s: the upstream tool's 5 minutes */
+const char *st_runner_project(const struct st_runner *);
+int	 st_runner_writer(const struct st_runner *);
+int	 st_runner_lockless_state(const struct st_runner *);
+int	 st_runner_lockless_live(st_gdb *, const char *, pid_t, pid_t *,
+	    struct st_error *);
 int	 st_runner_state(st_gdb *, const struct st_runner *, int *,
 	    struct st_error *);
 const char *st_runner_state_name(int);
@@ -379,7 +407,13 @@ void	 st_sweep_list_free(struct st_sweep_list *);
 int	 st_cron_entry(char **, struct st_error *);
 int	 st_cron_install(int *, char **, struct st_error *);
 int	 st_cron_uninstall(int *, struct st_error *);
-int	 st_cron_status(int *, char **, struct st_error *);
+/* What the upstream tool writes above its line (its own is the entry). */
+#define ST_CRON_UPSTREAM_MARKER	"# steroids-runners-wakeup"
+int	 st_cron_status(int *, char **, char **, struct st_error *);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,7 @@ struct runstate {
 	size_t	 cleaned;		/* rows deleted (or to delete, dry) */
 	int	 held;		/* the runner lock is held */
 	pid_t	 running;		/* a live, healthy runner, or 0 */
+	pid_t	 lockless;		/* a live runner without the lock */
 	pid_t	 killed;		/* a hung runner stopped (or to stop) */
 };
 
@@ -217,7 +218,8 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
 	}
 	if ((global != NULL ? st_config_load_over(global, path, &cfg, &e) :
 	    st_config_load(path, &cfg, &e)) == -1) {
-		pr->status = PROBE_BROKEN;
+		/* A config that others can write is unsafe, not broken. */
+		pr->status = e.code == ST_EPERM ? PROBE_UNSAFE : PROBE_BROKEN;
 		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
 		return;
 	}
@@ -594,16 +596,25 @@ rowpaths_load(st_gdb *g, struct rowpaths *rp)
 {
 	struct st_error		e;
 	struct st_runner_list	l;
+	const char		*path;
+	char			real[PATH_MAX];
 	size_t			i;
 
 	rp->v = NULL;
 	rp->n = 0;
 	if (st_runners_list(g, NULL, &l, &e) == -1)
 		return (-1);
-	rp->v = st_xcalloc(l.n == 0 ? 1 : l.n, sizeof(*rp->v));
-	for (i = 0; i < l.n; i++)
-		if (l.v[i].project_path != NULL)
-			rp->v[rp->n++] = st_xstrdup(l.v[i].project_path);
+	rp->v = st_xcalloc(l.n == 0 ? 1 : l.n * 2, sizeof(*rp->v));
+	for (i = 0; i < l.n; i++) {
+		if ((path = st_runner_project(&l.v[i])) == NULL)
+			continue;
+		rp->v[rp->n++] = st_xstrdup(path);
+		/* A live one's other spelling (st_runners_list) is its project. */
+		if (l.v[i].fresh && st_runner_lockless_state(&l.v[i]) ==
+		    ST_RUNNER_ALIVE && realpath(path, real) != NULL &&
+		    strcmp(real, path) != 0)
+			rp->v[rp->n++] = st_xstrdup(real);
+	}
 	st_runner_list_free(&l);
 	qsort(rp->v, rp->n, sizeof(*rp->v), cmp_path);
 	return (0);
@@ -620,9 +631,11 @@ rowpaths_free(struct rowpaths *rp)
 }
 
 /*
- * The runner rows of a project against its lock, which is the truth: a
- * row whose process is dead, or whose project lock is free, or whose pid
- * is not the lock holder's (a reused pid), is deleted.  The holder's row
+ * The runner rows of a project against its lock, which is the truth for
+ * ours: a row that is not the holder's is deleted unless it is a live
+ * runner that takes no lock (the upstream tool's: its writer alive, not a
+ * reused pid, its heartbeat within 5 minutes; st_runner_lockless_state),
+ * which counts as the project's runner and is never signalled.  The holder's row
  * with a heartbeat older than stale_timeout (compared by SQLite) is a
  * hung runner: stopped and its row deleted.  A held lock with no row is
  * a runner all the same (starting, or a foreground loop).  A held lock
@@ -662,12 +675,23 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 				mine = r;
 			continue;
 		}
+		/*
+		 * Not the holder's: the upstream tool's runners take no lock,
+		 * and one is live by its own rule (never signalled by us).
+		 */
+		if (st_runner_lockless_state(r) == ST_RUNNER_ALIVE) {
+			if (rs->lockless == 0)
+				rs->lockless = r->pid;
+			continue;
+		}
 		if (!dry && st_runner_delete(g, r->id, err) == -1)
 			goto fail;
 		rs->cleaned++;
 	}
-	if (!held)
+	if (!held) {
+		rs->running = rs->lockless;
 		goto out;
+	}
 	rs->running = holder;
 	if (holder == 0 || mine == NULL || stale_timeout <= 0)
 		goto out;
@@ -685,7 +709,7 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 			goto fail;
 	}
 	rs->killed = mine->pid;
-	rs->running = 0;
+	rs->running = rs->lockless;
 	rs->held = 0;
 out:
 	st_runner_list_free(&l);
@@ -784,8 +808,9 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
 		    "would stop" : "stopped", (long)rs.killed);
 	}
 	if (rs.running != 0) {
-		add_note(reason, rlen, "runner running (pid %ld)",
-		    (long)rs.running);
+		add_note(reason, rlen, "runner running (pid %ld%s)",
+		    (long)rs.running, rs.running == rs.lockless ? ", the "
+		    "upstream tool's: it takes no runner lock" : "");
 		res->pid = rs.running;
 		return;
 	}

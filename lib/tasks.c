@@ -17,9 +17,6 @@ const char *const st_task_statuses[ST_TASK_NSTATUS] = {
 	"skipped"
 };
 
-#define TASK_COLUMNS	"t.id, t.title, t.description, t.status, " \
-	"t.section_id, s.name, t.failure_count, t.last_failure_at, " \
-	"t.created_at, t.updated_at"
 #define TASK_FROM	ST_SQL_TASK_FROM
 /*
  * Sections by position, tasks without one (or with a lost one) last.
@@ -27,6 +24,32 @@ const char *const st_task_statuses[ST_TASK_NSTATUS] = {
  */
 #define TASK_ORDER	"s.position IS NULL, s.position, " \
 	"COALESCE(datetime(t.created_at), t.created_at), t.rowid"
+
+/*
+ * "SELECT <a task's columns> FROM tasks t LEFT JOIN sections s WHERE
+ * <where> <tail>", each of the columns a project at an older upstream
+ * migration lacks read as its default.
+ */
+static void
+task_select(st_pdb *p, const char *where, const char *tail, char *buf,
+    size_t len)
+{
+	snprintf(buf, len, "SELECT t.id, t.title, %s, t.status, t.section_id, "
+	    "s.name, %s, %s, t.created_at, t.updated_at" TASK_FROM " WHERE "
+	    "(%s) %s",
+	    (p->cols & ST_PDB_HAS_DESCRIPTION) ? "t.description" : "NULL",
+	    (p->cols & ST_PDB_HAS_FAILURES) ? "t.failure_count" : "0",
+	    (p->cols & ST_PDB_HAS_FAILURES) ? "t.last_failure_at" : "NULL",
+	    where, tail);
+}
+
+/* Pending work (ST_SQL_TASK_WORK), where sections have no skipped yet. */
+static const char *
+task_work(st_pdb *p)
+{
+	return ((p->cols & ST_PDB_HAS_SKIPPED) ? ST_SQL_TASK_WORK :
+	    ST_SQL_TASK_OPEN);
+}
 
 int
 st_task_status_valid(const char *s)
@@ -133,9 +156,11 @@ audit(sqlite3 *db, const char *task, const char *from, const char *to,
 {
 	sqlite3_stmt	*stmt;
 
+	/* actor is NOT NULL in the upstream tool's audit. */
 	if (st_sql_prepare(db, "INSERT INTO audit (task_id, from_status, "
 	    "to_status, actor, actor_type, notes, created_at) VALUES (?1, ?2, "
-	    "?3, ?4, ?5, ?6, datetime('now'))", &stmt, err) == -1)
+	    "?3, COALESCE(?4, 'steroids'), ?5, ?6, datetime('now'))", &stmt,
+	    err) == -1)
 		return (-1);
 	sqlite3_bind_text(stmt, 1, task, -1, SQLITE_TRANSIENT);
 	if (from != NULL)
@@ -161,7 +186,7 @@ st_task_add(st_pdb *p, const char *title, const char *section,
     char id[37], struct st_error *err)
 {
 	sqlite3_stmt	*stmt = NULL;
-	char		 sid[37];
+	char		 sid[37], sql[256];
 	int		 rc;
 
 	if (title == NULL || *title == '\0')
@@ -177,15 +202,23 @@ st_task_add(st_pdb *p, const char *title, const char *section,
 		return (st_seterr(err, ST_EARGS, "the description is too long "
 		    "(%zu bytes, limit %d)", strlen(description),
 		    ST_TASK_DESC_MAX));
+	if (description != NULL && !(p->cols & ST_PDB_HAS_DESCRIPTION))
+		return (st_seterr(err, ST_ECONFIG, "%s/" ST_PROJECT_DIR ": "
+		    "this project's database has no task descriptions yet (the "
+		    "upstream tool adds them when it next opens it); add the "
+		    "task without --description", p->dir));
 	if (st_sql_begin(p->db, err) == -1)
 		return (-1);
 	if (section != NULL && section_id(p->db, section, sid, err) == -1)
 		goto fail;
 	st_uuid(id);
-	if (st_sql_prepare(p->db, "INSERT INTO tasks (id, title, description, "
-	    "status, section_id, failure_count, created_at, updated_at) "
-	    "VALUES (?1, ?2, ?3, 'pending', ?4, 0, datetime('now'), "
-	    "datetime('now'))", &stmt, err) == -1)
+	/* Every other column of the upstream tool's tasks has a default. */
+	snprintf(sql, sizeof(sql), "INSERT INTO tasks (id, title, status, "
+	    "section_id, created_at, updated_at%s) VALUES (?1, ?2, 'pending', "
+	    "?4, datetime('now'), datetime('now')%s)",
+	    (p->cols & ST_PDB_HAS_DESCRIPTION) ? ", description" : "",
+	    (p->cols & ST_PDB_HAS_DESCRIPTION) ? ", ?3" : "");
+	if (st_sql_prepare(p->db, sql, &stmt, err) == -1)
 		goto fail;
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, title, -1, SQLITE_TRANSIENT);
@@ -214,6 +247,7 @@ st_task_list(st_pdb *p, const char *status, struct st_task_list *l,
     struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
+	char		 sql[1024];
 	size_t		 cap = 0;
 	int		 rc;
 
@@ -221,9 +255,9 @@ st_task_list(st_pdb *p, const char *status, struct st_task_list *l,
 	l->n = 0;
 	if (status != NULL && st_task_status_check(status, err) == -1)
 		return (-1);
-	if (st_sql_prepare(p->db, "SELECT " TASK_COLUMNS TASK_FROM " WHERE "
-	    "?1 IS NULL OR t.status = ?1 ORDER BY " TASK_ORDER, &stmt,
-	    err) == -1)
+	task_select(p, "?1 IS NULL OR t.status = ?1", "ORDER BY " TASK_ORDER,
+	    sql, sizeof(sql));
+	if (st_sql_prepare(p->db, sql, &stmt, err) == -1)
 		return (-1);
 	if (status != NULL)
 		sqlite3_bind_text(stmt, 1, status, -1, SQLITE_TRANSIENT);
@@ -252,16 +286,20 @@ st_task_get(st_pdb *p, const char *id, struct st_task *t,
     struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
+	char		 sql[2048], prefix[1024];
 	int		 rc, n = 0;
 
 	memset(t, 0, sizeof(*t));
 	if (id == NULL || *id == '\0')
 		return (st_seterr(err, ST_EARGS, "empty task id"));
-	if (st_sql_prepare(p->db, "SELECT " TASK_COLUMNS TASK_FROM " WHERE "
-	    "t.id = ?1 UNION ALL SELECT * FROM (SELECT " TASK_COLUMNS TASK_FROM
-	    " WHERE substr(t.id, 1, length(?1)) = ?1 AND t.id <> ?1 AND NOT "
-	    "EXISTS (SELECT 1 FROM tasks WHERE id = ?1) LIMIT 2)", &stmt,
-	    err) == -1)
+	task_select(p, "substr(t.id, 1, length(?1)) = ?1 AND t.id <> ?1 AND NOT "
+	    "EXISTS (SELECT 1 FROM tasks WHERE id = ?1)", "LIMIT 2", prefix,
+	    sizeof(prefix));
+	task_select(p, "t.id = ?1", "UNION ALL SELECT * FROM (", sql,
+	    sizeof(sql));
+	strlcat(sql, prefix, sizeof(sql));
+	strlcat(sql, ")", sizeof(sql));
+	if (st_sql_prepare(p->db, sql, &stmt, err) == -1)
 		return (-1);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -286,16 +324,18 @@ st_task_get(st_pdb *p, const char *id, struct st_task *t,
 
 /* The current status of a task inside a transaction; NULL if none. */
 static char *
-current_status(sqlite3 *db, const char *id, long *failures,
+current_status(st_pdb *p, const char *id, long *failures,
     struct st_error *err, int *rcp)
 {
+	sqlite3		*db = p->db;
 	sqlite3_stmt	*stmt;
 	char		*s = NULL;
 	int		 rc;
 
 	*rcp = -1;
-	if (st_sql_prepare(db, "SELECT status, failure_count FROM tasks WHERE "
-	    "id = ?1", &stmt, err) == -1)
+	if (st_sql_prepare(db, (p->cols & ST_PDB_HAS_FAILURES) ? "SELECT "
+	    "status, failure_count FROM tasks WHERE id = ?1" : "SELECT status, "
+	    "0 FROM tasks WHERE id = ?1", &stmt, err) == -1)
 		return (NULL);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(stmt);
@@ -315,19 +355,23 @@ current_status(sqlite3 *db, const char *id, long *failures,
 }
 
 static int
-write_status(sqlite3 *db, const char *id, const char *status, int failed,
+write_status(st_pdb *p, const char *id, const char *status, int failed,
     struct st_error *err)
 {
 	sqlite3_stmt	*stmt;
 
-	if (st_sql_prepare(db, "UPDATE tasks SET status = ?2, updated_at = "
-	    "datetime('now'), failure_count = failure_count + ?3, "
-	    "last_failure_at = CASE WHEN ?3 THEN datetime('now') ELSE "
-	    "last_failure_at END WHERE id = ?1", &stmt, err) == -1)
+	/* Where failures have no columns yet, only the status changes. */
+	if (st_sql_prepare(p->db, (p->cols & ST_PDB_HAS_FAILURES) ? "UPDATE "
+	    "tasks SET status = ?2, updated_at = datetime('now'), "
+	    "failure_count = failure_count + ?3, last_failure_at = CASE WHEN "
+	    "?3 THEN datetime('now') ELSE last_failure_at END WHERE id = ?1" :
+	    "UPDATE tasks SET status = ?2, updated_at = datetime('now') WHERE "
+	    "id = ?1", &stmt, err) == -1)
 		return (-1);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, status, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(stmt, 3, failed ? 1 : 0);
+	if (p->cols & ST_PDB_HAS_FAILURES)
+		sqlite3_bind_int(stmt, 3, failed ? 1 : 0);
 	return (st_sql_done(stmt, "cannot update task", err));
 }
 
@@ -347,13 +391,13 @@ st_task_set_status(st_pdb *p, const char *id, const char *status,
 		return (-1);
 	if (st_sql_begin(p->db, err) == -1)
 		return (-1);
-	old = current_status(p->db, id, NULL, err, &rc);
+	old = current_status(p, id, NULL, err, &rc);
 	if (old == NULL)
 		goto fail;
 	if (from != NULL)
 		strlcpy(from, old, ST_TASK_STATUS_LEN);
 	if (strcmp(old, status) != 0 &&
-	    (write_status(p->db, id, status, 0, err) == -1 ||
+	    (write_status(p, id, status, 0, err) == -1 ||
 	    audit(p->db, id, old, status, actor, actor_type, notes, err) == -1))
 		goto fail;
 	free(old);
@@ -375,17 +419,19 @@ action_for(const char *status)
 }
 
 static int
-select_next(sqlite3 *db, struct st_task *t, int *found, struct st_error *err)
+select_next(st_pdb *p, struct st_task *t, int *found, struct st_error *err)
 {
+	sqlite3		*db = p->db;
 	sqlite3_stmt	*stmt;
+	char		 sql[1024];
 	int		 rc;
 
 	*found = 0;
 	memset(t, 0, sizeof(*t));
-	if (st_sql_prepare(db, "SELECT " TASK_COLUMNS TASK_FROM " WHERE "
-	    ST_SQL_TASK_WORK " ORDER BY CASE t.status WHEN 'review' THEN 0 "
-	    "WHEN 'in_progress' THEN 1 ELSE 2 END, " TASK_ORDER " LIMIT 1",
-	    &stmt, err) == -1)
+	task_select(p, task_work(p), "ORDER BY CASE t.status WHEN 'review' "
+	    "THEN 0 WHEN 'in_progress' THEN 1 ELSE 2 END, " TASK_ORDER
+	    " LIMIT 1", sql, sizeof(sql));
+	if (st_sql_prepare(db, sql, &stmt, err) == -1)
 		return (-1);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -406,7 +452,7 @@ int
 st_task_next(st_pdb *p, struct st_task *t, const char **action, int *found,
     struct st_error *err)
 {
-	if (select_next(p->db, t, found, err) == -1)
+	if (select_next(p, t, found, err) == -1)
 		return (-1);
 	if (action != NULL)
 		*action = *found ? action_for(t->status) : NULL;
@@ -429,7 +475,7 @@ st_task_claim(st_pdb *p, const char *actor, struct st_task *t,
 	*found = 0;
 	if (st_sql_begin(p->db, err) == -1)
 		return (-1);
-	if (select_next(p->db, t, found, err) == -1)
+	if (select_next(p, t, found, err) == -1)
 		goto fail;
 	if (!*found) {
 		st_sql_rollback(p->db);
@@ -438,7 +484,7 @@ st_task_claim(st_pdb *p, const char *actor, struct st_task *t,
 	}
 	act = action_for(t->status);
 	snprintf(notes, sizeof(notes), "runner: %s", act);
-	if (write_status(p->db, t->id, "in_progress", 0, err) == -1 ||
+	if (write_status(p, t->id, "in_progress", 0, err) == -1 ||
 	    audit(p->db, t->id, t->status, "in_progress", actor, "runner",
 	    notes, err) == -1)
 		goto fail;
@@ -479,7 +525,7 @@ st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
 
 	if (st_sql_begin(p->db, err) == -1)
 		return (-1);
-	if ((old = current_status(p->db, id, &failures, err, &rc)) == NULL)
+	if ((old = current_status(p, id, &failures, err, &rc)) == NULL)
 		goto fail;
 	if (strcmp(old, "in_progress") == 0 ||
 	    (failed && strcmp(old, "pending") == 0)) {
@@ -488,7 +534,13 @@ st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
 			next = "completed";
 			break;
 		case ST_TASK_FAILED:
-			next = failures + 1 >= max_failures ? "failed" :
+			/*
+			 * Where failures cannot be counted (no failure_count
+			 * before the upstream tool's 009) the first is the
+			 * last: retrying uncounted would never end.
+			 */
+			next = failures + 1 >= max_failures ||
+			    !(p->cols & ST_PDB_HAS_FAILURES) ? "failed" :
 			    "pending";
 			break;
 		default:
@@ -499,11 +551,11 @@ st_task_finish(st_pdb *p, const char *id, int outcome, long max_failures,
 	if (next != NULL && strcmp(next, old) == 0)
 		next = NULL;
 	if (next != NULL) {
-		if (write_status(p->db, id, next, failed, err) == -1 ||
+		if (write_status(p, id, next, failed, err) == -1 ||
 		    audit(p->db, id, old, next, actor, "runner", notes,
 		    err) == -1)
 			goto fail;
-	} else if (failed && write_status(p->db, id, old, 1, err) == -1)
+	} else if (failed && write_status(p, id, old, 1, err) == -1)
 		goto fail;
 	if (to != NULL)
 		strlcpy(to, next != NULL ? next : old, ST_TASK_STATUS_LEN);

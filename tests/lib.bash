@@ -17,6 +17,8 @@ setup_home() {
 	unset NO_COLOR STEROIDS_JSON STEROIDS_LOOP_COMMAND
 	TEST_PIDS=()
 	TEST_MOUNTS=()
+	# Folders made here are projects: not group-writable under umask 002.
+	umask 022
 }
 
 # Remember a PID to kill (with its process group if it leads one) at the end.
@@ -101,6 +103,7 @@ wait_for() {
 # Exit-code check after `run --separate-stderr`: status CODE, exactly one
 # line on stderr ("steroids: ..."), and it matches the glob PATTERN if given.
 expect_status() {
+	# shellcheck disable=SC2053 # $2 is a glob pattern
 	if [ "$status" -ne "$1" ] || [ "${#stderr_lines[@]}" -ne 1 ] ||
 	    [[ "$stderr" != "steroids: "?* ]] ||
 	    { [ -n "${2:-}" ] && [[ "$stderr" != $2 ]]; }; then
@@ -139,6 +142,17 @@ state_of() {
 	sqlite3 :memory: "SELECT json_extract(value, '\$.state')
 	    FROM json_each(readfile('$TEST_ROOT/out.json'), '\$.data')
 	    WHERE json_extract(value, '\$.id') = '$1'"
+}
+
+# hang_probe DIR: the sweep's check of project DIR blocks, as a read on a
+# dead mount would: the probe opens the runner lock for reading, here a
+# fifo, and that waits for a writer.  (Not the config: it is opened
+# O_NONBLOCK and a fifo there is refused at once.)  Make it while no sweep
+# runs: a sweep that had the probe's answer already reads the lock itself,
+# and so does an agent looking at a project (at its start, on events).
+hang_probe() {
+	rm -f "$1/.steroids/runner.lock"
+	mkfifo "$1/.steroids/runner.lock"
 }
 
 # set_config DIR KEY VALUE: a key in the project's .steroids/config.

@@ -5,9 +5,10 @@
 # does not need the bash-completion helpers.
 
 _steroids_global_opts='-h --help -j --json -q --quiet -v --verbose --no-color'
-_steroids_keys='runner.command runner.task_timeout runner.max_failures
-	runner.heartbeat_interval runner.stale_timeout agent.sweep_interval
-	agent.backoff_initial agent.backoff_max agent.poll_interval'
+_steroids_keys='runner.command runner.queue_command runner.task_timeout
+	runner.max_failures runner.heartbeat_interval runner.stale_timeout
+	agent.sweep_interval agent.backoff_initial agent.backoff_max
+	agent.poll_interval'
 _steroids_statuses='pending in_progress review completed failed disputed
 	skipped'
 
@@ -17,7 +18,7 @@ _steroids_subcommands()
 	case $1 in
 	projects)	echo 'list add remove enable disable prune' ;;
 	tasks)		echo 'add list update' ;;
-	runners)	echo 'list stop wakeup cron' ;;
+	runners)	echo 'list stop logs wakeup cron' ;;
 	agent)		echo 'start stop status' ;;
 	config)		echo 'get set' ;;
 	esac
@@ -37,6 +38,7 @@ _steroids_options()
 	'tasks update')	echo '--status --project' ;;
 	loop)		echo '--project --once --dry-run' ;;
 	'runners stop')	echo '--project --id --all --force' ;;
+	'runners logs')	echo '--project --follow -n' ;;
 	'runners wakeup')	echo '--dry-run' ;;
 	'config get' | 'config set')	echo '-g --global -p --project' ;;
 	esac

@@ -70,7 +70,7 @@ status_value() {
 # status_is KEY OP VALUE: test(1) on a value of agent.status, read anew.
 status_is() {
 	[ -f "$STEROIDS_HOME/agent.status" ] &&
-	    [ "$(status_value "$1")" "$2" "$3" ]
+	    test "$(status_value "$1")" "$2" "$3"
 }
 
 # Live fake runners holding the lock of project $1.
@@ -115,6 +115,19 @@ use_consume() {
 	[ "$(starts)" -eq 1 ]
 	wait_for 3 status_is runners = 1
 	[ "$(status_value starts)" -eq 1 ]
+}
+
+@test "agent: a path with a newline logs on one line, escaped" {
+	local p="$TEST_ROOT/two"$'\n'"lines: started a runner (pid 1)"
+	new_project "$p"
+	start_agent
+	add_task "$p" one
+	wait_for 5 starts_at_least 1
+	wait_for 3 grep -qF "two\\nlines: started a runner (pid 1): started a runner (pid " \
+	    "$TEST_ROOT/agent.log"
+	# Unescaped, the name's second half would stand as a line of its own.
+	run grep -c '^lines: started' "$TEST_ROOT/agent.log"
+	[ "$output" -eq 0 ]
 }
 
 @test "agent: a project added after the agent started is watched at once" {
@@ -168,7 +181,7 @@ completed_is() {
 	# The 4th run is counted when it holds the lock, a moment before it
 	# completes its task.
 	wait_for 5 completed_is 4
-	! grep 'starting again in' "$TEST_ROOT/agent.log"
+	! grep 'starting again in' "$TEST_ROOT/agent.log" || false
 	grep -q 'exited 1 with 1 task(s) left; starting again$' \
 	    "$TEST_ROOT/agent.log"
 	agent_alive
@@ -200,7 +213,8 @@ completed_is() {
 	sleep 6
 	# Starts at 0, 1, 3, (7) s: without backoff there would be hundreds.
 	n=$(starts)
-	[ "$n" -ge 2 ] && [ "$n" -le 4 ]
+	[ "$n" -ge 2 ]
+	[ "$n" -le 4 ]
 	grep -q 'starting again in 4s' "$TEST_ROOT/agent.log"
 	wait_for 3 status_is backoff = 1
 	agent_alive
@@ -219,13 +233,14 @@ completed_is() {
 	# Backoff 1, 2, 4, 8 s: starts at 0, 1, 3, 7 s.  A sweep every second
 	# that ignored it would start one a second.
 	n=$(starts)
-	[ "$n" -ge 2 ] && [ "$n" -le 4 ]
+	[ "$n" -ge 2 ]
+	[ "$n" -le 4 ]
 	# Each start keeps to the schedule: the kth no sooner than 2^(k-1)-1 s.
 	awk -v t0="$first" '$1 == "started" {
 		k++; if ($2 - t0 < 2 ^ (k - 1) - 2) { print "start " k " at +" $2 - t0; exit 1 }
 	}' "$RUNS"
 	grep -q 'not started: in crash-loop backoff' "$TEST_ROOT/agent.log"
-	! grep -q 'starting again in 16s' "$TEST_ROOT/agent.log"
+	! grep -q 'starting again in 16s' "$TEST_ROOT/agent.log" || false
 	agent_alive
 }
 
@@ -278,7 +293,8 @@ log_has() {
 	sleep 4
 	# Once at once, then 1, 2, 4 s apart: not a start every few ms.
 	n=$(starts)
-	[ "$n" -ge 2 ] && [ "$n" -le 5 ]
+	[ "$n" -ge 2 ]
+	[ "$n" -le 5 ]
 	grep -q 'exited 6 with 1 task(s) left; starting again in 2s' \
 	    "$TEST_ROOT/agent.log"
 }
@@ -564,7 +580,7 @@ agent_project_dbs() {
 		track_pid $!
 	done
 	max=0 own=0
-	for k in $(seq 1 40); do
+	for _ in $(seq 1 40); do
 		n=$(agent_project_dbs "$AGENT_PID")
 		[ "$n" -gt "$max" ] && max=$n
 		# The agent itself never opens one: its workers do (SPEC 8).
@@ -681,14 +697,17 @@ no_zombies_of() {
 @test "agent: every child is reaped: sweep probes (one timed out) and runners" {
 	[ -r "/proc/$$/stat" ] || skip "no /proc"
 	export FAKE_RUNNER_SLEEP=1 FAKE_RUNNER_EXIT=0
-	global_config agent.sweep_interval 1
 	new_project "$TEST_ROOT/ok"
 	new_project "$TEST_ROOT/hung"
 	new_project "$TEST_ROOT/idle"
 	add_task "$TEST_ROOT/ok" one
-	# The probe of this one blocks opening its config: killed after 2 s.
-	mkfifo "$TEST_ROOT/hung/.steroids/config"
 	start_agent
+	# The probe of this one blocks (hang_probe): killed after 2 s.  Made
+	# once the sweep at start is over, then sweeps every second.
+	wait_for 10 status_is last_sweep -gt 0
+	hang_probe "$TEST_ROOT/hung"
+	global_config agent.sweep_interval 1
+	kill -HUP "$AGENT_PID"
 	wait_for 10 grep -q 'hung: skipped no answer within' "$TEST_ROOT/agent.log"
 	wait_for 10 starts_at_least 3
 	# A zombie is there for a moment at most; one that stays is a leak.
@@ -862,7 +881,7 @@ gone() {
 }
 
 # hung_projects N: N registered projects hung_1 ... whose sweep probe
-# blocks opening its config (a fifo) until it is killed after 2 s; the
+# blocks (hang_probe) until it is killed after 2 s; the
 # registry's order (by path) sweeps them before a project named "ok".
 hung_projects() {
 	local i
@@ -874,20 +893,22 @@ hung_projects() {
 hang_projects() {
 	local i
 	for i in $(seq "$1"); do
-		rm -f "$TEST_ROOT/hung_$i/.steroids/config"
-		mkfifo "$TEST_ROOT/hung_$i/.steroids/config"
+		hang_probe "$TEST_ROOT/hung_$i"
 	done
 }
 
 @test "agent: a sweep stuck on hung projects does not delay another project's runner" {
 	[ -r "/proc/$$/stat" ] || skip "no /proc"
-	global_config agent.sweep_interval 1
 	hung_projects 6
 	new_project "$TEST_ROOT/ok"
 	start_agent
-	# Hung only now, so the sweep at start was quick; the next one is
-	# stuck 6 x 2 s, and a blocking sweep would serve no event for 12 s.
+	# Hung only now, once the sweep at start is over (hang_probe); the
+	# next one is stuck 6 x 2 s, and a blocking sweep would serve no
+	# event for 12 s.
+	wait_for 10 status_is last_sweep -gt 0
 	hang_projects 6
+	global_config agent.sweep_interval 1
+	kill -HUP "$AGENT_PID"
 	wait_for 10 has_fifo_probe "$AGENT_PID"
 	add_task "$TEST_ROOT/ok" one
 	wait_for 4 starts_at_least 1
@@ -905,14 +926,16 @@ hang_projects() {
 
 @test "agent: SIGTERM during a stuck sweep exits at once and leaves no probe" {
 	[ -r "/proc/$$/stat" ] || skip "no /proc"
-	global_config agent.sweep_interval 1
 	hung_projects 6
 	new_project "$TEST_ROOT/ok"
 	add_task "$TEST_ROOT/ok" one
 	start_agent
 	wait_for 5 starts_at_least 1
 	runner=$(awk '$1 == "started" { print $3; exit }' "$RUNS")
+	wait_for 10 status_is last_sweep -gt 0
 	hang_projects 6
+	global_config agent.sweep_interval 1
+	kill -HUP "$AGENT_PID"
 	wait_for 10 has_fifo_probe "$AGENT_PID"
 	probes=$(fifo_probes "$AGENT_PID")
 	for p in $probes; do
@@ -954,7 +977,8 @@ hang_projects() {
 	[ "$status" -eq 7 ]
 	run "$STEROIDS" agent stop
 	[ "$status" -eq 0 ]
-	! kill -0 "$pid" 2>/dev/null
+	# stop returns once agent.pid is released, the agent's last act.
+	wait_for 2 gone "$pid"
 	run "$STEROIDS" agent status
 	[ "$status" -eq 1 ]
 }

@@ -83,12 +83,50 @@ entry() {
 }
 
 @test "uninstall leaves another tool's wakeup line alone" {
-	printf '*/5 * * * * /opt/other/steroids runners wakeup --quiet\n' > "$FAKE_CRONTAB"
-	cp "$FAKE_CRONTAB" "$TEST_ROOT/orig"
 	"$STEROIDS" runners cron install >/dev/null
+	printf '*/5 * * * * /opt/other/steroids runners wakeup --quiet\n' >> "$FAKE_CRONTAB"
 	[ "$(grep -c 'runners wakeup' "$FAKE_CRONTAB")" -eq 2 ]
 	"$STEROIDS" runners cron uninstall >/dev/null
+	[ "$(cat "$FAKE_CRONTAB")" = '*/5 * * * * /opt/other/steroids runners wakeup --quiet' ]
+}
+
+# The upstream tool's own line: its marker and its entry (bare name, as
+# its documentation gives it, or the path it found).
+@test "upstream's wakeup line: status names it, install adds no second sweep (exit 6)" {
+	printf 'MAILTO=me\n# steroids-runners-wakeup\n* * * * * steroids runners wakeup --quiet\n' > "$FAKE_CRONTAB"
+	cp "$FAKE_CRONTAB" "$TEST_ROOT/orig"
+	run "$STEROIDS" runners cron status
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "not installed" ]
+	[ "${lines[1]}" = "upstream's wakeup line is installed:" ]
+	[ "${lines[2]}" = "* * * * * steroids runners wakeup --quiet" ]
+	run "$STEROIDS" runners cron status --json
+	[[ "$output" == *'"installed":false,"line":null,"upstream":"* * * * * steroids runners wakeup --quiet"'* ]]
+	run --separate-stderr "$STEROIDS" runners cron install
+	expect_status 6 "*upstream steroids tool's wakeup*steroids runners wakeup --quiet*not adding a second sweep*"
 	diff "$TEST_ROOT/orig" "$FAKE_CRONTAB"
+	# Its line by absolute path is the same line.
+	printf '# steroids-runners-wakeup\n* * * * * /usr/local/bin/steroids runners wakeup --quiet\n' > "$FAKE_CRONTAB"
+	run --separate-stderr "$STEROIDS" runners cron install
+	expect_status 6
+	[ "$(grep -c 'runners wakeup' "$FAKE_CRONTAB")" -eq 1 ]
+	# Gone (or only commented out), ours goes in.
+	printf '# * * * * * steroids runners wakeup --quiet\n' > "$FAKE_CRONTAB"
+	run "$STEROIDS" runners cron install
+	[ "$status" -eq 0 ]
+	[[ "$output" == Installed* ]]
+	run "$STEROIDS" runners cron status
+	[ "${lines[0]}" = installed ]
+	[[ "$output" != *"upstream's"* ]]
+}
+
+@test "ours installed, then upstream's added: status says both" {
+	"$STEROIDS" runners cron install >/dev/null
+	printf '* * * * * steroids runners wakeup --quiet\n' >> "$FAKE_CRONTAB"
+	run "$STEROIDS" runners cron status
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = installed ]
+	[ "${lines[2]}" = "upstream's wakeup line is installed:" ]
 }
 
 @test "without STEROIDS_HOME set the line carries none; a changed line is replaced" {
@@ -152,7 +190,8 @@ entry() {
 	SH
 	chmod +x "$TEST_ROOT/bin/crontab"
 	run --separate-stderr "$STEROIDS" runners cron install
-	[ "$status" -ne 0 ] && [ "$status" -lt 128 ]
+	[ "$status" -ne 0 ]
+	[ "$status" -lt 128 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ "$stderr" == *"cannot write the table"* ]]
 	[ "$(cksum <"$FAKE_CRONTAB")" = "$before" ]

@@ -61,6 +61,7 @@ teardown() {
 	exec "$REAL_STEROIDS" "$@"
 	SH
 	chmod +x "$TEST_ROOT/broken"
+	# shellcheck disable=SC2097,SC2098 # the script reads both
 	REAL_STEROIDS=$STEROIDS STEROIDS="$TEST_ROOT/broken" \
 	    run --separate-stderr sh "$top_srcdir/contrib/demo.sh"
 	[ "$status" -eq 5 ]

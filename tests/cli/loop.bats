@@ -25,6 +25,7 @@ handler() {
 }
 
 # start_loop ARGS...: a runner in the background (LOOP_PID).
+# shellcheck disable=SC2120 # callers may pass loop options
 start_loop() {
 	"$STEROIDS" loop --project "$P" "$@" >"$TEST_ROOT/loop.out" 2>&1 3>&- &
 	LOOP_PID=$!

@@ -120,11 +120,11 @@ start_agent() {
 
 @test "SPEC 11.4: a wakeup started while a real one runs exits 0 at once; the first finishes" {
 	export STEROIDS_LOOP_COMMAND="$FAKE"
-	# Five projects whose config blocks (a fifo): the first sweep takes
+	# Five projects whose check blocks (hang_probe): the first sweep takes
 	# the probe time on each, about 10 s, holding wakeup.lock throughout.
 	for i in 1 2 3 4 5; do
 		new_project "$TEST_ROOT/hung$i"
-		mkfifo "$TEST_ROOT/hung$i/.steroids/config"
+		hang_probe "$TEST_ROOT/hung$i"
 	done
 	new_project "$TEST_ROOT/ok"
 	add_task "$TEST_ROOT/ok" t
@@ -217,7 +217,9 @@ start_agent() {
 		[ "$(action_of "$P")" = "none|runner running (pid $LOOP_PID)|$LOOP_PID" ]
 	done
 	start_agent
-	grep -q "adopted the runner with pid $LOOP_PID" "$TEST_ROOT/agent.log"
+	# Adopted from its first sweep's results, in its loop: after the
+	# status file start_agent waits for.
+	wait_for 5 grep -q "adopted the runner with pid $LOOP_PID" "$TEST_ROOT/agent.log"
 	# New work while it runs: the agent sees the change, starts nothing.
 	steroids tasks add two --project "$P" >/dev/null
 	sleep 2
@@ -267,7 +269,8 @@ start_agent() {
 }
 
 @test "SPEC 11.9: the tests' HOME and STEROIDS_HOME are temporary, and the registry is written only there" {
-	[ -n "$TEST_ROOT" ] && [ -d "$TEST_ROOT" ]
+	[ -n "$TEST_ROOT" ]
+	[ -d "$TEST_ROOT" ]
 	[[ "$STEROIDS_HOME" == "$TEST_ROOT"/* ]]
 	[[ "$HOME" == "$TEST_ROOT"/* ]]
 	real=$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)
@@ -284,7 +287,7 @@ start_agent() {
 	[ ! -e "$STEROIDS_HOME" ]
 	[ ! -e "$TEST_ROOT/.steroids" ]
 	[ "$(sqlite3 "$HOME/.steroids/steroids.db" "SELECT path FROM projects")" = "$TEST_ROOT/p" ]
-	STEROIDS_HOME= run steroids projects list
+	STEROIDS_HOME='' run steroids projects list
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"$TEST_ROOT/p"* ]]
 	STEROIDS_HOME=rel run --separate-stderr steroids projects list
@@ -319,7 +322,8 @@ start_agent() {
 	sleep 6
 	# Starts at 0, 1, 3, (7) s: without backoff there would be hundreds.
 	n=$(spawned)
-	[ "$n" -ge 2 ] && [ "$n" -le 4 ]
+	[ "$n" -ge 2 ]
+	[ "$n" -le 4 ]
 	grep -q 'starting again in 4s' "$TEST_ROOT/agent.log"
 	kill -0 "$AGENT_PID"
 }

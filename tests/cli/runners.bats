@@ -20,6 +20,7 @@ handler() {
 	set_config "$P" runner.command "exec sh $TEST_ROOT/handler.sh"
 }
 
+# shellcheck disable=SC2120 # callers may pass loop options
 start_loop() {
 	"$STEROIDS" loop --project "$P" "$@" >"$TEST_ROOT/loop.out" 2>&1 3>&- &
 	LOOP_PID=$!
@@ -30,10 +31,11 @@ has_row() {
 	[ "$(gdb "SELECT count(*) FROM runners WHERE current_task_id IS NOT NULL")" -ge 1 ]
 }
 
-# fake_row ID PID [PROJECT]: a runners row as a dead or foreign runner left it.
+# fake_row ID PID [PROJECT [STARTED_SQL]]: a runners row as a dead or
+# foreign runner left it.
 fake_row() {
 	gdb "INSERT INTO runners (id, status, pid, project_path, started_at, heartbeat_at)
-	    VALUES ('$1', 'running', $2, '${3:-$P}', datetime('now'), datetime('now'))"
+	    VALUES ('$1', 'running', $2, '${3:-$P}', ${4:-datetime('now')}, datetime('now'))"
 }
 
 # A process that holds the project's lock like a runner, writes its PID
@@ -80,8 +82,9 @@ start_stubborn() {
 	Q="$TEST_ROOT/other"
 	new_project "$Q"
 	fake_row gone-pid "$gone"
-	# A live PID that is not a runner (a reused PID) is dead too.
-	fake_row reused-pid "$live" "$Q"
+	# A live PID that is not a runner (a reused PID: started after the
+	# row was written) is dead too.
+	fake_row reused-pid "$live" "$Q" "datetime('now', '-1 hour')"
 	steroids tasks add work --project "$P" >/dev/null
 	handler "while [ ! -e $TEST_ROOT/go ]; do sleep 0.05; done"
 	start_loop

@@ -99,7 +99,7 @@ lines|backend" ]
 	steroids tasks add "t" >/dev/null
 	id=$(pdb "$P" "SELECT id FROM tasks")
 	before=$(pdb "$P" .dump)
-	run --separate-stderr steroids tasks update "$id" --status done
+	run --separate-stderr steroids tasks update "$id" --status "done"
 	expect_status 2 "*unknown status 'done'*"
 	run --separate-stderr steroids tasks list --status bogus
 	expect_status 2 "*unknown status 'bogus'*"

@@ -170,8 +170,9 @@ lock_held() {
 @test "rows of dead runners and of free locks are cleaned" {
 	new_project "$TEST_ROOT/p"
 	dead=$(sh -c 'echo $$')
-	# A dead pid, and a live pid (ours) whose project lock is free.
-	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at) VALUES ('dead1', 'running', $dead, '$TEST_ROOT/p', datetime('now')), ('nolock', 'running', $$, '$TEST_ROOT/p', datetime('now'))"
+	# A dead pid, and a live pid (ours) whose project lock is free and
+	# that started after the row was written (a reused pid).
+	sqlite3 "$GDB" "INSERT INTO runners (id, status, pid, project_path, started_at) VALUES ('dead1', 'running', $dead, '$TEST_ROOT/p', datetime('now')), ('nolock', 'running', $$, '$TEST_ROOT/p', datetime('now', '-1 hour'))"
 	run "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]
 	[ "$(action_of "$TEST_ROOT/p")" = "cleaned|removed 2 dead runner rows; no pending work|None" ]
@@ -327,9 +328,7 @@ lock_held() {
 	new_project "$TEST_ROOT/ok"
 	add_task "$TEST_ROOT/hung" "t"
 	add_task "$TEST_ROOT/ok" "t"
-	# Opening a fifo for reading blocks until a writer comes: as a read
-	# on a dead mount would.
-	mkfifo "$TEST_ROOT/hung/.steroids/config"
+	hang_probe "$TEST_ROOT/hung"
 	start=$(date +%s)
 	run "$STEROIDS" runners wakeup --json
 	took=$(( $(date +%s) - start ))
@@ -354,7 +353,7 @@ fifo_child() {
 @test "a wakeup killed while its probe hangs takes the probe with it (Linux)" {
 	[ "$(uname -s)" = Linux ] || skip "PR_SET_PDEATHSIG is Linux's; elsewhere the probe's alarm bounds it"
 	new_project "$TEST_ROOT/hung"
-	mkfifo "$TEST_ROOT/hung/.steroids/config"
+	hang_probe "$TEST_ROOT/hung"
 	"$STEROIDS" runners wakeup --quiet 3>&- &
 	sweeper=$!
 	track_pid "$sweeper"
@@ -372,7 +371,7 @@ fifo_child() {
 		new_project "$TEST_ROOT/$p"
 		add_task "$TEST_ROOT/$p" "t"
 	done
-	mkfifo "$TEST_ROOT/c/.steroids/config"
+	hang_probe "$TEST_ROOT/c"
 	start=$(date +%s)
 	run "$STEROIDS" runners wakeup --json
 	took=$(( $(date +%s) - start ))
@@ -397,7 +396,8 @@ fifo_child() {
 	for i in 000 051 101 149; do
 		add_task "$TEST_ROOT/p$i" "t$i"
 	done
-	mkfifo "$TEST_ROOT/p050/.steroids/config" "$TEST_ROOT/p100/.steroids/config"
+	hang_probe "$TEST_ROOT/p050"
+	hang_probe "$TEST_ROOT/p100"
 	start=$(date +%s)
 	run "$STEROIDS" runners wakeup --json
 	took=$(( $(date +%s) - start ))
@@ -568,7 +568,7 @@ spawned_at() {
 		add_task "$TEST_ROOT/$p" "t"
 	done
 	# p1 costs the probe's 2 s; the previous sweep stopped before p2.
-	mkfifo "$TEST_ROOT/p1/.steroids/config"
+	hang_probe "$TEST_ROOT/p1"
 	printf '%s' "$TEST_ROOT/p2" > "$STEROIDS_HOME/wakeup.lock"
 	run "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]

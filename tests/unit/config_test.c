@@ -5,7 +5,82 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
+
 #include "unit.h"
+
+/*
+ * The library's fstat(2), stat(2) and lstat(2) come here: the program's
+ * definitions win in the dynamic link.  Armed (arm_swap), the first of
+ * them to look at the file then at swap_path renames another file over
+ * that path right after the look: a swap between the check and the use.
+ */
+static const char	*swap_path, *swap_with;
+static struct stat	 swap_orig;
+static int		 swaps;
+
+static void
+after_look(int rc, const struct stat *sb)
+{
+	const char	*path = swap_path;
+
+	if (rc == 0 && path != NULL && sb->st_dev == swap_orig.st_dev &&
+	    sb->st_ino == swap_orig.st_ino) {
+		swap_path = NULL;
+		assert_int_equal(rename(swap_with, path), 0);
+		swaps++;
+	}
+}
+
+int
+fstat(int fd, struct stat *sb)
+{
+	static int	(*real)(int, struct stat *);
+	int		  rc;
+
+	if (real == NULL)
+		real = (int (*)(int, struct stat *))dlsym(RTLD_NEXT, "fstat");
+	rc = real(fd, sb);
+	after_look(rc, sb);
+	return (rc);
+}
+
+int
+stat(const char *restrict path, struct stat *restrict sb)
+{
+	static int	(*real)(const char *, struct stat *);
+	int		  rc;
+
+	if (real == NULL)
+		real = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT,
+		    "stat");
+	rc = real(path, sb);
+	after_look(rc, sb);
+	return (rc);
+}
+
+int
+lstat(const char *restrict path, struct stat *restrict sb)
+{
+	static int	(*real)(const char *, struct stat *);
+	int		  rc;
+
+	if (real == NULL)
+		real = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT,
+		    "lstat");
+	rc = real(path, sb);
+	after_look(rc, sb);
+	return (rc);
+}
+
+static void
+arm_swap(const char *path, const char *with)
+{
+	swap_path = NULL;
+	assert_int_equal(lstat(path, &swap_orig), 0);
+	swap_with = with;
+	swap_path = path;
+}
 
 static void
 global_file(const struct unit *u, char *buf, size_t len)
@@ -222,6 +297,101 @@ test_unreadable(void **state)
 	}
 }
 
+/* Loading fails with PERMISSION_DENIED, the message holding needle. */
+static void
+load_refused(const char *project, const char *needle)
+{
+	struct st_error	 err;
+	st_config	*cfg;
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(st_config_load(project, &cfg, &err), -1);
+	assert_null(cfg);
+	assert_int_equal(err.code, ST_EPERM);
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("'%s' lacks '%s'", err.msg, needle);
+}
+
+static void
+write_mode(const char *path, const char *text, mode_t mode)
+{
+	unit_write(path, text);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/*
+ * A config others can write, or can have placed, is refused: its
+ * runner.command would run as us.  A fifo is refused at once.
+ */
+static void
+test_unsafe_refused(void **state)
+{
+	struct unit	*u = *state;
+	st_config	*cfg;
+	char		 pf[PATH_MAX], dir[PATH_MAX], other[PATH_MAX];
+
+	project_file(u, dir, sizeof(dir), pf, sizeof(pf));
+	write_mode(pf, "runner.command = x\n", 0666);
+	load_refused(dir, "writable by group or others; fix with: chmod go-w");
+	assert_int_equal(chmod(pf, 0620), 0);
+	load_refused(dir, pf);
+	assert_int_equal(chmod(pf, 0644), 0);
+	cfg = load_ok(dir);
+	st_config_free(cfg);
+
+	/* A symbolic link, even to a file of ours, is not followed. */
+	snprintf(other, sizeof(other), "%s/mine", u->root);
+	write_mode(other, "runner.command = x\n", 0600);
+	assert_int_equal(unlink(pf), 0);
+	assert_int_equal(symlink(other, pf), 0);
+	load_refused(dir, "symbolic link");
+
+	assert_int_equal(unlink(pf), 0);
+	assert_int_equal(mkfifo(pf, 0600), 0);
+	load_fails(dir, pf, "not a regular file", NULL);
+
+	if (geteuid() == 0) {
+		/* Root can make a file of another user; root's own pass. */
+		assert_int_equal(unlink(pf), 0);
+		write_mode(pf, "runner.command = x\n", 0644);
+		assert_int_equal(chown(pf, 65534, (gid_t)-1), 0);
+		load_refused(dir, "owned by uid 65534, not by you");
+	}
+}
+
+/* What is judged is what is read: the fstat is of the open file. */
+static void
+test_swap_after_check(void **state)
+{
+	struct unit	*u = *state;
+	st_config	*cfg;
+	char		 pf[PATH_MAX], dir[PATH_MAX], evil[PATH_MAX];
+	char		 good[PATH_MAX];
+
+	project_file(u, dir, sizeof(dir), pf, sizeof(pf));
+	snprintf(evil, sizeof(evil), "%s/.steroids/evil", dir);
+	snprintf(good, sizeof(good), "%s/.steroids/good", dir);
+	write_mode(pf, "runner.command = judged\n", 0600);
+	write_mode(evil, "runner.command = swapped in\n", 0666);
+
+	/* A good file judged, another swapped in after: the judged one. */
+	swaps = 0;
+	arm_swap(pf, evil);
+	cfg = load_ok(dir);
+	assert_int_equal(swaps, 1);
+	assert_string_equal(st_config_str(cfg, "runner.command"), "judged");
+	st_config_free(cfg);
+
+	/* A bad file judged, a good one swapped in after: refused. */
+	write_mode(good, "runner.command = fine\n", 0600);
+	arm_swap(pf, good);
+	load_refused(dir, "writable by group or others");
+	assert_int_equal(swaps, 2);
+	cfg = load_ok(dir);
+	assert_string_equal(st_config_str(cfg, "runner.command"), "fine");
+	st_config_free(cfg);
+}
+
 static void
 test_nul_byte(void **state)
 {
@@ -351,6 +521,23 @@ test_set_refuses_bad_input(void **state)
 	assert_non_null(strstr(err.msg, gf));
 }
 
+/* Setting a key never copies what another user could have written. */
+static void
+test_set_refuses_unsafe(void **state)
+{
+	struct unit	*u = *state;
+	struct st_error	 err;
+	char		 gf[PATH_MAX];
+
+	global_file(u, gf, sizeof(gf));
+	write_mode(gf, "runner.command = theirs\n", 0666);
+	assert_int_equal(st_config_set(gf, "runner.task_timeout", "5", &err),
+	    -1);
+	assert_int_equal(err.code, ST_EPERM);
+	assert_non_null(strstr(err.msg, "chmod go-w"));
+	assert_file(gf, "runner.command = theirs\n");
+}
+
 int
 main(void)
 {
@@ -363,6 +550,9 @@ main(void)
 		st_test(test_nul_byte),
 		st_test(test_set_keeps_other_lines),
 		st_test(test_set_refuses_bad_input),
+		st_test(test_unsafe_refused),
+		st_test(test_swap_after_check),
+		st_test(test_set_refuses_unsafe),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -280,27 +280,152 @@ test_newer_version_left_alone(void **state)
 	assert_int_equal(unit_count(db, "SELECT count(*) FROM projects"), 1);
 }
 
-/* Newer, and without a table we need: refuse clearly, change nothing. */
+/*
+ * Newer, and without a table we need: added beside what is there, the
+ * version kept (a number says nothing of the columns; SPEC 3).
+ */
 static void
 test_newer_version_missing_tables(void **state)
 {
 	struct unit	*u = *state;
-	struct st_error	 err;
 	st_gdb		*g;
 	char		 db[PATH_MAX];
 
 	seed(u, "global-v1.sql", "UPDATE _global_schema SET value = '9' WHERE "
 	    "key = 'version'");
 	db_file(u, db, sizeof(db));
-	assert_int_equal(st_gdb_open(&g, &err), -1);
-	assert_null(g);
-	assert_int_equal(err.code, ST_ECONFIG);
-	assert_non_null(strstr(err.msg, "9"));
-	assert_non_null(strstr(err.msg, "upgrade steroids"));
-	assert_table(db, "projects", 0);
+	open_ok(&g);
+	assert_version(g, 9);
+	st_gdb_close(g);
+	assert_table(db, "projects", 1);
+	assert_int_equal(unit_count(db, "SELECT count(*) FROM "
+	    "pragma_table_info('projects') WHERE name = 'mount_point'"), 1);
 	unit_assert_query(db, "SELECT value FROM _global_schema WHERE "
 	    "key = 'version'", "9");
 	assert_int_equal(unit_count(db, "SELECT count(*) FROM runners"), 3);
+}
+
+/*
+ * The upstream tool's registry (its version 25): our columns and index
+ * added, its version, tables, columns and rows kept, in one open.
+ */
+static void
+test_upstream_v25(void **state)
+{
+	struct unit		*u = *state;
+	struct st_project_list	 l;
+	struct st_error		 err;
+	st_gdb			*g;
+	char			 db[PATH_MAX];
+	long			 tables, columns;
+
+	seed(u, "upstream-global-v25.sql", NULL);
+	db_file(u, db, sizeof(db));
+	tables = unit_count(db, "SELECT count(*) FROM sqlite_master");
+	columns = unit_count(db, "SELECT count(*) FROM sqlite_master m, "
+	    "pragma_table_info(m.name) WHERE m.type = 'table'");
+
+	open_ok(&g);
+	assert_version(g, 25);
+	assert_int_equal(st_registry_list(g, 0, &l, &err), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].path, "/home/alice/src/blog");
+	assert_null(l.v[0].name);
+	assert_true(l.v[0].enabled);
+	assert_null(l.v[0].mount_point);
+	assert_false(l.v[1].enabled);
+	st_project_list_free(&l);
+	st_gdb_close(g);
+
+	unit_assert_query(db, "SELECT value FROM _global_schema WHERE "
+	    "key = 'version'", "25");
+	unit_assert_query(db, "SELECT value FROM _global_schema WHERE "
+	    "key = 'created_at'", "2026-03-27T09:14:02.113Z");
+	/* Only ours added: one column, one index. */
+	assert_int_equal(unit_count(db, "SELECT count(*) FROM sqlite_master"),
+	    tables + 1);
+	assert_int_equal(unit_count(db, "SELECT count(*) FROM sqlite_master m, "
+	    "pragma_table_info(m.name) WHERE m.type = 'table'"), columns + 1);
+	assert_int_equal(unit_count(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'runners_project'"), 1);
+	unit_assert_query(db, "SELECT pending_count || '|' || completed_count "
+	    "|| '|' || hibernation_tier FROM projects WHERE path = "
+	    "'/home/alice/src/blog'", "2|5|0");
+	unit_assert_query(db, "SELECT section_id FROM runners", "sec-1");
+
+	/* Opened again: nothing left to add, nothing written. */
+	open_ok(&g);
+	st_gdb_close(g);
+	assert_int_equal(unit_count(db, "SELECT count(*) FROM sqlite_master"),
+	    tables + 1);
+}
+
+/*
+ * The upstream tool opening our registry after us, as it does it: it
+ * takes our 3 for its own 3 and skips its step 3, so ours must have its
+ * step 3's columns; then it adds its later columns and writes 25.  Ours
+ * keep working, mount_point included.
+ */
+static void
+test_upstream_opens_after_us(void **state)
+{
+	struct unit		*u = *state;
+	struct st_project_list	 l;
+	struct st_error		 err;
+	st_gdb			*g;
+	char			 db[PATH_MAX], proj[PATH_MAX];
+
+	open_ok(&g);
+	st_gdb_close(g);
+	db_file(u, db, sizeof(db));
+	assert_int_equal(unit_count(db, "SELECT count(*) FROM "
+	    "pragma_table_info('projects') WHERE name IN ('pending_count', "
+	    "'in_progress_count', 'review_count', 'completed_count', "
+	    "'stats_updated_at')"), 5);
+
+	unit_sql(db, "ALTER TABLE runners ADD COLUMN section_id TEXT;"
+	    "ALTER TABLE runners ADD COLUMN parallel_session_id TEXT;"
+	    "ALTER TABLE projects ADD COLUMN hibernating_until TEXT;"
+	    "ALTER TABLE projects ADD COLUMN hibernation_tier INTEGER "
+	    "DEFAULT 0;"
+	    "CREATE TABLE activity_log (id INTEGER PRIMARY KEY, project_path "
+	    "TEXT NOT NULL);"
+	    "UPDATE _global_schema SET value = '25' WHERE key = 'version'");
+
+	open_ok(&g);
+	assert_version(g, 25);
+	unit_project(u, "p", proj, sizeof(proj));
+	assert_int_equal(st_registry_register(g, proj, "p", NULL, 0, &err), 0);
+	assert_int_equal(st_registry_list(g, 0, &l, &err), 0);
+	assert_int_equal(l.n, 1);
+	assert_non_null(l.v[0].mount_point);
+	st_project_list_free(&l);
+	st_gdb_close(g);
+	unit_assert_query(db, "SELECT value FROM _global_schema WHERE "
+	    "key = 'version'", "25");
+	unit_assert_query(db, "SELECT count(*) FROM projects WHERE mount_point "
+	    "IS NOT NULL AND hibernation_tier = 0", "1");
+}
+
+/*
+ * Modes: the upstream tool makes its files with the umask's (0644);
+ * group and other bits go, the owner's stay.
+ */
+static void
+test_modes_only_tightened(void **state)
+{
+	struct unit	*u = *state;
+	st_gdb		*g;
+	char		 db[PATH_MAX];
+
+	seed(u, "upstream-global-v25.sql", NULL);
+	db_file(u, db, sizeof(db));
+	assert_int_equal(chmod(u->home, 0755), 0);
+	assert_int_equal(chmod(db, 0644), 0);
+	open_ok(&g);
+	st_gdb_close(g);
+	assert_int_equal(unit_mode(u->home), 0700);
+	assert_int_equal(unit_mode(db), 0600);
 }
 
 /*
@@ -417,6 +542,9 @@ main(void)
 		st_test(test_upgrade_from_v2),
 		st_test(test_newer_version_left_alone),
 		st_test(test_newer_version_missing_tables),
+		st_test(test_upstream_v25),
+		st_test(test_upstream_opens_after_us),
+		st_test(test_modes_only_tightened),
 		st_test(test_failed_upgrade_leaves_v1),
 		st_test(test_failed_upgrade_leaves_v2),
 		st_test(test_corrupt_file),

@@ -1,7 +1,9 @@
 /*
- * runners_test.c -- the runners table's judgements (SPEC 3, 11.2, 11.6):
- * a heartbeat's age is computed by SQLite whatever form the text has, and
- * a row is alive only when its PID holds the project's lock.
+ * runners_test.c -- the runners table's judgements (SPEC 3, 7, 11.2,
+ * 11.6): a heartbeat's age is computed by SQLite whatever form the text
+ * has; one of our rows is alive only when its PID holds the project's
+ * lock, and a row of a runner that takes none (the upstream tool's) when
+ * its writer lives and beats.
  */
 #include "config.h"
 
@@ -158,6 +160,198 @@ test_alive_only_with_the_lock(void **state)
 	assert_int_equal(st_runner_holds_lock(&r), 0);
 }
 
+/* A row as the upstream tool's daemon writes one: started_at and all. */
+static void
+urow(const struct unit *u, const char *id, long pid, const char *project,
+    const char *started_sql, const char *heartbeat_sql)
+{
+	char	db[PATH_MAX], sql[PATH_MAX * 2];
+
+	gdb_path(u, db, sizeof(db));
+	snprintf(sql, sizeof(sql), "INSERT INTO runners (id, status, pid, "
+	    "project_path, started_at, heartbeat_at) VALUES ('%s', 'running', "
+	    "%ld, '%s', %s, %s)", id, pid, project, started_sql,
+	    heartbeat_sql);
+	unit_sql(db, sql);
+}
+
+/* A process of ours standing in for an upstream runner, gone in a minute. */
+static pid_t
+stand_in(void)
+{
+	pid_t	pid;
+	int	fd;
+
+	if ((pid = fork()) == 0) {
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		alarm(60);
+		pause();
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	return (pid);
+}
+
+static int
+lockless(st_gdb *g, const char *project, const char *id)
+{
+	struct st_runner_list	l;
+	struct st_error		err;
+	size_t			i;
+	int			state = -1;
+
+	assert_int_equal(st_runners_list(g, project, &l, &err), 0);
+	for (i = 0; i < l.n; i++)
+		if (strcmp(l.v[i].id, id) == 0)
+			state = st_runner_lockless_state(&l.v[i]);
+	st_runner_list_free(&l);
+	return (state);
+}
+
+/*
+ * SPEC 7: a row of a runner that takes no lock (the upstream tool's) is
+ * alive when its PID is the process that wrote it, told by its start
+ * against started_at, and its heartbeat is within 5 minutes.  A reused
+ * PID (a process started after the row, or long before it) is dead; a
+ * live writer that has not beaten for 5 minutes is stale; a row that
+ * cannot be checked (no started_at) is taken as alive while it is fresh.
+ */
+static void
+test_lockless_rows(void **state)
+{
+	struct unit	*u = *state;
+	struct st_error	 err;
+	st_gdb		*g;
+	pid_t		 dead, pid;
+	const char	*now = "datetime('now')";
+
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_true(dead > 0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	child = stand_in();
+	assert_int_equal(st_gdb_open(&g, &err), 0);
+	urow(u, "live", child, "/p", now, now);
+	urow(u, "reused", child, "/p", "datetime('now', '-1 hour')", now);
+	urow(u, "older", child, "/p", "datetime('now', '+1 hour')", now);
+	urow(u, "stale", child, "/p", now, "datetime('now', '-301 seconds')");
+	urow(u, "dead", dead, "/p", now, now);
+	urow(u, "untold", child, "/p", "NULL", now);
+	urow(u, "iso", child, "/p", "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+	    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-10 seconds')");
+	assert_int_equal(lockless(g, "/p", "live"), ST_RUNNER_ALIVE);
+	assert_int_equal(lockless(g, "/p", "reused"), ST_RUNNER_DEAD);
+	assert_int_equal(lockless(g, "/p", "older"), ST_RUNNER_DEAD);
+	assert_int_equal(lockless(g, "/p", "stale"), ST_RUNNER_STALE);
+	assert_int_equal(lockless(g, "/p", "dead"), ST_RUNNER_DEAD);
+	assert_int_equal(lockless(g, "/p", "untold"), ST_RUNNER_ALIVE);
+	assert_int_equal(lockless(g, "/p", "iso"), ST_RUNNER_ALIVE);
+
+	assert_int_equal(st_runner_lockless_live(g, "/p", 0, &pid, &err), 0);
+	assert_int_equal(pid, child);
+	assert_int_equal(st_runner_lockless_live(g, "/p", child, &pid, &err),
+	    0);
+	assert_int_equal(pid, 0);
+	assert_int_equal(st_runner_lockless_live(g, "/q", 0, &pid, &err), 0);
+	assert_int_equal(pid, 0);
+	st_gdb_close(g);
+}
+
+/*
+ * The upstream tool's daemon writes the project path as given, symlinks
+ * and all; both tools register the canonical path.  A live row under
+ * another spelling is the project's; a dead one is not looked at.
+ */
+static void
+test_lockless_spelling(void **state)
+{
+	struct unit		*u = *state;
+	struct st_runner_list	 l;
+	struct st_error		 err;
+	st_gdb			*g;
+	char			 proj[PATH_MAX], link[PATH_MAX];
+	char			 via[PATH_MAX + 8];
+	pid_t			 dead, pid;
+	const char		*now = "datetime('now')";
+
+	unit_path(u, proj, sizeof(proj), "real");
+	unit_path(u, link, sizeof(link), "link");
+	assert_int_equal(mkdir(proj, 0700), 0);
+	assert_int_equal(symlink(proj, link), 0);
+	snprintf(via, sizeof(via), "%s/", link);
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_true(dead > 0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	child = stand_in();
+	assert_int_equal(st_gdb_open(&g, &err), 0);
+	urow(u, "dead", dead, link, now, now);
+	assert_int_equal(st_runners_list(g, proj, &l, &err), 0);
+	assert_int_equal(l.n, 0);
+	st_runner_list_free(&l);
+	assert_int_equal(st_runner_lockless_live(g, proj, 0, &pid, &err), 0);
+	assert_int_equal(pid, 0);
+
+	urow(u, "live", child, via, now, now);
+	assert_int_equal(st_runners_list(g, proj, &l, &err), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].id, "live");
+	st_runner_list_free(&l);
+	assert_int_equal(st_runner_lockless_live(g, proj, 0, &pid, &err), 0);
+	assert_int_equal(pid, child);
+	/* Not another project's: /p is not what the link resolves to. */
+	assert_int_equal(st_runner_lockless_live(g, "/p", 0, &pid, &err), 0);
+	assert_int_equal(pid, 0);
+	st_gdb_close(g);
+}
+
+/*
+ * The upstream tool's default: a parallel session's workstream runners,
+ * each row naming its clone and the session, the session the project.
+ * Such a live row is the project's runner; without the upstream tool's
+ * tables the rows are read as before.
+ */
+static void
+test_lockless_session(void **state)
+{
+	struct unit	*u = *state;
+	struct st_error	 err;
+	st_gdb		*g;
+	char		 db[PATH_MAX], proj[PATH_MAX], clone[PATH_MAX];
+	char		 sql[PATH_MAX * 3];
+	pid_t		 pid;
+	const char	*now = "datetime('now')";
+
+	unit_path(u, proj, sizeof(proj), "p");
+	unit_path(u, clone, sizeof(clone), "p/ws-1");
+	assert_int_equal(mkdir(proj, 0700), 0);
+	assert_int_equal(mkdir(clone, 0700), 0);
+	child = stand_in();
+	assert_int_equal(st_gdb_open(&g, &err), 0);
+	urow(u, "ws", child, clone, now, now);
+	assert_int_equal(st_runner_lockless_live(g, proj, 0, &pid, &err), 0);
+	assert_int_equal(pid, 0);
+	st_gdb_close(g);
+
+	gdb_path(u, db, sizeof(db));
+	snprintf(sql, sizeof(sql), "ALTER TABLE runners ADD COLUMN "
+	    "parallel_session_id TEXT; CREATE TABLE parallel_sessions (id TEXT "
+	    "PRIMARY KEY, project_path TEXT NOT NULL, status TEXT NOT NULL); "
+	    "INSERT INTO parallel_sessions VALUES ('s1', '%s', 'running'); "
+	    "UPDATE runners SET parallel_session_id = 's1'", proj);
+	unit_sql(db, sql);
+	assert_int_equal(st_gdb_open(&g, &err), 0);
+	assert_int_equal(st_runner_lockless_live(g, proj, 0, &pid, &err), 0);
+	assert_int_equal(pid, child);
+	assert_int_equal(st_runner_lockless_live(g, clone, 0, &pid, &err), 0);
+	assert_int_equal(pid, 0);
+	st_gdb_close(g);
+}
+
 int
 main(void)
 {
@@ -165,6 +359,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stale_by_time_not_text,
 		    unit_setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alive_only_with_the_lock,
+		    unit_setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockless_rows,
+		    unit_setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockless_spelling,
+		    unit_setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockless_session,
 		    unit_setup, teardown),
 	};
 

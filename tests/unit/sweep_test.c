@@ -45,11 +45,14 @@ project(const struct unit *u, st_gdb *g, const char *name, int work,
 	}
 }
 
-/* Its probe blocks opening the config, a fifo, until a writer comes. */
+/*
+ * Its probe blocks opening the runner lock, a fifo, until a writer comes
+ * (the config is opened O_NONBLOCK: a fifo there does not block).
+ */
 static void
 hang(const char *path, char *fifo, size_t len)
 {
-	snprintf(fifo, len, "%s/.steroids/config", path);
+	snprintf(fifo, len, "%s/.steroids/runner.lock", path);
 	(void)unlink(fifo);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 }
@@ -200,8 +203,13 @@ test_caller_reaps_the_probe(void **state)
 	assert_int_equal(st_sweep_begin(g, ST_SWEEP_DRY_RUN, NULL, NULL, &run,
 	    &err), 0);
 	assert_int_equal(st_sweep_run_step(run), 0);
-	/* Let the probe go on: an empty config; it answers, then exits. */
+	/*
+	 * Let the probe go on: it has the lock open once we have its other
+	 * end; gone then, the lock cannot block the run's own look at it.
+	 * The probe answers, then exits.
+	 */
 	assert_true((fd = open(fifo, O_WRONLY)) != -1);
+	assert_int_equal(unlink(fifo), 0);
 	close(fd);
 	pid = waitpid(-1, NULL, 0);
 	assert_true(pid > 0);
