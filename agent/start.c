@@ -13,6 +13,37 @@
 #include "agent.h"
 
 /*
+ * The project's runner rows (in $STEROIDS_HOME), its lock free a moment
+ * ago: a live one is the upstream tool's, which takes no lock, and is the
+ * project's runner (SPEC 7); its PID, or 0.  Any other row is a dead
+ * runner's and is deleted, as the sweep does before a start.
+ */
+static pid_t
+live_lockless(const char *path)
+{
+	struct st_runner_list	l;
+	struct st_error		err;
+	pid_t			pid = 0;
+	size_t			i;
+
+	if (st_runners_list(agent.gdb, path, &l, &err) == -1) {
+		log_debug("%s: %s", path, err.msg);
+		return (0);
+	}
+	for (i = 0; i < l.n; i++) {
+		if (st_runner_lockless_state(&l.v[i]) == ST_RUNNER_ALIVE) {
+			if (pid == 0)
+				pid = l.v[i].pid;
+			continue;
+		}
+		if (st_runner_delete(agent.gdb, l.v[i].id, &err) == -1)
+			log_debug("%s: %s", path, err.msg);
+	}
+	st_runner_list_free(&l);
+	return (pid);
+}
+
+/*
  * 1 when a runner was started, 0 when none was (refused or failed: the
  * caller's checks go on, or the wakeup is lost).  The caller has set
  * p->mark from the same answer: see runner_track.
@@ -25,12 +56,7 @@ start_runner(struct project *p, struct check_answer *a)
 	int		dirfd = a->dirfd, logfd = a->logfd;
 
 	a->dirfd = a->logfd = -1;	/* ours now */
-	/*
-	 * The upstream tool's runners take no lock: a live one's row (in
-	 * $STEROIDS_HOME) makes it the project's runner (SPEC 7).
-	 */
-	if (st_runner_lockless_live(agent.gdb, p->path, 0, &pid, &err) == 0 &&
-	    pid > 0) {
+	if ((pid = live_lockless(p->path)) > 0) {
 		if (dirfd != -1)
 			close(dirfd);
 		if (logfd != -1)

@@ -29,8 +29,8 @@
 #   SOAK_RSS_KB           allowed VmRSS growth from the 20 s sample to the
 #                         last (default per wrapper, see rss_bound below)
 #   SOAK_HUNG=0           more projects that never answer (a FIFO as their
-#                         config, a task pending): each must stay hung,
-#                         named in agent.status, and hold up nothing
+#                         DB): each must stay hung, named in agent.status,
+#                         and hold up nothing
 #   SOAK_SEED=$$          seed of the project choice (printed, to replay)
 #   SOAK_KEEP=1           keep the work directory
 # Exit 0 when every check passed, 1 otherwise; the last line says which.
@@ -199,15 +199,14 @@ while [ "$i" -lt "$NPROJ" ]; do
 	    { say "cannot make project $d"; exit 1; }
 	i=$((i + 1))
 done
-# Hung projects: a check of one opens its config (a FIFO) to start its
-# pending task and blocks there until the agent kills it.
+# Hung projects: their DB is a FIFO, and a check of one blocks opening
+# it until the agent kills its worker.
 i=0
 while [ "$i" -lt "$HUNG" ]; do
 	d="$W/hung/h$i"
 	mkdir -p "$d" && "$STEROIDS" init "$d" >/dev/null &&
-	    rm -f "$d/.steroids/config" && mkfifo "$d/.steroids/config" &&
-	    sqlite3 "$d/.steroids/steroids.db" \
-	    "INSERT INTO tasks (id, title) VALUES ('h', 'hung')" ||
+	    rm -f "$d/.steroids/steroids.db"* &&
+	    mkfifo "$d/.steroids/steroids.db" ||
 	    { say "cannot make hung project $d"; exit 1; }
 	i=$((i + 1))
 done

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # isolation.bats -- the agent never waits on a project (SPEC 8): beside a
-# healthy project, one whose files do not answer (a FIFO as its config or
-# DB, a FUSE mount that hangs, its DB held EXCLUSIVE, a runner stopped
-# with SIGSTOP).  In each: the healthy project's new task gets a runner
+# healthy project, one whose files do not answer (a FIFO as its DB, a FUSE
+# mount that hangs, its DB held EXCLUSIVE, a runner stopped with SIGSTOP;
+# a FIFO as its config is refused without a wait).  In each: the healthy project's new task gets a runner
 # within 1 s; 'agent status' and 'projects list' name the hung project;
 # SIGTERM ends the agent within 1 s; an agent started again with the
 # fault still there serves the healthy project; once the fault clears the
@@ -176,20 +176,34 @@ isolation_run() {
 	kill -0 "$AGENT_PID"
 }
 
-@test "isolation: a FIFO as a project's .steroids/config" {
+# A config is opened only once it is known to be a regular file (the
+# rule of what others can write), so a FIFO there is refused at once: a
+# skipped start, logged, and nothing waits on it.
+@test "isolation: a FIFO as a project's .steroids/config is refused at once" {
 	H="$TEST_ROOT/hung"
 	new_project "$H"
-	fault_on() {
-		mv "$H/.steroids/config" "$TEST_ROOT/config.saved" 2>/dev/null ||
-		    : >"$TEST_ROOT/config.saved"
-		mkfifo "$H/.steroids/config"
-		add_task "$H" stuck
-	}
-	fault_off() {
-		rm -f "$H/.steroids/config"
-		mv "$TEST_ROOT/config.saved" "$H/.steroids/config"
-	}
-	BLOCKS=1 isolation_run "$H"
+	start_agent
+	mv "$H/.steroids/config" "$TEST_ROOT/config.saved" 2>/dev/null ||
+	    : >"$TEST_ROOT/config.saved"
+	mkfifo "$H/.steroids/config"
+	add_task "$H" stuck
+	wait_for 5 grep -q "$H: skipped: .*not a regular file" \
+	    "$TEST_ROOT/agent.log"
+	run blocked_worker
+	[ "$status" -ne 0 ]
+	add_task "$OK" one
+	within 1000 runner_for "$OK"
+	[ "$(started_for "$H")" -eq 0 ]
+	t0=$(now_ms)
+	kill -TERM "$AGENT_PID"
+	within 1000 gone "$AGENT_PID"
+	echo "SIGTERM to gone: $(( $(now_ms) - t0 )) ms"
+	wait "$AGENT_PID" || true
+	rm -f "$H/.steroids/config"
+	mv "$TEST_ROOT/config.saved" "$H/.steroids/config"
+	start_agent
+	wait_for 10 runner_for "$H"
+	[ "$(started_for "$H")" -eq 1 ]
 }
 
 @test "isolation: a FIFO as a project's steroids.db" {
