@@ -43,6 +43,7 @@ struct project {
 	int				 ck_again; /* a step waits for it */
 	int				 ck_fresh; /* next check: new connection */
 	int				 st_busy; /* a stat of it in flight */
+	int				 exiting; /* runner exits being checked */
 	int				 kept;	/* a worker keeps its DB open */
 	unsigned			 kept_gen;
 	int				 hung;	/* missed a deadline */

@@ -178,6 +178,7 @@ runner_exit(struct runner *r, int known, int status)
 	 * read, so with nothing open no re-checks are due.  CK_START: the
 	 * folder and log for a start at once, if it comes to that.
 	 */
+	p->exiting++;
 	check_submit(OP_CHECK, r->path, CK_IDLE | CK_START |
 	    (p->home ? CK_HOME : 0), 0, CK_URGENT, exit_answer, e);
 	runner_free(r);
@@ -207,6 +208,8 @@ exit_answer(const char *path, struct check_answer *a, void *arg)
 		    (long)pid, how);
 		goto done;
 	}
+	if (p->exiting > 0)
+		p->exiting--;
 	if (project_answered(p, a, 1) == -1) {
 		log_info("%s: runner %ld %s; the project is hung", path,
 		    (long)pid, how);

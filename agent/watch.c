@@ -177,7 +177,9 @@ project_verdict(struct project *p, struct check_answer *a)
 {
 	if (project_answered(p, a, 1) == -1)
 		return (1);
-	if (runner_find(p->path) != NULL || ev_is_active(&p->backoff))
+	/* A runner's exit being checked decides (supervise.c): backoff. */
+	if (runner_find(p->path) != NULL || ev_is_active(&p->backoff) ||
+	    p->exiting > 0)
 		return (1);
 	if (a->held == 1) {
 		if (a->holder > 0 && st_pid_alive(a->holder)) {

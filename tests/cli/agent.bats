@@ -637,8 +637,8 @@ agent_project_dbs() {
 	chmod +x "$TEST_ROOT/work"
 	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/work"
 	new_project "$TEST_ROOT/p"
-	pdb "$TEST_ROOT/p" "INSERT INTO sections (id, name, skipped)
-	    VALUES ('s', 'parked', 1);
+	pdb "$TEST_ROOT/p" "INSERT INTO sections (id, name, position, skipped)
+	    VALUES ('s', 'parked', 0, 1);
 	    INSERT INTO tasks (id, title, section_id) VALUES ('t1', 'a', 's')"
 	start_agent
 	# An event on a project with parked tasks only: no start.
