@@ -2,7 +2,9 @@
  * agent.c -- steroids-agent: the always-on, per-user daemon on libev that
  * starts a runner the moment a project gets pending work or its runner
  * dies (SPEC 8).  main, options, pidfile, daemonising, signals, config
- * and the periodic sweep; the rest lives in project.c and supervise.c.
+ * and the periodic sweep; the pipeline is
+ * watch.c (registry, watches, events) -> check.c (the workers that touch
+ * a project's files) -> start.c -> supervise.c (the runners).
  */
 #include "config.h"
 
@@ -32,6 +34,8 @@ struct agent	 agent;
 #define PIDFILE_WAIT_MS	2000	/* a lock on agent.pid with no live agent */
 
 static ev_signal	sig_term, sig_int, sig_hup;
+static double		sweep_interval;
+static ev_timer		sweep_timer;
 static struct pidfh *volatile pidfh_lost;	/* see write_pidfile */
 
 static void __attribute__((__noreturn__))
@@ -57,7 +61,7 @@ load_config(int first)
 		log_warnx("config not reloaded: %s", err.msg);
 		return (-1);
 	}
-	agent.sweep_interval = (double)st_config_int(cfg,
+	sweep_interval = (double)st_config_int(cfg,
 	    "agent.sweep_interval");
 	agent.backoff_initial = (double)st_config_int(cfg,
 	    "agent.backoff_initial");
@@ -88,7 +92,9 @@ static ev_timer			 sweep_wait;	/* the probe's deadline */
  * The sweep starts nothing for a project that waits out its crash-loop
  * backoff (SPEC 8): the backoff timer starts it when the time is up; nor
  * where a runner of ours or one adopted is known (the sweep's record of
- * the project may be older than that runner's start).
+ * the project may be older than that runner's start).  A project the
+ * agent watches it hands to the agent's own check, which starts its
+ * runner off the loop's files (check.c, start.c).
  */
 static const char *
 sweep_hold(const char *path, void *arg)
@@ -103,9 +109,12 @@ sweep_hold(const char *path, void *arg)
 	}
 	if (runner_find(path) != NULL)
 		return ("the agent tracks a runner of it");
-	if (p != NULL)	/* it may start now: mark before (runner_track) */
-		p->mark = progress_mark(path);
-	return (NULL);
+	if (p == NULL)
+		return (NULL);
+	if (p->hung)
+		return ("hung: the agent tries it again");
+	project_kick(p);
+	return ("the agent checks and starts it");
 }
 
 /*
@@ -124,7 +133,7 @@ sweep_result(const struct st_sweep_result *res)
 			break;
 		p = project_find(res->project);
 		runner_track(res->project, res->pid, 1,
-		    p != NULL ? p->mark : progress_mark(res->project));
+		    p != NULL ? p->mark : -1);
 		agent.starts++;
 		if (p != NULL && p->restart) {
 			agent.restarts++;
@@ -170,7 +179,7 @@ sweep_step(void)
 	st_sweep_run_end(sweep_run, NULL);
 	sweep_run = NULL;
 	agent.last_sweep = time(NULL);
-	if (agent.home_w == NULL)
+	if (!home_watched())
 		home_watch();
 	projects_sync();
 	projects_revalidate();
@@ -234,7 +243,6 @@ sweep(void)
 		log_debug("sweep: the last one is still running; not begun");
 		return;
 	}
-	projects_release_all();	/* no SQLite state into its probes */
 	rc = st_sweep_begin(agent.gdb, flags, sweep_hold, NULL, &sweep_run,
 	    &err);
 	if (rc == -1) {
@@ -261,13 +269,6 @@ sweep_stop(void)
 	log_debug("sweep: cut short; the next one starts where it stopped");
 }
 
-/* 1 while a sweep runs (it forks probe children). */
-int
-sweep_running(void)
-{
-	return (sweep_run != NULL);
-}
-
 /* The loop reaped pid: 1 if it was a probe of the sweep under way. */
 int
 sweep_reaped(pid_t pid)
@@ -287,10 +288,9 @@ sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void
 sweep_timer_start(void)
 {
-	ev_timer_stop(agent.loop, &agent.sweep_timer);
-	ev_timer_set(&agent.sweep_timer, agent.sweep_interval,
-	    agent.sweep_interval);
-	ev_timer_start(agent.loop, &agent.sweep_timer);
+	ev_timer_stop(agent.loop, &sweep_timer);
+	ev_timer_set(&sweep_timer, sweep_interval, sweep_interval);
+	ev_timer_start(agent.loop, &sweep_timer);
 }
 
 static void
@@ -443,12 +443,12 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&agent, 0, sizeof(agent));
-	projects_init();
 	TAILQ_INIT(&agent.runners);
 	if (st_home_ensure(agent.home, sizeof(agent.home), &err) == -1) {
 		fprintf(stderr, "steroids-agent: %s\n", err.msg);
 		return (err.code == 0 ? 1 : err.code);
 	}
+	projects_init();
 	load_config(1);
 	snprintf(pidpath, sizeof(pidpath), "%s/agent.pid", agent.home);
 	if ((pfh = open_pidfile(pidpath, &other)) == NULL) {
@@ -500,6 +500,7 @@ main(int argc, char **argv)
 		agent.native = &watch_poll;
 	}
 	status_init();
+	checks_init();
 	runner_child_init();
 	ev_signal_init(&sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&sig_int, signal_cb, SIGINT);
@@ -507,16 +508,15 @@ main(int argc, char **argv)
 	ev_signal_start(agent.loop, &sig_term);
 	ev_signal_start(agent.loop, &sig_int);
 	ev_signal_start(agent.loop, &sig_hup);
-	ev_timer_init(&agent.sweep_timer, sweep_cb, 0., 0.);
+	ev_timer_init(&sweep_timer, sweep_cb, 0., 0.);
 	ev_io_init(&sweep_io, sweep_io_cb, 0, EV_READ);
 	ev_timer_init(&sweep_wait, sweep_wait_cb, 0., 0.);
 
-	home_init();
 	home_watch();
 	projects_sync();	/* watch, adopt, check */
 	sweep();		/* clean rows, start what was missed */
 	sweep_timer_start();
-	status_write();
+	projects_ready();	/* agent.status once the projects answered */
 	log_info("started (pid %ld, %s backend, %s)", (long)getpid(),
 	    agent.native->name, agent.home);
 	if (ready != -1) {
@@ -527,9 +527,10 @@ main(int argc, char **argv)
 
 	ev_run(agent.loop, 0);
 
-	ev_timer_stop(agent.loop, &agent.sweep_timer);
+	ev_timer_stop(agent.loop, &sweep_timer);
 	sweep_stop();
 	home_unwatch();
+	checks_done();
 	projects_free();
 	runners_free();
 	if (agent.native != &watch_poll)

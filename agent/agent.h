@@ -21,7 +21,7 @@
 struct project {
 	TAILQ_ENTRY(project)		 entry;
 	TAILQ_ENTRY(project)		 rescan_entry;
-	int				 queued; /* on agent.rescan */
+	int				 queued; /* on the rescan queue */
 	char				*path;	/* canonical */
 	char				*dir;	/* path/.steroids */
 	const struct watch_backend	*wb;	/* NULL: not watched (gone) */
@@ -30,13 +30,25 @@ struct project {
 	ino_t				 ino;
 	int				 seen;	/* registry sync mark */
 	int				 fresh;	/* new in this sync */
+	int				 known;	/* its folder was seen once */
+	int				 then;	/* once watched: THEN_* */
 	int				 home;	/* .steroids is $STEROIDS_HOME */
 	int				 skip_logged;
 	int				 poll_logged;
 	ev_timer			 check;	/* re-checks after an event */
+	int				 ladder; /* the re-checks go on */
 	int				 step;
 	int				 fast;	/* step 0 looks again 100 us apart */
-	st_pdb				*pdb;	/* kept while the checks go on */
+	int				 ck_busy; /* a check of it in flight */
+	int				 ck_again; /* a step waits for it */
+	int				 ck_fresh; /* next check: new connection */
+	int				 st_busy; /* a stat of it in flight */
+	int				 exiting; /* runner exits being checked */
+	int				 kept;	/* a worker keeps its DB open */
+	unsigned			 kept_gen;
+	int				 hung;	/* missed a deadline */
+	double				 hung_delay;
+	ev_timer			 retry;	/* the next try while hung */
 	ev_timer			 backoff;
 	double				 delay;	/* current backoff, 0: none */
 	int				 restart; /* next start is a restart */
@@ -44,7 +56,6 @@ struct project {
 	long				 mark;	/* progress_mark before the start */
 };
 TAILQ_HEAD(projects, project);
-TAILQ_HEAD(rescanq, project);
 
 /* A runner we know of: our child (ev_child) or adopted (pid watch). */
 struct runner {
@@ -58,34 +69,18 @@ struct runner {
 };
 TAILQ_HEAD(runners, runner);
 
+/* What more than one file of the agent uses. */
 struct agent {
 	struct ev_loop			*loop;
 	st_gdb				*gdb;
 	char				 home[PATH_MAX];
 	const struct watch_backend	*native;	/* poll under -P */
 	struct projects			 projects;
-	struct hash			*byname;	/* path -> project */
-	int				 npdb;	/* project DBs kept open */
 	struct runners			 runners;
 
-	/* Projects waiting for one check, made a few at a time (project.c) */
-	struct rescanq			 rescan;
-	ev_timer			 rescan_delay;
-	ev_idle				 rescan_idle;
-
-	double				 sweep_interval;
 	double				 backoff_initial;
 	double				 backoff_max;
 	double				 poll_interval;
-
-	const struct watch_backend	*home_wb;
-	struct watch			*home_w;
-	ev_timer			 home_check;
-	int				 home_step;
-	long long			 data_version;
-
-	ev_timer			 sweep_timer;
-	ev_child			 child;
 
 	time_t				 started;
 	time_t				 last_sweep;
@@ -94,14 +89,59 @@ struct agent {
 };
 extern struct agent agent;
 
-/* The re-check ladder after an event (project.c check_delays). */
+/* The re-check ladder after an event (watch.c check_delays). */
 #define CHECK_STEPS	15
-#define FAST_TRIES	20	/* 100 us apart: project_counts_wait */
-#define PDB_KEEP_MAX	32	/* project DBs kept open at once, at most */
+#define FAST_TRIES	20	/* 100 us apart, in the worker */
+#define PDB_KEEP_MAX	32	/* project DBs a worker keeps open at once */
+#define CHECK_TIMEOUT	2.0	/* s: a check unanswered by then: hung */
+#define HUNG_RETRY_MAX	30.0	/* s: a hung project is tried at least this often */
+extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT */
+
+/* What to do once a project is watched (watch.c). */
+#define THEN_NOTHING	0
+#define THEN_QUEUE	1	/* one check, queued */
+#define THEN_KICK	2	/* a ladder of checks */
+
+/* check.c: requests to the check workers and their answers. */
+#define OP_CHECK	0	/* lock, work, mark; a start's fds */
+#define OP_STAT		1	/* stat of .steroids */
+#define OP_RELEASE	2	/* close the DB kept for the path */
+
+#define CK_FRESH	0x01	/* drop the kept connection first */
+#define CK_KEEP		0x02	/* keep the connection opened */
+#define CK_IDLE		0x04	/* ask whether a writer is mid-commit */
+#define CK_START	0x08	/* work: open the folder and runner log */
+#define CK_HOME		0x10	/* .steroids is $STEROIDS_HOME */
+
+#define CK_URGENT	0	/* events and exits, before */
+#define CK_BULK		1	/* rescans and revalidation */
+
+#define CK_TIMEOUT	1	/* no answer within CHECK_TIMEOUT */
+#define CK_DIED		2	/* the worker died or failed */
+#define CK_CANCELLED	(-1)	/* the agent is exiting */
+
+struct check_answer {
+	int		 timeout;	/* 0, or CK_TIMEOUT ... */
+	int		 code;		/* st_error code of msg, 0: none */
+	int		 held;		/* runner lock: 1, 0, -1 unknown */
+	pid_t		 holder;
+	int		 idle;		/* no writer mid-commit: 1, 0; -1 */
+	long		 work;		/* -1: unknown (msg) */
+	long		 mark;		/* tasks in a final status, or -1 */
+	int		 kept;		/* its DB kept open (for gen) */
+	unsigned	 gen;
+	int		 isdir;		/* OP_STAT */
+	dev_t		 dev;
+	ino_t		 ino;
+	int		 startable;	/* 1 fds below, -1 refused (msg) */
+	int		 dirfd;		/* the receiver takes them, or not */
+	int		 logfd;
+	char		 msg[256];
+};
+typedef void check_cb(const char *, struct check_answer *, void *);
 
 /* agent.c */
 int	sweep_reaped(pid_t);
-int	sweep_running(void);
 
 /* log.c */
 void	log_init(int, int);
@@ -112,38 +152,41 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
-/* project.c */
+/* watch.c: the watch stage */
 struct project *project_find(const char *);
 void	projects_init(void);
-void	projects_release_all(void);
-int	project_writer_idle(struct project *);
-void	projects_rescan(double);
 void	projects_sync(void);
+void	projects_ready(void);
 void	projects_revalidate(void);
 void	projects_free(void);
 void	project_kick(struct project *);
-int	project_read(struct project *, int, long *, long *, struct st_error *);
 void	project_release(struct project *);
-int	project_start(struct project *);
-void	home_init(void);
+int	project_answered(struct project *, const struct check_answer *, int);
 void	home_watch(void);
-void	home_kick(void);
 void	home_unwatch(void);
+int	home_watched(void);
+
+/* check.c: the check stage */
+void	checks_init(void);
+void	check_submit(int, const char *, int, int, int, check_cb *, void *);
+size_t	check_backlog(void);
+int	check_gen_current(unsigned);
+int	check_reaped(pid_t);
+void	checks_done(void);
+
+/* start.c: the start stage */
+int	start_runner(struct project *, struct check_answer *);
 
 /* backoff.c */
 void	backoff_save(struct project *);
 void	backoff_restore(struct project *);
 void	backoffs_free(void);
 
-/* supervise.c */
+/* supervise.c: the runners */
 struct runner *runner_find(const char *);
 void	runner_track(const char *, pid_t, int, long);
 void	runner_child_init(void);
 void	runners_free(void);
-long	progress_mark(const char *);
-int	project_counts(const char *, long *, long *, struct st_error *);
-int	project_counts_wait(const char *, st_pdb **, int, long *, long *,
-	    struct st_error *);
 
 /* status.c */
 void	status_init(void);

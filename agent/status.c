@@ -26,6 +26,7 @@ static ev_tstamp	status_last = -1e9;
  * temporary file is removed) until a write succeeds again.
  */
 static int	status_failing;
+static int	status_started;	/* the first write, once the agent is ready */
 
 static void
 status_fail(const char *what, const char *tmp, FILE *f)
@@ -50,9 +51,10 @@ status_write(void)
 	struct runner		*r;
 	FILE			*f;
 	long			 native = 0, polled = 0, unwatched = 0;
-	long			 runners = 0, backoff = 0;
+	long			 runners = 0, backoff = 0, hung = 0;
 	int			 fd;
 
+	status_started = 1;
 	status_last = ev_now(agent.loop);
 	TAILQ_FOREACH(p, &agent.projects, entry) {
 		if (p->wb == NULL)
@@ -63,6 +65,8 @@ status_write(void)
 			native++;
 		if (ev_is_active(&p->backoff))
 			backoff++;
+		if (p->hung)
+			hung++;
 	}
 	TAILQ_FOREACH(r, &agent.runners, entry)
 		runners++;
@@ -97,6 +101,13 @@ status_write(void)
 			continue;
 		st_path_display(p->path, disp, sizeof(disp));
 		fprintf(f, "backoff_project %s\n", disp);
+	}
+	fprintf(f, "hung %ld\n", hung);
+	TAILQ_FOREACH(p, &agent.projects, entry) {
+		if (!p->hung)
+			continue;
+		st_path_display(p->path, disp, sizeof(disp));
+		fprintf(f, "hung_project %s\n", disp);
 	}
 	/*
 	 * ferror: any fprintf above that failed.  fsync before the rename,
@@ -146,7 +157,7 @@ status_changed(void)
 {
 	ev_tstamp	wait;
 
-	if (ev_is_active(&status_timer))
+	if (!status_started || ev_is_active(&status_timer))
 		return;
 	wait = status_last + STATUS_MIN_INTERVAL - ev_now(agent.loop);
 	ev_timer_set(&status_timer, wait > 0 ? wait : 0., 0.);

@@ -1,9 +1,9 @@
 /*
  * supervise.c -- the runners the agent knows of: its own children, reaped
  * through one ev_child, and runners it adopted (started by hand, by cron,
- * or by an earlier agent), watched by PID.  When one exits: delete its
- * leftover row, look for work left, and start again at once or after a
- * per-project backoff that doubles while the project crash-loops.
+ * or by an earlier agent), watched by PID.  When one exits: check its
+ * project (check.c), delete its leftover row, and start again at once or
+ * after a per-project backoff that doubles while the project crash-loops.
  */
 #include "config.h"
 
@@ -37,88 +37,6 @@ runner_by_pid(pid_t pid, int child)
 		if (r->pid == pid && r->child == child)
 			return (r);
 	return (NULL);
-}
-
-/*
- * One read of the project DB: *open, the open tasks (pending, in_progress,
- * review: the work a runner is started for), and *mark, the tasks in a
- * final status (a runner that moved this on made progress).  -1 (both
- * -1, err set) when it cannot be read.  One open, not two: on the way
- * to a start every open of the DB is latency (~0.3 ms each).
- */
-int
-project_counts(const char *path, long *open, long *mark,
-    struct st_error *err)
-{
-	return (project_counts_wait(path, NULL, 0, open, mark, err));
-}
-
-/*
- * project_counts, but while nothing is open look again every 100 us on
- * the same connection (a new read transaction each time, so a commit
- * published since is seen), tries times at most.  Right after an event
- * the commit that caused it is mostly visible within ~1 ms (SPEC 8,
- * "Trap"), and libev's timers (epoll) cannot wait less than 1 ms: this
- * is the fine part of the re-check ladder.  It blocks the loop for
- * tries * ~0.15 ms at most, and only where no runner runs.
- *
- * pdbp: NULL for a connection of its own, closed before the return; else
- * a connection the caller keeps between reads (opened here if *pdbp is
- * NULL, closed and set NULL if a read on it fails).  A fresh open costs
- * ~0.3 ms of CPU: SQLite parses the schema, and the first connection to
- * a WAL DB rebuilds its -shm from the WAL; a read on a kept connection
- * is a read transaction, a few us (make bench, bench/README.md).
- */
-int
-project_counts_wait(const char *path, st_pdb **pdbp, int tries, long *open,
-    long *mark, struct st_error *err)
-{
-	struct timespec	 tick = { 0, 100 * 1000 };
-	st_pdb		*pdb = pdbp != NULL ? *pdbp : NULL;
-	long		 counts[ST_TASK_NSTATUS];
-	int		 i, rc;
-
-	*open = *mark = -1;
-	/*
-	 * Not ST_PDB_SHMRO: a readonly_shm reader alone on the DB re-reads
-	 * the whole WAL at each read transaction (each try below), and can
-	 * be refused while a writer changes the -shm.
-	 */
-	if (pdb == NULL && st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK,
-	    &pdb, err) == -1)
-		return (-1);
-	for (;;) {
-		if ((rc = st_task_counts(pdb, counts, NULL, err)) == -1)
-			break;
-		*open = *mark = 0;
-		for (i = 0; i < ST_TASK_NSTATUS; i++) {
-			if (i < 3)	/* pending, in_progress, review */
-				*open += counts[i];
-			else		/* completed ... */
-				*mark += counts[i];
-		}
-		if (*open != 0 || tries-- <= 0)
-			break;
-		nanosleep(&tick, NULL);
-	}
-	if (pdbp == NULL || rc == -1) {
-		st_pdb_close(pdb);
-		pdb = NULL;
-	}
-	if (pdbp != NULL)
-		*pdbp = pdb;
-	return (rc == -1 ? -1 : 0);
-}
-
-/* The tasks in a final status (project_counts); -1 if unreadable. */
-long
-progress_mark(const char *path)
-{
-	struct st_error	err;
-	long		open, mark;
-
-	(void)project_counts(path, &open, &mark, &err);
-	return (mark);
 }
 
 /*
@@ -216,68 +134,115 @@ describe(char *buf, size_t len, int known, int status)
 		snprintf(buf, len, "stopped");
 }
 
+/* A runner gone, waiting for the check of its project. */
+struct exited {
+	pid_t	pid;
+	int	known;
+	int	status;
+	long	start_mark;
+	char	how[64];
+};
+
+static void	exit_answer(const char *, struct check_answer *, void *);
+
 /*
- * A runner is gone.  Exit 0 or 6 (another runner holds the lock) is not a
- * failure; an unknown status (not our child) is judged by progress only.
- * A failure after progress starts again at once; without progress (exit
- * 0 included) it backs off.
+ * A runner is gone: its project is checked (check.c), and exit_answer
+ * decides.  A hung project is left to its retry.
  */
 static void
 runner_exit(struct runner *r, int known, int status)
 {
 	struct project	*p;
-	struct st_error	 err;
-	char		 path[PATH_MAX], how[64];
-	pid_t		 pid = r->pid, holder;
-	long		 start_mark = r->progress, mark, n;
-	int		 failed, locked, progressed, held, idle;
+	struct exited	*e;
 
-	strlcpy(path, r->path, sizeof(path));
-	runner_free(r);
-	status_changed();
-	describe(how, sizeof(how), known, status);
-	locked = known && WIFEXITED(status) && WEXITSTATUS(status) == 6;
-	failed = known && !locked && !(WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0);
-	if ((p = project_find(path)) == NULL) {
-		log_info("%s: runner %ld %s (project no longer watched)", path,
-		    (long)pid, how);
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		fatalx("out of memory");
+	e->pid = r->pid;
+	e->known = known;
+	e->status = status;
+	e->start_mark = r->progress;
+	describe(e->how, sizeof(e->how), known, status);
+	p = project_find(r->path);
+	if (p == NULL || p->hung) {
+		log_info("%s: runner %ld %s (%s)", r->path, (long)e->pid,
+		    e->how, p == NULL ? "project no longer watched" :
+		    "project hung: checked when it answers");
+		runner_free(r);
+		status_changed();
+		free(e);
 		return;
 	}
 	/*
-	 * No writer mid-commit (st_pdb_writer_idle, asked before we open the
-	 * DB): a commit whose event came while the runner ran is visible to
-	 * the read below, so with nothing open no re-checks are due.
+	 * No writer mid-commit (CK_IDLE, asked before the DB is opened): a
+	 * commit whose event came while the runner ran is visible to the
+	 * read, so with nothing open no re-checks are due.  CK_START: the
+	 * folder and log for a start at once, if it comes to that.
 	 */
-	idle = project_writer_idle(p);
-	/* n and the mark for a start from here, in one read. */
-	if (project_read(p, 0, &n, &mark, &err) == -1)
-		log_debug("%s: %s", path, err.msg);
+	p->exiting++;
+	check_submit(OP_CHECK, r->path, CK_IDLE | CK_START |
+	    (p->home ? CK_HOME : 0), 0, CK_URGENT, exit_answer, e);
+	runner_free(r);
+	status_changed();
+}
+
+/*
+ * Exit 0 or 6 (another runner holds the lock) is not a failure; an
+ * unknown status (not our child) is judged by progress only.  A failure
+ * after progress starts again at once; without progress (exit 0
+ * included) it backs off.
+ */
+static void
+exit_answer(const char *path, struct check_answer *a, void *arg)
+{
+	struct exited	*e = arg;
+	struct project	*p;
+	const char	*how = e->how;
+	pid_t		 pid = e->pid;
+	long		 n = a->work, mark = a->mark;
+	int		 failed, locked, progressed, status = e->status;
+
+	if (a->timeout == CK_CANCELLED)
+		goto done;
+	if ((p = project_find(path)) == NULL) {
+		log_info("%s: runner %ld %s (project no longer watched)", path,
+		    (long)pid, how);
+		goto done;
+	}
+	if (p->exiting > 0)
+		p->exiting--;
+	if (project_answered(p, a, 1) == -1) {
+		log_info("%s: runner %ld %s; the project is hung", path,
+		    (long)pid, how);
+		goto done;
+	}
+	locked = e->known && WIFEXITED(status) && WEXITSTATUS(status) == 6;
+	failed = e->known && !locked && !(WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
 	p->mark = mark;
-	progressed = mark != -1 && start_mark != -1 && mark > start_mark;
+	progressed = mark != -1 && e->start_mark != -1 && mark > e->start_mark;
 	if (progressed)
 		p->delay = 0;
 	if (!locked || progressed)
 		p->locked = 0;
 
-	held = st_lock_probe(path, &holder);
-	if (held == 1) {
+	if (a->held == 1) {
 		log_info("%s: runner %ld %s; another runner holds the lock",
 		    path, (long)pid, how);
-		if (holder > 0 && holder != pid && st_pid_alive(holder))
-			runner_track(path, holder, 0, mark);
+		if (a->holder > 0 && a->holder != pid &&
+		    st_pid_alive(a->holder))
+			runner_track(path, a->holder, 0, mark);
 		else
 			project_kick(p);
 		goto out;
 	}
-	if (held == 0)
+	if (a->held == 0)
 		delete_row(path, pid);
 	/* One of ours that has not taken the lock yet (a sweep restart). */
 	if (runner_find(path) != NULL)
 		goto out;
 	if (n == -1) {
 		log_warnx("%s: runner %ld %s; %s", path, (long)pid, how,
-		    err.msg);
+		    a->msg);
 		project_kick(p);
 		goto out;
 	}
@@ -287,7 +252,7 @@ runner_exit(struct runner *r, int known, int status)
 		if (!failed)
 			p->delay = 0;
 		/* A task committed as it exited may not be visible yet. */
-		if (!idle)
+		if (a->idle != 1)
 			project_kick(p);
 		else
 			log_debug("%s: no writer: no re-checks due", path);
@@ -323,10 +288,15 @@ runner_exit(struct runner *r, int known, int status)
 	}
 	log_info("%s: runner %ld %s with %ld task(s) left; starting again",
 	    path, (long)pid, how, n);
-	project_start(p);
+	if (ev_is_active(&p->backoff) || !start_runner(p, a))
+		project_kick(p);
 out:
 	project_release(p);	/* unless the checks go on (project_kick) */
+done:
+	free(e);
 }
+
+static ev_child	child;
 
 static void
 child_cb(struct ev_loop *loop, ev_child *w, int revents)
@@ -337,6 +307,8 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	(void)revents;
 	if (sweep_reaped(w->rpid))
 		return;		/* a probe of the sweep's */
+	if (check_reaped(w->rpid))
+		return;		/* a check worker */
 	if ((r = runner_by_pid(w->rpid, 1)) == NULL) {
 		log_debug("reaped pid %ld, not a runner", (long)w->rpid);
 		return;
@@ -347,14 +319,15 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 void
 runner_child_init(void)
 {
-	ev_child_init(&agent.child, child_cb, 0, 0);
+	ev_child_init(&child, child_cb, 0, 0);
 	/*
-	 * libev reaps with waitpid(-1), the sweep's probes too: this runs
-	 * before any other watcher's callback (the sweep's, which may kill a
-	 * probe by pid), so the sweep learns of a reaped probe at once.
+	 * libev reaps with waitpid(-1), the sweep's probes and the check
+	 * workers too: this runs before any other watcher's callback (the
+	 * sweep's, which may kill a probe by pid), so the sweep learns of a
+	 * reaped probe at once.
 	 */
-	ev_set_priority(&agent.child, EV_MAXPRI);
-	ev_child_start(agent.loop, &agent.child);
+	ev_set_priority(&child, EV_MAXPRI);
+	ev_child_start(agent.loop, &child);
 }
 
 void

@@ -215,14 +215,6 @@ uptime(long secs, char *buf, size_t len)
  * backoff_project lines as "backoff" says.  A file cut short (a crash, a
  * full disk) or garbage is refused, never shown as the agent's word.
  */
-struct agent_status {
-	long		  pid, started, native, polled, unwatched, runners;
-	long		  last_sweep, starts, restarts, backoff;
-	char		  backend[32], version[32];
-	char		**backoff_v;
-	size_t		  nbackoff;
-	unsigned int	  seen;		/* a bit per key of status_keys */
-};
 
 static const struct {
 	const char	*key;
@@ -241,11 +233,27 @@ static const struct {
 	{ "starts", offsetof(struct agent_status, starts), 0 },
 	{ "restarts", offsetof(struct agent_status, restarts), 0 },
 	{ "backoff", offsetof(struct agent_status, backoff), 0 },
+	{ "hung", offsetof(struct agent_status, hung), 0 },
 };
 #define STATUS_NKEYS	(sizeof(status_keys) / sizeof(status_keys[0]))
 
-static void
-status_free(struct agent_status *s)
+/* Append a copy of val to *vp (*np of them); -1 out of memory. */
+static int
+status_list_add(char ***vp, size_t *np, const char *val)
+{
+	char	**v;
+
+	if ((v = reallocarray(*vp, *np + 1, sizeof(**vp))) == NULL)
+		return (-1);
+	*vp = v;
+	if ((v[*np] = strdup(val)) == NULL)
+		return (-1);
+	(*np)++;
+	return (0);
+}
+
+void
+agent_status_free(struct agent_status *s)
 {
 	size_t	i;
 
@@ -254,27 +262,26 @@ status_free(struct agent_status *s)
 	free(s->backoff_v);
 	s->backoff_v = NULL;
 	s->nbackoff = 0;
+	for (i = 0; i < s->nhung; i++)
+		free(s->hung_v[i]);
+	free(s->hung_v);
+	s->hung_v = NULL;
+	s->nhung = 0;
 }
 
 /* One "key value" line; -1 when a known key's value does not parse. */
 static int
 status_line(struct agent_status *s, const char *key, const char *val)
 {
-	char	*end, *dst, **v;
+	char	*end, *dst;
 	long	 n;
 	size_t	 i;
 
 	errno = 0;
-	if (strcmp(key, "backoff_project") == 0) {
-		if ((v = reallocarray(s->backoff_v, s->nbackoff + 1,
-		    sizeof(*s->backoff_v))) == NULL)
-			return (-1);
-		s->backoff_v = v;
-		if ((s->backoff_v[s->nbackoff] = strdup(val)) == NULL)
-			return (-1);
-		s->nbackoff++;
-		return (0);
-	}
+	if (strcmp(key, "backoff_project") == 0)
+		return (status_list_add(&s->backoff_v, &s->nbackoff, val));
+	if (strcmp(key, "hung_project") == 0)
+		return (status_list_add(&s->hung_v, &s->nhung, val));
 	for (i = 0; i < STATUS_NKEYS; i++)
 		if (strcmp(key, status_keys[i].key) == 0)
 			break;
@@ -342,7 +349,7 @@ status_read(struct cli *c, const char *path, pid_t pid,
 	if (what[0] == '\0' && (s->seen & 1U) && s->pid != (long)pid) {
 		cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but %s is "
 		    "not its own (pid %ld)", (long)pid, cli_path(path), s->pid);
-		status_free(s);
+		agent_status_free(s);
 		return (-1);
 	}
 	for (i = 0; what[0] == '\0' && i < STATUS_NKEYS; i++)
@@ -352,12 +359,36 @@ status_read(struct cli *c, const char *path, pid_t pid,
 	if (what[0] == '\0' && (size_t)s->backoff != s->nbackoff)
 		snprintf(what, sizeof(what), "is incomplete (backoff %ld, "
 		    "but %zu backoff_project lines)", s->backoff, s->nbackoff);
+	if (what[0] == '\0' && (size_t)s->hung != s->nhung)
+		snprintf(what, sizeof(what), "is incomplete (hung %ld, but %zu "
+		    "hung_project lines)", s->hung, s->nhung);
 	if (what[0] == '\0')
 		return (0);
-	status_free(s);
+	agent_status_free(s);
 	return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but %s %s; "
 	    "'kill -HUP %ld' makes it write the file again", (long)pid,
 	    cli_path(path), what, (long)pid));
+}
+
+/*
+ * The running agent's agent.status, for other commands: 1 read, 0 no
+ * agent running or its file not readable now (they go on without it).
+ */
+int
+agent_status_load(struct cli *c, struct agent_status *s)
+{
+	struct cli	 quiet;
+	char		 home[PATH_MAX], path[PATH_MAX + 16];
+	pid_t		 pid;
+
+	memset(s, 0, sizeof(*s));
+	quiet = *c;
+	if ((pid = agent_pid(&quiet, home, sizeof(home))) <= 0)
+		return (0);
+	snprintf(path, sizeof(path), "%s/agent.status", home);
+	if (status_read(&quiet, path, pid, s) == -1)
+		return (0);
+	return (1);
 }
 
 static int
@@ -403,6 +434,10 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 		for (i = 0; i < s.nbackoff; i++)
 			json_str(&c->js, NULL, s.backoff_v[i]);
 		json_arr_end(&c->js);
+		json_arr_begin(&c->js, "hung");
+		for (i = 0; i < s.nhung; i++)
+			json_str(&c->js, NULL, s.hung_v[i]);
+		json_arr_end(&c->js);
 		json_obj_end(&c->js);
 	} else if (!c->quiet) {
 		t = table_new(2, "KEY", "VALUE");
@@ -425,10 +460,14 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 		table_add(t, "in backoff", num);
 		for (i = 0; i < s.nbackoff; i++)
 			table_add(t, "", s.backoff_v[i]);
+		snprintf(num, sizeof(num), "%ld", s.hung);
+		table_add(t, "hung", num);
+		for (i = 0; i < s.nhung; i++)
+			table_add(t, "", s.hung_v[i]);
 		table_print(t, stdout);
 		table_free(t);
 	}
-	status_free(&s);
+	agent_status_free(&s);
 	return (0);
 }
 

@@ -31,9 +31,26 @@ project_state(const struct st_project *p)
 	return (p->enabled ? "enabled" : "disabled");
 }
 
+/* Named hung in the agent's status: its files are not touched here. */
+static int
+agent_says_hung(const struct agent_status *as, const char *path)
+{
+	char	disp[ST_DISPLAY_MAX];
+	size_t	i;
+
+	if (as->nhung == 0)
+		return (0);
+	st_path_display(path, disp, sizeof(disp));
+	for (i = 0; i < as->nhung; i++)
+		if (strcmp(as->hung_v[i], disp) == 0)
+			return (1);
+	return (0);
+}
+
 static int
 cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 {
+	struct agent_status	 as;
 	struct st_project_list	 l;
 	struct st_error		 perr;
 	struct table		*t;
@@ -51,6 +68,7 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 		return (cli_fail(c));
 	}
 	st_gdb_close(g);
+	(void)agent_status_load(c, &as);
 	t = table_new(5, "PATH", "STATUS", "RUNNER", "PENDING", "LAST SEEN");
 	/* The upstream tool's shape: {"projects": [...], "count": N}. */
 	if (c->json) {
@@ -61,6 +79,16 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 		if (!all && !l.v[i].enabled) {
 			hidden++;
 			continue;
+		}
+		if (l.v[i].enabled && agent_says_hung(&as, l.v[i].path)) {
+			/* A stat or open there may hang this command too. */
+			state = "hung";
+			n = -1;
+			held = -1;
+			holder = 0;
+			strlcpy(pending, "?", sizeof(pending));
+			strlcpy(runner, "?", sizeof(runner));
+			goto show;
 		}
 		state = project_state(&l.v[i]);
 		if (strcmp(state, "missing") == 0 ||
@@ -81,6 +109,7 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 			    (long)holder);
 		else
 			strlcpy(runner, held == 0 ? "-" : "?", sizeof(runner));
+show:
 		if (c->json) {
 			json_obj_begin(&c->js, NULL);
 			json_str(&c->js, "path", l.v[i].path);
@@ -128,6 +157,7 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 	}
 	table_free(t);
 	st_project_list_free(&l);
+	agent_status_free(&as);
 	return (0);
 }
 

@@ -51,6 +51,7 @@ struct spawn_req {
 	char		**argv;
 	int		  nullfd;
 	int		  logfd;
+	int		  dirfd;	/* the project folder, or -1: chdir */
 };
 
 static int
@@ -191,7 +192,7 @@ high_fd(int fd)
 #ifdef USE_POSIX_SPAWN
 /* posix_spawn: a vfork-like clone, cheap even in a large agent. */
 static int
-spawn_child(struct spawn_req *rq, pid_t *pidp, struct st_error *err)
+spawn_posix(struct spawn_req *rq, pid_t *pidp, struct st_error *err)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
@@ -214,7 +215,13 @@ spawn_child(struct spawn_req *rq, pid_t *pidp, struct st_error *err)
 	    STDOUT_FILENO)) != 0 ||
 	    (rc = posix_spawn_file_actions_adddup2(&fa, rq->logfd,
 	    STDERR_FILENO)) != 0 ||
-	    (rc = posix_spawn_file_actions_addchdir_np(&fa, rq->project)) != 0 ||
+	    (rc = rq->dirfd != -1 ?
+#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDFCHDIR_NP
+	    posix_spawn_file_actions_addfchdir_np(&fa, rq->dirfd) :
+#else
+	    EINVAL :	/* spawn_child takes the fork path */
+#endif
+	    posix_spawn_file_actions_addchdir_np(&fa, rq->project)) != 0 ||
 	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa,
 	    STDERR_FILENO + 1)) != 0 ||
 	    (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
@@ -232,10 +239,11 @@ out:
 		    strerror(rc)));
 	return (0);
 }
-#else
+#endif
+
 /* fork, then set the child up by hand; exec errors come back on a pipe. */
 static int
-spawn_child(struct spawn_req *rq, pid_t *pidp, struct st_error *err)
+spawn_fork(struct spawn_req *rq, pid_t *pidp, struct st_error *err)
 {
 	struct sigaction	 sa;
 	sigset_t		 none;
@@ -260,7 +268,8 @@ spawn_child(struct spawn_req *rq, pid_t *pidp, struct st_error *err)
 			(void)sigaction(sig, &sa, NULL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (setsid() == -1 || chdir(rq->project) == -1 ||
+		if (setsid() == -1 || (rq->dirfd != -1 ? fchdir(rq->dirfd) :
+		    chdir(rq->project)) == -1 ||
 		    dup2(rq->nullfd, STDIN_FILENO) == -1 ||
 		    dup2(rq->logfd, STDOUT_FILENO) == -1 ||
 		    dup2(rq->logfd, STDERR_FILENO) == -1)
@@ -293,7 +302,18 @@ fail:
 	*pidp = pid;
 	return (0);
 }
+
+static int
+spawn_child(struct spawn_req *rq, pid_t *pidp, struct st_error *err)
+{
+#ifdef USE_POSIX_SPAWN
+#ifndef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDFCHDIR_NP
+	if (rq->dirfd == -1)
 #endif
+		return (spawn_posix(rq, pidp, err));
+#endif
+	return (spawn_fork(rq, pidp, err));
+}
 
 /*
  * Double fork: a short-lived middle child starts the runner and exits, so
@@ -383,6 +403,7 @@ st_spawn_runner(const char *project, int flags, pid_t *pidp,
 		    "%s is not an executable file", argv[0]));
 	rq.project = project;
 	rq.argv = argv;
+	rq.dirfd = -1;
 	if (st_runner_log_open(project, ST_RUNNER_LOG_MAX, &rq.logfd,
 	    err) == -1)
 		return (-1);
@@ -401,5 +422,54 @@ st_spawn_runner(const char *project, int flags, pid_t *pidp,
 		rc = spawn_child(&rq, pidp, err);
 	close(rq.nullfd);
 	close(rq.logfd);
+	return (rc);
+}
+
+/*
+ * st_spawn_runner (not detached) into a folder and a log already open:
+ * the child does fchdir, so starting it touches no file of the project
+ * (the agent opens both off its loop, agent/check.c).  dirfd and logfd
+ * are closed here, whatever the outcome.
+ */
+int
+st_spawn_runner_fds(const char *project, int dirfd, int logfd, pid_t *pidp,
+    struct st_error *err)
+{
+	char			*argv[SPAWN_MAXARGS];
+	char			 words[4096], bin[PATH_MAX];
+	struct spawn_req	 rq;
+	int			 rc = -1;
+
+	*pidp = 0;
+	rq.project = project;
+	rq.argv = argv;
+	rq.dirfd = high_fd(dirfd);
+	rq.logfd = high_fd(logfd);
+	rq.nullfd = -1;
+	if (rq.dirfd == -1 || rq.logfd == -1) {
+		st_seterr(err, ST_EGENERAL, "fcntl: %s", strerror(errno));
+		goto out;
+	}
+	if (st_spawn_argv(project, argv, SPAWN_MAXARGS, words, sizeof(words),
+	    bin, sizeof(bin), err) == -1)
+		goto out;
+	if (!is_exec(argv[0])) {
+		st_seterr(err, ST_ENOTFOUND, "cannot start a runner: %s is not "
+		    "an executable file", argv[0]);
+		goto out;
+	}
+	if ((rq.nullfd = high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC))) ==
+	    -1) {
+		st_seterr(err, ST_EGENERAL, "/dev/null: %s", strerror(errno));
+		goto out;
+	}
+	rc = spawn_child(&rq, pidp, err);
+out:
+	if (rq.nullfd != -1)
+		close(rq.nullfd);
+	if (rq.logfd != -1)
+		close(rq.logfd);
+	if (rq.dirfd != -1)
+		close(rq.dirfd);
 	return (rc);
 }

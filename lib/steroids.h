@@ -384,6 +384,8 @@ const char *st_stop_state_name(int);
  */
 #define ST_SPAWN_DETACH		0x1
 int	 st_spawn_runner(const char *, int, pid_t *, struct st_error *);
+int	 st_spawn_runner_fds(const char *, int, int, pid_t *,
+	    struct st_error *);
 int	 st_steroids_path(char *, size_t);
 
 /*

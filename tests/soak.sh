@@ -28,6 +28,9 @@
 #                         are committed while runners finish
 #   SOAK_RSS_KB           allowed VmRSS growth from the 20 s sample to the
 #                         last (default per wrapper, see rss_bound below)
+#   SOAK_HUNG=0           more projects that never answer (a FIFO as their
+#                         DB): each must stay hung, named in agent.status,
+#                         and hold up nothing
 #   SOAK_SEED=$$          seed of the project choice (printed, to replay)
 #   SOAK_KEEP=1           keep the work directory
 # Exit 0 when every check passed, 1 otherwise; the last line says which.
@@ -46,6 +49,7 @@ SWEEP=${SOAK_SWEEP:-20}
 SETTLE=${SOAK_SETTLE:-15}
 LINGER=${SOAK_LINGER:-0.1}
 SEED=${SOAK_SEED:-$$}
+HUNG=${SOAK_HUNG:-0}
 STEROIDS=$B/steroids
 # A lost wakeup waits for the next sweep: up to SOAK_SWEEP (20 s) later,
 # so LATE must stay well below it to see most of them.  Bare or under ASan
@@ -54,7 +58,9 @@ STEROIDS=$B/steroids
 # 5-7 s, and what is inserted meanwhile waits for it (measured: p99 3.7 s,
 # max 5.3-6.8 s).
 case ${SOAK_WRAPPER:-none} in
-valgrind)	LATE=${SOAK_LATE:-15} ;;
+valgrind)	LATE=${SOAK_LATE:-15}
+		# Its check workers too: a healthy check can take seconds.
+		export STEROIDS_AGENT_CHECK_TIMEOUT=${STEROIDS_AGENT_CHECK_TIMEOUT:-20} ;;
 *)		LATE=${SOAK_LATE:-5} ;;
 esac
 
@@ -193,6 +199,17 @@ while [ "$i" -lt "$NPROJ" ]; do
 	    { say "cannot make project $d"; exit 1; }
 	i=$((i + 1))
 done
+# Hung projects: their DB is a FIFO, and a check of one blocks opening
+# it until the agent kills its worker.
+i=0
+while [ "$i" -lt "$HUNG" ]; do
+	d="$W/hung/h$i"
+	mkdir -p "$d" && "$STEROIDS" init "$d" >/dev/null &&
+	    rm -f "$d/.steroids/steroids.db"* &&
+	    mkfifo "$d/.steroids/steroids.db" ||
+	    { say "cannot make hung project $d"; exit 1; }
+	i=$((i + 1))
+done
 "$STEROIDS" config set agent.sweep_interval "$SWEEP" --global >/dev/null ||
     exit 1
 awk -v n="$NPROJ" -v seed="$SEED" 'BEGIN { srand(seed);
@@ -203,7 +220,12 @@ awk -v n="$NPROJ" -v seed="$SEED" 'BEGIN { srand(seed);
 case $WRAPPER in
 none)	set -- "$AGENT" ;;
 valgrind)
+	# A small freelist (default 20 MB), so freed blocks are reused within
+	# the run and VmRSS can level off, as ASan's quarantine below: an
+	# agent that frees little per event fills 20 MB slowly, which looks
+	# like growth.
 	set -- $LIBTOOL_EXEC valgrind --tool=memcheck --leak-check=full \
+	    --freelist-vol=2000000 \
 	    --show-leak-kinds=definite,indirect \
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	    --track-fds=yes --num-callers=30 --log-file="$W/valgrind.%p.log" \
@@ -376,6 +398,11 @@ if [ -s "$W/runner-errors" ] || [ -s "$W/insert-errors" ]; then
 	fail "sqlite3 errors in runners or inserts:"
 	cat "$W/runner-errors" "$W/insert-errors" 2>/dev/null | head -10
 fi
+HUNG_NOW=$(awk '$1 == "hung" { print $2 }' "$STEROIDS_HOME/agent.status" \
+    2>/dev/null)
+if [ "$HUNG" -gt 0 ] && [ "${HUNG_NOW:-0}" -ne "$HUNG" ]; then
+	fail "agent.status names ${HUNG_NOW:-no} hung projects, not $HUNG"
+fi
 SWEEP_STARTS=$(grep -c 'sweep: .* a runner (pid' "$W/agent.log")
 LAST_SWEEP=$(( $(date +%s) - $(awk '$1 == "last_sweep" { print $2 }' \
     "$STEROIDS_HOME/agent.status" 2>/dev/null || echo 0) ))
@@ -444,6 +471,12 @@ if [ "$WARN" -ne 0 ]; then
 	say "agent log: $WARN warning/error lines, the first ones:"
 	grep -i 'warn\|error\|fatal' "$W/agent.log" | head -5
 fi
+if [ "$HUNG" -gt 0 ]; then
+	say "agent log: $(grep -c ': hung (' "$W/agent.log") 'hung' lines" \
+	    "for $HUNG hung projects (logged once each)"
+	[ "$(grep -c ': hung (' "$W/agent.log")" -eq "$HUNG" ] ||
+	    fail "a hung project was logged hung more than once"
+fi
 VG=
 case $WRAPPER in
 valgrind)
@@ -493,7 +526,7 @@ if [ "$FAILS" -ne 0 ]; then
 	tail -n 20 "$W/agent.log"
 fi
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-say "wrapper=$WRAPPER projects=$NPROJ seconds=$END_T inserted=$INSERTED" \
+say "wrapper=$WRAPPER projects=$NPROJ hung=$HUNG seconds=$END_T inserted=$INSERTED" \
     "completed=$DONE latency_s(median/p99/max)=$LAT_MED/$LAT_P99/$LAT_MAX" \
     "late=$LATE_N runs=$RUNS overlaps=$OVERLAPS locked=$LOCKED" \
     "sweep_starts=$SWEEP_STARTS last_sweep_age_s=$LAST_SWEEP settle_ms=$SETTLED" \

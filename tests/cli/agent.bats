@@ -563,6 +563,16 @@ open_project_dbs() {
 	open_files "$1" | grep -c '/\.steroids/steroids\.db$' || true
 }
 
+# The same for agent $1 and its children: its check workers keep them.
+agent_project_dbs() {
+	local c n
+	n=$(open_project_dbs "$1")
+	for c in $(pgrep -P "$1"); do
+		n=$((n + $(open_project_dbs "$c")))
+	done
+	echo "$n"
+}
+
 # While a writer holds its write lock the commit may not be visible, so
 # the re-checks after its events go on (2 s), each ladder reading on one
 # connection it keeps: 32 kept at most (each is 3 fds), all closed when
@@ -590,17 +600,20 @@ open_project_dbs() {
 		EOF
 		track_pid $!
 	done
-	max=0
-	for _ in $(seq 1 40); do
-		n=$(open_project_dbs "$AGENT_PID")
-		[ "$n" -gt "$max" ] && max=$n
-		sleep 0.1
-	done
 	# The kqueue backend holds each watched DB open for its knote.
 	held=0
 	[ "$(status_value backend)" != kqueue ] ||
 	    held=$(status_value watched_native)
+	max=0 own=0
+	for _ in $(seq 1 40); do
+		n=$(agent_project_dbs "$AGENT_PID")
+		[ "$n" -gt "$max" ] && max=$n
+		# The agent itself never opens one: its workers do (SPEC 8).
+		own=$((own + $(open_project_dbs "$AGENT_PID") - held))
+		sleep 0.1
+	done
 	echo "most project DBs open at once: $max ($held held by the watch)"
+	[ "$own" -eq 0 ]
 	wait_for 10 starts_at_least 40
 	for i in $(seq 1 40); do
 		wait_for 5 no_pending "$TEST_ROOT/p$i/.steroids/steroids.db"
@@ -608,7 +621,7 @@ open_project_dbs() {
 	[ "$max" -ge $((held + 1)) ]
 	[ "$max" -le $((held + 32)) ]
 	sleep 3		# the last checks end (2 s after the last event)
-	n=$(open_project_dbs "$AGENT_PID")
+	n=$(agent_project_dbs "$AGENT_PID")
 	echo "project DBs open after the checks: $n"
 	[ "$n" -eq "$held" ]
 	[ "$(starts)" -eq 40 ]
@@ -629,6 +642,45 @@ open_project_dbs() {
 	add_task "$TEST_ROOT/p" two
 	wait_for 5 starts_at_least 2
 	[ "$(starts)" -eq 2 ]
+}
+
+# One definition of work (SPEC 4): a task in a skipped section is parked,
+# whatever its status.  The agent counted it as work: its runner, done
+# with the rest, was started again and backed off for nothing (and each
+# event tried a start that found nothing).
+@test "agent: open tasks only in a skipped section are no work: no runner, no backoff" {
+	mkdir -p "$STEROIDS_HOME/fake"
+	cat >"$TEST_ROOT/work" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	"$FLOCK" -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+	    "UPDATE tasks SET status = 'completed' WHERE status = 'pending'
+	    AND section_id IS NULL"
+	EOF
+	chmod +x "$TEST_ROOT/work"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/work"
+	new_project "$TEST_ROOT/p"
+	pdb "$TEST_ROOT/p" "INSERT INTO sections (id, name, position, skipped)
+	    VALUES ('s', 'parked', 0, 1);
+	    INSERT INTO tasks (id, title, section_id) VALUES ('t1', 'a', 's')"
+	start_agent
+	# An event on a project with parked tasks only: no start.
+	pdb "$TEST_ROOT/p" "INSERT INTO tasks (id, title, status, section_id)
+	    VALUES ('t2', 'b', 'in_progress', 's')"
+	sleep 3
+	[ "$(starts)" -eq 0 ]
+	# Work beside them: one runner; done with it, no start again, no backoff.
+	add_task "$TEST_ROOT/p" real
+	wait_for 5 starts_at_least 1
+	wait_for 5 grep -q "no work left" "$TEST_ROOT/agent.log"
+	sleep 3
+	[ "$(starts)" -eq 1 ]
+	run grep -q "starting again" "$TEST_ROOT/agent.log"
+	[ "$status" -ne 0 ]
+	wait_for 3 status_is backoff = 0
+	agent_alive
 }
 
 @test "agent: idle means idle: no wakeups with 20 projects and nothing happening" {

@@ -1,0 +1,810 @@
+/*
+ * check.c -- the check stage: everything the agent learns from a
+ * project's own files (a stat of .steroids, the runner lock, SQLite
+ * reads, its config, opening its folder and runner log for a start) is
+ * asked of a worker process over a socket, one request at a time, with a
+ * deadline, so that no project -- a hung mount, a FIFO, a locked DB --
+ * can stop the event loop.  The loop touches $STEROIDS_HOME, its own fds
+ * and pids only.
+ *
+ * One worker, the primary, takes the requests in order (urgent ones --
+ * events, exits -- before bulk ones: rescans, revalidation) and keeps the
+ * re-check ladders' DB connections.  A request that takes longer than
+ * CHECK_SLOW while others wait demotes it: a new primary goes on with the
+ * queue, the old one finishes (or not) its one request alone and exits.
+ * A request unanswered after CHECK_TIMEOUT gets its worker killed and
+ * its caller an answer with timeout set: the project is hung
+ * (watch.c).  A start's folder and log are opened here and passed back
+ * (SCM_RIGHTS), so the spawn on the loop (start.c) does fchdir only.
+ *
+ * What can still hold the loop, in a window of its own: a watch is added
+ * on the loop (inotify_add_watch resolves the path; kqueue opens it) just
+ * after a worker's stat answered, so a mount that hangs between the two;
+ * the poll backend (-P, or past the watch limit) stat()s on the loop each
+ * interval; and the periodic sweep (lib/sweep.c) probes a runner lock on
+ * the loop after its probe child answered for the project.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define CHECK_SLOW	0.3	/* s: past this, others waiting go elsewhere */
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC	0	/* the fds get FD_CLOEXEC below */
+#endif
+#define WORKERS_MAX	16	/* alive at once, killed ones not reaped too */
+
+/* A request as sent; the path follows. */
+struct wire_req {
+	int	op;
+	int	flags;
+	int	tries;
+	size_t	len;
+};
+
+struct creq {
+	TAILQ_ENTRY(creq)	 entry;
+	struct wire_req		 w;
+	char			*path;
+	check_cb		*cb;
+	void			*arg;
+};
+TAILQ_HEAD(creqs, creq);
+
+struct worker {
+	TAILQ_ENTRY(worker)	 entry;
+	pid_t			 pid;		/* -1 once reaped */
+	int			 fd;		/* -1 once done with */
+	ev_io			 io;
+	ev_timer		 timer;
+	struct creq		*req;		/* in flight, or NULL */
+	ev_tstamp		 sent;
+	unsigned		 gen;		/* of the primary it was */
+	struct check_answer	 ans;		/* read so far */
+	size_t			 got;
+	int			 fds[2];
+	int			 nfds;
+};
+TAILQ_HEAD(workers, worker);
+
+static struct creqs	 urgent = TAILQ_HEAD_INITIALIZER(urgent);
+static struct creqs	 bulk = TAILQ_HEAD_INITIALIZER(bulk);
+static size_t		 nbulk;
+static struct workers	 workers = TAILQ_HEAD_INITIALIZER(workers);
+static size_t		 nworkers;
+static struct worker	*primary;
+static unsigned		 primary_gen;
+static int		 workers_logged;
+
+double			 check_timeout = CHECK_TIMEOUT;
+
+static void	dispatch(void);
+
+/* ---- the worker process ---- */
+
+struct kept {
+	char	*path;
+	st_pdb	*pdb;
+};
+static struct kept	kept[PDB_KEEP_MAX];
+
+static struct kept *
+kept_find(const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < PDB_KEEP_MAX; i++)
+		if (kept[i].path != NULL && strcmp(kept[i].path, path) == 0)
+			return (&kept[i]);
+	return (NULL);
+}
+
+static void
+kept_drop(struct kept *k)
+{
+	if (k == NULL)
+		return;
+	st_pdb_close(k->pdb);
+	free(k->path);
+	k->path = NULL;
+	k->pdb = NULL;
+}
+
+/*
+ * Work (the library's definition: open tasks outside skipped sections,
+ * st_pdb_pending), asked only when a task is open at all, and the mark:
+ * the tasks in a final status.
+ */
+static int
+count_work(st_pdb *pdb, long *work, long *mark, struct st_error *err)
+{
+	long	counts[ST_TASK_NSTATUS], open = 0;
+	int	i;
+
+	if (st_task_counts(pdb, counts, NULL, err) == -1)
+		return (-1);
+	*mark = 0;
+	for (i = 0; i < ST_TASK_NSTATUS; i++) {
+		if (i < 3)	/* pending, in_progress, review */
+			open += counts[i];
+		else
+			*mark += counts[i];
+	}
+	*work = 0;
+	if (open > 0 && st_pdb_pending(pdb, work, err) == -1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * The counts, looking again every 100 us while there is no work, tries
+ * times at most, on the same connection (a new read transaction each
+ * time): right after an event the commit that caused it is mostly
+ * visible within ~1 ms (SPEC 8, "Trap"), and the loop's timers cannot
+ * wait less than 1 ms.  Not ST_PDB_SHMRO: a readonly_shm reader alone
+ * re-reads the whole WAL at each read transaction.
+ */
+static int
+read_counts(const char *path, int keep, int tries, struct check_answer *a,
+    struct st_error *err)
+{
+	struct timespec	 tick = { 0, 100 * 1000 };
+	struct kept	*k = kept_find(path);
+	st_pdb		*pdb = k != NULL ? k->pdb : NULL;
+	size_t		 i;
+	int		 rc;
+
+	if (pdb == NULL && st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK,
+	    &pdb, err) == -1)
+		return (-1);
+	for (;;) {
+		if ((rc = count_work(pdb, &a->work, &a->mark, err)) == -1)
+			break;
+		if (a->work != 0 || tries-- <= 0)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	if (rc == -1) {
+		a->work = a->mark = -1;
+		if (k != NULL)
+			kept_drop(k);
+		else
+			st_pdb_close(pdb);
+		return (-1);
+	}
+	if (k == NULL && keep) {
+		for (i = 0; i < PDB_KEEP_MAX && kept[i].path != NULL; i++)
+			;
+		if (i < PDB_KEEP_MAX && (kept[i].path = strdup(path)) != NULL) {
+			kept[i].pdb = pdb;
+			k = &kept[i];
+		}
+	}
+	if (k == NULL)
+		st_pdb_close(pdb);
+	return (0);
+}
+
+/* For a start: the folder passes the checks, its config loads; open both. */
+static void
+prepare_start(const char *path, struct check_answer *a, int fds[2])
+{
+	struct st_error	 err;
+	st_config	*cfg;
+
+	a->startable = -1;
+	if (st_path_check_project(path, &err) == -1) {
+		strlcpy(a->msg, err.code == ST_EPERM ? "unsafe: " : "",
+		    sizeof(a->msg));
+		strlcat(a->msg, err.msg, sizeof(a->msg));
+		return;
+	}
+	if (st_config_load(path, &cfg, &err) == -1) {
+		strlcpy(a->msg, err.msg, sizeof(a->msg));
+		return;
+	}
+	st_config_free(cfg);
+	if ((fds[0] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(a->msg, sizeof(a->msg), "cannot open the folder: %s",
+		    strerror(errno));
+		return;
+	}
+	if (st_runner_log_open(path, ST_RUNNER_LOG_MAX, &fds[1], &err) == -1) {
+		strlcpy(a->msg, err.msg, sizeof(a->msg));
+		close(fds[0]);
+		fds[0] = -1;
+		return;
+	}
+	a->startable = 1;
+}
+
+static void
+serve_check(const struct wire_req *rq, const char *path,
+    struct check_answer *a, int fds[2])
+{
+	struct st_error	err;
+	struct kept	*k;
+
+	if (rq->flags & CK_FRESH)
+		kept_drop(kept_find(path));
+	a->held = st_lock_probe(path, &a->holder);
+	if (a->held == -1) {
+		strlcpy(a->msg, "cannot read the runner lock", sizeof(a->msg));
+		return;
+	}
+	if (a->held == 1) {
+		/* For an adoption: the mark before it makes progress. */
+		if (a->holder > 0 && read_counts(path, 0, 0, a, &err) == -1)
+			a->mark = -1;
+		a->work = -1;
+		return;
+	}
+	/*
+	 * No writer mid-commit (asked only with no connection of ours open
+	 * on the file: closing the descriptor it opens drops every POSIX
+	 * lock this process holds there, SQLite's included; never for
+	 * $STEROIDS_HOME, the registry): every commit whose event came
+	 * before is then visible to the read below.
+	 */
+	k = kept_find(path);
+	if ((rq->flags & CK_IDLE) && k == NULL && !(rq->flags & CK_HOME))
+		a->idle = st_pdb_writer_idle(path) == 1;
+	if (read_counts(path, (rq->flags & CK_KEEP) != 0, a->idle == 1 ? 0 :
+	    rq->tries, a, &err) == -1) {
+		a->code = err.code == 0 ? ST_EGENERAL : err.code;
+		strlcpy(a->msg, err.msg, sizeof(a->msg));
+		return;
+	}
+	a->kept = kept_find(path) != NULL;
+	if (a->work > 0 && (rq->flags & CK_START))
+		prepare_start(path, a, fds);
+}
+
+static void
+serve_stat(const char *path, struct check_answer *a)
+{
+	char		dir[PATH_MAX + 16];
+	struct stat	sb;
+
+	snprintf(dir, sizeof(dir), "%s/" ST_PROJECT_DIR, path);
+	if (stat(dir, &sb) == -1) {
+		a->code = errno == ENOENT || errno == ENOTDIR ? ST_ENOTFOUND :
+		    ST_EGENERAL;
+		snprintf(a->msg, sizeof(a->msg), ST_PROJECT_DIR ": %s",
+		    strerror(errno));
+		return;
+	}
+	a->isdir = S_ISDIR(sb.st_mode);
+	a->dev = sb.st_dev;
+	a->ino = sb.st_ino;
+}
+
+static int
+read_full(int fd, void *buf, size_t len)
+{
+	size_t	off;
+	ssize_t	n;
+
+	for (off = 0; off < len; off += (size_t)n) {
+		n = read(fd, (char *)buf + off, len - off);
+		if (n == -1 && errno == EINTR)
+			n = 0;
+		else if (n <= 0)
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+send_answer(int fd, const struct check_answer *a, const int fds[2])
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	}		 cm;
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	struct cmsghdr	*c;
+	ssize_t		 n;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = (void *)a;
+	iov.iov_len = sizeof(*a);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fds[0] != -1 && fds[1] != -1) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, 2 * sizeof(int));
+	}
+	while ((n = sendmsg(fd, &mh, 0)) == -1 && errno == EINTR)
+		;
+	if (n == -1)
+		return (-1);
+	/* The rest (a stream socket may take part of it), without the fds. */
+	return (n == (ssize_t)sizeof(*a) ? 0 : -1);
+}
+
+/* The worker: fd 3 is its socket, the only fd of the agent's it keeps. */
+static void __attribute__((noreturn))
+worker_main(void)
+{
+	static const int	 sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGHUP,
+				    SIGCHLD, SIGALRM };
+	struct check_answer	 a;
+	struct wire_req		 rq;
+	char			 path[PATH_MAX];
+	int			 fds[2];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	for (;;) {
+		if (read_full(3, &rq, sizeof(rq)) == -1 || rq.len == 0 ||
+		    rq.len >= sizeof(path) || read_full(3, path, rq.len) == -1)
+			_exit(0);	/* the agent is done with us */
+		path[rq.len] = '\0';
+		memset(&a, 0, sizeof(a));
+		a.held = -1;
+		a.idle = -1;
+		a.work = a.mark = -1;
+		a.dirfd = a.logfd = -1;
+		fds[0] = fds[1] = -1;
+		switch (rq.op) {
+		case OP_CHECK:
+			serve_check(&rq, path, &a, fds);
+			break;
+		case OP_STAT:
+			serve_stat(path, &a);
+			break;
+		case OP_RELEASE:
+			kept_drop(kept_find(path));
+			break;
+		}
+		if (send_answer(3, &a, fds) == -1)
+			_exit(1);
+		if (fds[0] != -1)
+			close(fds[0]);
+		if (fds[1] != -1)
+			close(fds[1]);
+	}
+}
+
+/* ---- the loop's side ---- */
+
+static void
+worker_io_cb(struct ev_loop *, ev_io *, int);
+static void
+worker_timer_cb(struct ev_loop *, ev_timer *, int);
+
+static struct worker *
+worker_new(void)
+{
+	struct worker	*w;
+	pid_t		 pid, parent = getpid();
+	int		 sv[2];
+
+	if (nworkers >= WORKERS_MAX) {
+		if (!workers_logged)
+			log_warnx("%d check workers busy or not yet gone; "
+			    "checks wait", WORKERS_MAX);
+		workers_logged = 1;
+		return (NULL);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1) {
+		log_warn("socketpair");
+		return (NULL);
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		close(sv[0]);
+		close(sv[1]);
+		return (NULL);
+	}
+	if (pid == 0) {
+#ifdef HAVE_SYS_PRCTL_H
+		/* An agent killed takes its workers along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+#else
+		(void)parent;	/* read() sees EOF when the agent is gone */
+#endif
+		if (sv[1] != 3 && dup2(sv[1], 3) == -1)
+			_exit(1);
+		closefrom(4);
+		worker_main();
+	}
+	close(sv[1]);
+	(void)fcntl(sv[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatalx("out of memory");
+	w->pid = pid;
+	w->fd = sv[0];
+	w->fds[0] = w->fds[1] = -1;
+	ev_io_init(&w->io, worker_io_cb, w->fd, EV_READ);
+	w->io.data = w;
+	ev_timer_init(&w->timer, worker_timer_cb, 0., 0.);
+	w->timer.data = w;
+	TAILQ_INSERT_TAIL(&workers, w, entry);
+	nworkers++;
+	workers_logged = 0;
+	return (w);
+}
+
+/* Done with w's socket: it exits when it reads EOF (or was killed). */
+static void
+worker_close(struct worker *w)
+{
+	int	i;
+
+	if (primary == w)
+		primary = NULL;
+	ev_io_stop(agent.loop, &w->io);
+	ev_timer_stop(agent.loop, &w->timer);
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = -1;
+	for (i = 0; i < w->nfds; i++)
+		close(w->fds[i]);
+	w->nfds = 0;
+	if (w->pid == -1) {
+		TAILQ_REMOVE(&workers, w, entry);
+		nworkers--;
+		free(w);
+	}
+}
+
+static void
+req_free(struct creq *r)
+{
+	free(r->path);
+	free(r);
+}
+
+/* Hand a's answer to the caller; fds it did not take are closed here. */
+static void
+deliver(struct creq *r, struct check_answer *a)
+{
+	r->cb(r->path, a, r->arg);
+	if (a->dirfd != -1)
+		close(a->dirfd);
+	if (a->logfd != -1)
+		close(a->logfd);
+	req_free(r);
+}
+
+/* w's request is over without an answer (why: CK_TIMEOUT, CK_DIED, ...). */
+static void
+worker_fail(struct worker *w, int why)
+{
+	struct check_answer	 a;
+	struct creq		*r = w->req;
+
+	w->req = NULL;
+	if (w->pid != -1)
+		kill(w->pid, SIGKILL);
+	worker_close(w);
+	if (r != NULL) {
+		memset(&a, 0, sizeof(a));
+		a.timeout = why;
+		a.held = a.idle = -1;
+		a.work = a.mark = -1;
+		a.dirfd = a.logfd = -1;
+		deliver(r, &a);
+	}
+	dispatch();
+}
+
+static void
+worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	}			 cm;
+	struct worker		*w = io->data;
+	struct check_answer	 a;
+	struct creq		*r;
+	struct msghdr		 mh;
+	struct iovec		 iov;
+	struct cmsghdr		*c;
+	ssize_t			 n;
+	int			 i, nfd;
+
+	(void)loop;
+	(void)revents;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = (char *)&w->ans + w->got;
+	iov.iov_len = sizeof(w->ans) - w->got;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(w->fd, &mh, MSG_CMSG_CLOEXEC);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	for (c = CMSG_FIRSTHDR(&mh); n > 0 && c != NULL;
+	    c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (i = 0; i < nfd; i++) {
+			int	fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+			if (w->nfds < 2)
+				w->fds[w->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (n <= 0 || w->req == NULL) {
+		log_warnx("a check worker (pid %ld) %s", (long)w->pid,
+		    n == 0 ? "exited" : "failed");
+		worker_fail(w, CK_DIED);
+		return;
+	}
+	w->got += (size_t)n;
+	if (w->got < sizeof(w->ans))
+		return;
+	a = w->ans;
+	a.dirfd = a.logfd = -1;
+	if (w->nfds == 2 && a.startable == 1) {
+		a.dirfd = w->fds[0];
+		a.logfd = w->fds[1];
+		w->nfds = 0;
+	} else if (a.startable == 1) {
+		a.startable = -1;
+		strlcpy(a.msg, "its folder and log did not come through",
+		    sizeof(a.msg));
+	}
+	for (i = 0; i < w->nfds; i++)
+		close(w->fds[i]);
+	w->nfds = 0;
+	w->got = 0;
+	a.gen = w == primary ? w->gen : 0;
+	if (w != primary)
+		a.kept = 0;	/* it exits now, and its connections */
+	r = w->req;
+	w->req = NULL;
+	ev_timer_stop(agent.loop, &w->timer);
+	if (w != primary)
+		worker_close(w);
+	deliver(r, &a);
+	dispatch();
+}
+
+/* No other request waits behind a slow one: a new primary takes them. */
+static void
+demote(struct worker *w)
+{
+	if (w != primary)
+		return;
+	log_debug("check of %s slow; another worker goes on", w->req->path);
+	primary = NULL;
+}
+
+static void
+worker_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker	*w = t->data;
+	double		 left;
+
+	(void)revents;
+	if (w->req == NULL)
+		return;
+	left = check_timeout - (ev_now(loop) - w->sent);
+	if (left <= 0) {
+		worker_fail(w, CK_TIMEOUT);
+		return;
+	}
+	if (w == primary && (!TAILQ_EMPTY(&urgent) || !TAILQ_EMPTY(&bulk))) {
+		demote(w);
+		dispatch();
+	}
+	ev_timer_set(t, left, 0.);
+	ev_timer_start(loop, t);
+}
+
+static int
+worker_send(struct worker *w, struct creq *r)
+{
+	char	buf[sizeof(struct wire_req) + PATH_MAX];
+	ssize_t	n;
+
+	memcpy(buf, &r->w, sizeof(r->w));
+	memcpy(buf + sizeof(r->w), r->path, r->w.len);
+	/* One request at a time: the socket's buffer is empty. */
+	while ((n = write(w->fd, buf, sizeof(r->w) + r->w.len)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n != (ssize_t)(sizeof(r->w) + r->w.len))
+		return (-1);
+	w->req = r;
+	w->sent = ev_now(agent.loop);
+	w->got = 0;
+	ev_io_start(agent.loop, &w->io);
+	ev_timer_set(&w->timer, CHECK_SLOW, 0.);
+	ev_timer_start(agent.loop, &w->timer);
+	return (0);
+}
+
+/* Send the next request to the primary (a new one if need be). */
+static void
+dispatch(void)
+{
+	struct creq	*r;
+	struct creqs	*q;
+
+	while (!TAILQ_EMPTY(&urgent) || !TAILQ_EMPTY(&bulk)) {
+		if (primary != NULL && primary->req != NULL) {
+			/* Slow already: do not wait for it. */
+			if (ev_now(agent.loop) - primary->sent < CHECK_SLOW)
+				return;
+			demote(primary);
+		}
+		if (primary == NULL) {
+			if ((primary = worker_new()) == NULL)
+				return;	/* one going away brings us back */
+			primary->gen = ++primary_gen;
+		}
+		q = !TAILQ_EMPTY(&urgent) ? &urgent : &bulk;
+		r = TAILQ_FIRST(q);
+		TAILQ_REMOVE(q, r, entry);
+		if (q == &bulk)
+			nbulk--;
+		if (worker_send(primary, r) == -1) {
+			log_warn("cannot ask check worker %ld",
+			    (long)primary->pid);
+			primary->req = r;
+			worker_fail(primary, CK_DIED);
+			return;
+		}
+	}
+}
+
+/*
+ * Ask a worker about path; cb gets the answer (or a timeout) exactly once,
+ * later, from the loop, never from in here.
+ */
+void
+check_submit(int op, const char *path, int flags, int tries, int prio,
+    check_cb *cb, void *arg)
+{
+	struct creq	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->path = strdup(path)) == NULL)
+		fatalx("out of memory");
+	r->w.op = op;
+	r->w.flags = flags;
+	r->w.tries = tries;
+	r->w.len = strlen(path);
+	r->cb = cb;
+	r->arg = arg;
+	if (prio == CK_URGENT)
+		TAILQ_INSERT_TAIL(&urgent, r, entry);
+	else {
+		TAILQ_INSERT_TAIL(&bulk, r, entry);
+		nbulk++;
+	}
+	dispatch();
+}
+
+/*
+ * STEROIDS_AGENT_CHECK_TIMEOUT=S: another deadline, for an agent run
+ * many times slower than usual (make soak under valgrind).
+ */
+void
+checks_init(void)
+{
+	const char	*s = getenv("STEROIDS_AGENT_CHECK_TIMEOUT");
+	char		*end;
+	double		 t;
+
+	if (s == NULL || *s == '\0')
+		return;
+	t = strtod(s, &end);
+	if (*end == '\0' && t > 0 && t <= 3600)
+		check_timeout = t;
+}
+
+/* Bulk requests not yet sent: a rescan keeps this short. */
+size_t
+check_backlog(void)
+{
+	return (nbulk);
+}
+
+/* 1 while the connection of an answer with this gen is still kept. */
+int
+check_gen_current(unsigned gen)
+{
+	return (gen != 0 && primary != NULL && primary->gen == gen);
+}
+
+/* The loop reaped pid: 1 if it was a worker. */
+int
+check_reaped(pid_t pid)
+{
+	struct worker	*w;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->pid == pid)
+			break;
+	if (w == NULL)
+		return (0);
+	w->pid = -1;
+	if (w->fd != -1 && w->req == NULL) {
+		/* An idle worker that died: the next request makes another. */
+		worker_close(w);
+	} else if (w->fd == -1) {
+		TAILQ_REMOVE(&workers, w, entry);
+		nworkers--;
+		free(w);
+	}
+	/* else its socket's EOF comes next: worker_io_cb reports it. */
+	dispatch();
+	return (1);
+}
+
+/* Exiting: every worker killed, every request told it is cancelled. */
+void
+checks_done(void)
+{
+	struct check_answer	 a;
+	struct worker		*w;
+	struct creq		*r;
+	struct creqs		*q;
+
+	memset(&a, 0, sizeof(a));
+	a.timeout = CK_CANCELLED;
+	a.held = a.idle = -1;
+	a.work = a.mark = -1;
+	a.dirfd = a.logfd = -1;
+	while ((w = TAILQ_FIRST(&workers)) != NULL) {
+		r = w->req;
+		w->req = NULL;
+		if (w->pid != -1) {
+			kill(w->pid, SIGKILL);
+			if (waitpid(w->pid, NULL, WNOHANG) != 0)
+				w->pid = -1;
+		}
+		w->pid = -1;	/* gone, or init reaps it */
+		worker_close(w);
+		if (r != NULL)
+			deliver(r, &a);
+	}
+	for (q = &urgent; q != NULL; q = q == &urgent ? &bulk : NULL)
+		while ((r = TAILQ_FIRST(q)) != NULL) {
+			TAILQ_REMOVE(q, r, entry);
+			deliver(r, &a);
+		}
+	nbulk = 0;
+	primary = NULL;
+}
