@@ -378,6 +378,21 @@ cron_upstream(const char *rest)
 }
 
 /*
+ * cron_split and cron_upstream for a caller without struct buf
+ * (fuzz/cron.c); all malloc'd.
+ */
+void
+st_cron_split(const char *tab, char **rest, int *found, char **line,
+    char **upstream)
+{
+	struct buf	b;
+
+	cron_split(tab, &b, found, line);
+	*upstream = cron_upstream(b.s);
+	*rest = b.s;
+}
+
+/*
  * *installed 1 if our entry is there; *line the entry (malloc'd) or NULL.
  * *upstream (may be NULL): the upstream tool's wakeup line, or NULL.
  */
