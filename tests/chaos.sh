@@ -203,6 +203,7 @@ exec 8>>"$W/locks/\$id"
 if ! flock -n 8; then
 	echo "clash \$(date +%s.%N) \$id \$t \$\$" >>"$W/clashes"
 fi
+[ -n "\${CHAOS_SELFTEST:-}" ] && exit 0
 echo \$\$ >"$W/hpids/\$\$"
 n=\$(grep -c " \$t\$" "$W/tries/\$id" 2>/dev/null)
 echo "\$\$ \$t" >>"$W/tries/\$id"
@@ -224,6 +225,18 @@ exit \$rc
 EOF
 chmod +x "$W/handler"
 mkdir -p "$W/tries"
+# The clash check must be able to fire: a handler started while its
+# project's lock is held elsewhere records one.
+exec 9>"$W/locks/selftest"
+flock -n 9 || { say "cannot take a lock for the self-test"; exit 2; }
+STEROIDS_PROJECT=$W/selftest STEROIDS_TASK_TITLE=selftest CHAOS_SELFTEST=1 \
+    "$W/handler" 9>&-
+exec 9>&-
+if ! grep -q ' selftest selftest ' "$W/clashes" 2>/dev/null; then
+	say "the handler's clash check did not fire on a held lock"
+	exit 2
+fi
+rm -f "$W/clashes" "$W/locks/selftest"
 
 # ---- projects -----------------------------------------------------------
 PROJ=()
@@ -344,7 +357,7 @@ f_kill_handler() {
 	rnd ${#l[@]}
 	VICTIM=${l[$R]##*/}
 	grep -qz "$W/handler" "/proc/$VICTIM/cmdline" 2>/dev/null &&
-	    kill -KILL "$VICTIM"
+	    kill -KILL "$VICTIM" 2>/dev/null
 }
 f_kill_agent() {
 	kill -KILL "$APID" 2>/dev/null
@@ -430,9 +443,21 @@ f_full_disk() {
 	BG+=($!)
 }
 MAXR_ON=0
+MAXR_SINCE=0
+MAXR_SEEN=0
 f_max_runners() {
 	MAXR_ON=$((1 - MAXR_ON))
+	MAXR_SINCE=$(now_ms)
 	cfg agent.max_runners $((MAXR_ON * 2)) && kill -HUP "$APID" 2>/dev/null
+}
+# With the limit on for 3 s (runners from before it may finish their
+# task), never more than 2 runners alive.
+count_runners() {
+	local l
+	[ "$MAXR_ON" = 1 ] && [ $(($(now_ms) - MAXR_SINCE)) -ge 3000 ] ||
+	    return 0
+	mapfile -t l < <(pgrep -f -- "loop --project $W/")
+	[ "${#l[@]}" -gt "$MAXR_SEEN" ] && MAXR_SEEN=${#l[@]}
 }
 f_hangfs() {
 	rnd "$NALL"
@@ -462,6 +487,7 @@ while :; do
 	[ "$t" -ge $((SECS * 1000)) ] && break
 	if [ "$t" -ge "$next_sample" ]; then
 		sample
+		count_runners
 		next_sample=$((next_sample + 1000))
 		# reap finished background jobs, keep the list short
 		keep=()
@@ -628,6 +654,8 @@ read -r RSS_A RSS_B RSS_G <<<"$RSS"
 if [ "$RSS_G" != - ] && [ "$RSS_G" -gt "$RSS_KB" ]; then
 	fail "agent VmRSS grew from $RSS_A to $RSS_B kB (bound +$RSS_KB kB)"
 fi
+[ "$MAXR_SEEN" -le 2 ] || fail "$MAXR_SEEN runners alive at once with" \
+    "agent.max_runners 2"
 AGENTS=$(wc -l <"$W/agent-starts")
 WARN=$(grep -c -i 'warn\|error\|fatal' "$W/agent.log")
 
@@ -659,7 +687,9 @@ say "seed=$SEED seconds=$FAULT_S faults=$NFAULTS projects=$NALL" \
     "lost=$LOST clashes=$CLASHES handler_runs=$RUNS reruns_after_done=$RERUN" \
     "drain_ms=$DRAINED_MS dead_rows=$NDEAD react=${REACTS# }" \
     "zombies=$ZOMBIES rss_kb(first/last third)=$RSS_A/$RSS_B" \
-    "agents=$AGENTS agent_log_warnings=$WARN max_runners=$MAXR" \
+    "agents=$AGENTS agent_log_warnings=$WARN" \
+    "max_runners=$([ "$MAXR" = 1 ] && echo "on(most_alive=$MAXR_SEEN)" ||
+    echo unsupported)" \
     "load=$(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$FAILS" -ne 0 ]; then
 	say "FAIL ($FAILS failed checks; replay: CHAOS_SEED=$SEED" \
