@@ -317,13 +317,15 @@ newtitle() { SEQ=$((SEQ + 1)); TITLE=c$SEQ; }
 record() { echo "$1 $2 $3" >>"$W/inserted"; }	# project-index title how
 
 # A live process of ours matching an extended regexp on its command line.
+# Every fault draws the same random numbers whatever it finds, so the
+# sequence of faults a seed gives does not depend on the run's timing.
 victim() {	# victim REGEXP: VICTIM is a PID or empty
 	local l
+	rnd 32768
 	mapfile -t l < <(pgrep -f -- "$1")
 	VICTIM=
 	[ "${#l[@]}" -gt 0 ] || return 1
-	rnd ${#l[@]}
-	VICTIM=${l[$R]}
+	VICTIM=${l[$((R % ${#l[@]}))]}
 }
 
 f_insert_kept() {
@@ -352,10 +354,10 @@ f_kill_runner() {
 }
 f_kill_handler() {
 	local l
+	rnd 32768
 	l=("$W"/hpids/*)
 	[ -e "${l[0]}" ] || return 0
-	rnd ${#l[@]}
-	VICTIM=${l[$R]##*/}
+	VICTIM=${l[$((R % ${#l[@]}))]##*/}
 	grep -qz "$W/handler" "/proc/$VICTIM/cmdline" 2>/dev/null &&
 	    kill -KILL "$VICTIM" 2>/dev/null
 }
@@ -435,8 +437,8 @@ f_nolock_row() {
 	BG+=($!)
 }
 f_full_disk() {
-	[ -e "$W/state/full" ] && return 0
 	pick 1 4
+	[ -e "$W/state/full" ] && return 0
 	: >"$W/state/full"
 	( dd if=/dev/zero of="$DISK/.fill" bs=4096 2>/dev/null
 	  sleep "$R"; rm -f "$DISK/.fill" "$W/state/full" ) &
