@@ -24,15 +24,21 @@ src=$FUZZ_SRCDIR
 out=$FUZZ_BUILDDIR/fuzz-out
 mkdir -p "$out/obj"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-# STEROIDS_BIN names no real binary: no target may start a runner.
+# STEROIDS_BIN names no real binary: no target may start a runner.  The
+# quotes in it are meant literally: the macro is a C string.
+# shellcheck disable=SC2089
 cflags="-g -O1 -Wall -Wextra -I$FUZZ_BUILDDIR -I$src/lib -I$src/cli \
 -DSTEROIDS_BIN=\"/nonexistent/steroids\" $FUZZ_CFLAGS"
 
-# One object per source, rebuilt when the source is newer.
+# One object per source, rebuilt when it or a header is newer.
+headers="$FUZZ_BUILDDIR/config.h $src/lib/steroids.h $src/lib/st-int.h \
+$src/cli/cli.h"
 obj() {	# obj <source> [extra flags]: prints the object's path
 	o=$out/obj/$(echo "$1" | tr / _).o
-	if [ ! -f "$o" ] || [ "$src/$1" -nt "$o" ]; then
-		# shellcheck disable=SC2086
+	# shellcheck disable=SC2086
+	if [ ! -f "$o" ] ||
+	    [ -n "$(find "$src/$1" $headers -newer "$o" 2>/dev/null)" ]; then
+		# shellcheck disable=SC2086,SC2090
 		$FUZZ_CC $cflags $san -fsanitize=fuzzer-no-link ${2:-} \
 		    -c "$src/$1" -o "$o" >&2
 	fi
@@ -58,7 +64,7 @@ for t in $FUZZ_TARGETS; do
 		done ;;
 	esac
 	echo "fuzz: building $t"
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086,SC2090
 	$FUZZ_CC $cflags $san -fsanitize=fuzzer "$src/fuzz/$t.c" $extra \
 	    $cliobjs $libobjs $FUZZ_LIBS -o "$out/$t"
 done
