@@ -274,6 +274,12 @@ cron_read(struct buf *tab, struct st_error *err)
 	if (run_crontab("-l", NULL, tab, &status, ebuf, sizeof(ebuf),
 	    err) == -1)
 		goto fail;
+	/* Edited as a string, the table would lose all after the NUL. */
+	if (status == 0 && memchr(tab->s, '\0', tab->len) != NULL) {
+		st_seterr(err, ST_EGENERAL, "crontab -l gave a table with a NUL "
+		    "byte; fix it with 'crontab -e' first");
+		goto fail;
+	}
 	if (status == 0)
 		return (0);
 	if (strstr(ebuf, "no crontab") != NULL) {
