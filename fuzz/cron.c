@@ -2,7 +2,8 @@
  * cron.c -- the crontab editor's line handling (lib/cron.c) on any
  * table: split it into our entry and the other lines, add our entry as
  * st_cron_install does, split again.  The second split must find exactly
- * our entry and give back the other lines as the first split left them.
+ * our entry and give back the other lines as the first split left them;
+ * the upstream tool's line is looked for in them both times.
  */
 #include "config.h"
 
@@ -32,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st_cron_split(edited, &rest2, &found2, &line2, &up2);
 	if (found2 != 1 || strcmp(line2, ENTRY) != 0)
 		abort();
-	/* Our entry is never taken for the upstream tool's line. */
+	/* Adding our entry never changes which line is upstream's. */
 	if ((up == NULL) != (up2 == NULL) ||
 	    (up != NULL && strcmp(up, up2) != 0))
 		abort();
