@@ -72,10 +72,11 @@ done
 
 failed=
 for t in $FUZZ_TARGETS; do
-	mkdir -p "$out/corpus/$t"
+	mkdir -p "$out/corpus/$t" "$out/tmp"
 	echo "fuzz: $t for ${FUZZ_SECONDS}s"
+	# TMPDIR: the scratch folder a crashed target leaves stays in fuzz-out.
 	# shellcheck disable=SC2086
-	if ! (cd "$out" && "./$t" -max_total_time="$FUZZ_SECONDS" \
+	if ! (cd "$out" && TMPDIR=$out/tmp "./$t" -max_total_time="$FUZZ_SECONDS" \
 	    -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
 	    -artifact_prefix="$out/$t-" ${FUZZ_ARGS:-} \
 	    "corpus/$t" "$src/fuzz/corpus/$t" 2>"$out/$t.log"); then
@@ -83,6 +84,7 @@ for t in $FUZZ_TARGETS; do
 		tail -n 40 "$out/$t.log" >&2
 	fi
 	grep '^Done ' "$out/$t.log" || :
+	rm -rf "$out/tmp"
 done
 if [ -n "$failed" ]; then
 	echo "fuzz: FAILED:$failed (inputs: $out/<target>-crash-*)" >&2
