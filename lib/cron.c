@@ -274,6 +274,12 @@ cron_read(struct buf *tab, struct st_error *err)
 	if (run_crontab("-l", NULL, tab, &status, ebuf, sizeof(ebuf),
 	    err) == -1)
 		goto fail;
+	/* Edited as a string, the table would lose all after the NUL. */
+	if (status == 0 && memchr(tab->s, '\0', tab->len) != NULL) {
+		st_seterr(err, ST_EGENERAL, "crontab -l gave a table with a NUL "
+		    "byte; fix it with 'crontab -e' first");
+		goto fail;
+	}
 	if (status == 0)
 		return (0);
 	if (strstr(ebuf, "no crontab") != NULL) {
@@ -375,6 +381,21 @@ cron_upstream(const char *rest)
 	memcpy(line, hit, n);
 	line[n] = '\0';
 	return (line);
+}
+
+/*
+ * cron_split and cron_upstream for a caller without struct buf
+ * (fuzz/cron.c); all malloc'd.
+ */
+void
+st_cron_split(const char *tab, char **rest, int *found, char **line,
+    char **upstream)
+{
+	struct buf	b;
+
+	cron_split(tab, &b, found, line);
+	*upstream = cron_upstream(b.s);
+	*rest = b.s;
 }
 
 /*

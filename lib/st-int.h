@@ -106,4 +106,7 @@ st_stop	*st_stop_group(pid_t);
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,
 	    size_t, struct st_error *);
 
+/* cron.c */
+void	 st_cron_split(const char *, char **, int *, char **, char **);
+
 #endif /* ST_INT_H */

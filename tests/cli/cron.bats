@@ -196,3 +196,13 @@ entry() {
 	[[ "$stderr" == *"cannot write the table"* ]]
 	[ "$(cksum <"$FAKE_CRONTAB")" = "$before" ]
 }
+
+@test "a table with a NUL byte is refused, not cut short at it" {
+	printf '0 1 * * * one\n\0junk\n0 2 * * * two\n' >"$FAKE_CRONTAB"
+	cp "$FAKE_CRONTAB" "$TEST_ROOT/before"
+	for action in install uninstall; do
+		run --separate-stderr "$STEROIDS" runners cron "$action"
+		expect_status 1 "*NUL byte*"
+		cmp "$FAKE_CRONTAB" "$TEST_ROOT/before"
+	done
+}
