@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (i = 0; i < s.nbackoff; i++)
 			(void)strlen(s.backoff_v[i]);
-		status_free(&s);
+		agent_status_free(&s);
 	} else if (c.err.code != ST_EHEALTH || c.err.msg[0] == '\0')
 		abort();
 	return (0);
