@@ -96,7 +96,8 @@ enum stop_result {
 	STOP_KILLED,		/* needed SIGKILL (--force) */
 	STOP_STILL_RUNNING,	/* did not exit; no --force */
 	STOP_CLEANED,		/* was not running: its row removed */
-	STOP_UNCHECKED		/* lock unreadable: not signalled, row kept */
+	STOP_UNCHECKED,		/* lock unreadable: not signalled, row kept */
+	STOP_UPSTREAM		/* a live upstream runner: never ours to stop */
 };
 
 static const char *
@@ -113,6 +114,8 @@ stop_name(int s)
 		return ("cleaned");
 	case STOP_UNCHECKED:
 		return ("not_signalled");
+	case STOP_UPSTREAM:
+		return ("upstream_runner");
 	default:
 		return ("waiting");
 	}
@@ -199,7 +202,7 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 	st_gdb			*g;
 	size_t			 i;
 	st_stop			**stops;
-	int			*res, n, stuck = 0, unchecked = 0;
+	int			*res, n, stuck = 0, unchecked = 0, upstream = 0;
 	int			 force = args_has(a, "force");
 
 	n = (id != NULL) + (project != NULL) + args_has(a, "all");
@@ -249,6 +252,13 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 			stuck++;
 			continue;
 		case ST_STOP_NOT_HELD:
+			/* Holds no lock, yet live by the upstream tool's rule. */
+			if (st_runner_lockless_state(&l.v[i]) ==
+			    ST_RUNNER_ALIVE) {
+				res[i] = STOP_UPSTREAM;
+				upstream++;
+				continue;
+			}
 			res[i] = STOP_CLEANED;
 			break;
 		case ST_STOP_KILLED:
@@ -272,6 +282,11 @@ cmd_runners_stop_exec(struct cli *c, struct cmd_args *a)
 		    "another process's; check the folder's permissions",
 		    unchecked, unchecked == 1 ? "" : "s", unchecked == 1 ?
 		    "its" : "their"));
+	if (upstream > 0)
+		return (cli_error(c, ST_EGENERAL, "%d runner%s of the upstream "
+		    "tool not stopped and %s row kept: it takes no runner lock, "
+		    "so stop it with that tool", upstream, upstream == 1 ? "" :
+		    "s", upstream == 1 ? "its" : "their"));
 	if (stuck > 0)
 		return (cli_error(c, ST_EGENERAL, "%d runner%s did not stop "
 		    "within %u s%s", stuck, stuck == 1 ? "" : "s",

@@ -139,7 +139,8 @@ start_stubborn() {
 	sleep 30 3>&- &
 	live=$!
 	track_pid "$live"
-	fake_row not-a-runner "$live" "$Q"
+	# Its row older than the process: a reused PID, not an upstream runner.
+	fake_row not-a-runner "$live" "$Q" "datetime('now', '-1 hour')"
 	id=$(gdb "SELECT id FROM runners WHERE pid = $LOOP_PID")
 	run steroids runners stop --id "${id:0:8}" --json
 	[ "$status" -eq 0 ]

@@ -313,3 +313,16 @@ dead_pid() {
 	run --separate-stderr "$STEROIDS" loop --project "$P"
 	expect_status 1 "*runner.queue_command*exit 3*"
 }
+
+@test "runners stop never signals a live upstream runner nor deletes its row: exit 1, one line" {
+	stand_in
+	upstream_row "$UP"
+	for how in --all "--project $P" "--id up-$UP"; do
+		# shellcheck disable=SC2086 # $how is an option and its value
+		run --separate-stderr "$STEROIDS" runners stop $how
+		expect_status 1 "*of the upstream tool not stopped*"
+		[[ "$output" == *upstream_runner* ]]
+		[ "$(gdb "SELECT id FROM runners")" = "up-$UP" ]
+		kill -0 "$UP"
+	done
+}
