@@ -637,6 +637,8 @@ worker_send(struct worker *w, struct creq *r)
 	char	buf[sizeof(struct wire_req) + PATH_MAX];
 	ssize_t	n;
 
+	if (r->w.len >= PATH_MAX)
+		return (-1);	/* watch.c never lets one in */
 	memcpy(buf, &r->w, sizeof(r->w));
 	memcpy(buf + sizeof(r->w), r->path, r->w.len);
 	/* One request at a time: the socket's buffer is empty. */

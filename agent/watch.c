@@ -641,6 +641,14 @@ projects_sync(void)
 	for (i = 0; i < l.n; i++) {
 		if (!l.v[i].enabled)
 			continue;
+		/* Another tool may store any row: no path we cannot handle. */
+		if (l.v[i].path[0] != '/' ||
+		    strlen(l.v[i].path) >= PATH_MAX - 64) {
+			log_warnx("registry: a project path of %zu bytes is not "
+			    "an absolute path this system can use; skipped",
+			    strlen(l.v[i].path));
+			continue;
+		}
 		if ((p = project_find(l.v[i].path)) == NULL) {
 			p = project_new(l.v[i].path);
 			log_info("%s: now watching", p->path);

@@ -130,6 +130,18 @@ use_consume() {
 	[ "$output" -eq 0 ]
 }
 
+@test "agent: a registry row with a path longer than PATH_MAX is skipped; the rest is served" {
+	new_project "$TEST_ROOT/p"
+	long="/$(printf 'x%.0s' $(seq 1 5000))"
+	sqlite3 "$STEROIDS_HOME/steroids.db" \
+	    "INSERT INTO projects (path, name) VALUES ('$long', 'long')"
+	start_agent
+	grep -q 'a project path of 5001 bytes .* skipped' "$TEST_ROOT/agent.log"
+	add_task "$TEST_ROOT/p" one
+	wait_for 5 starts_at_least 1
+	agent_alive
+}
+
 @test "agent: a project added after the agent started is watched at once" {
 	mkdir -p "$TEST_ROOT/late"
 	"$STEROIDS" init --no-register "$TEST_ROOT/late" >/dev/null
