@@ -44,3 +44,14 @@ st_clock_slept(const struct st_clock *before, const struct st_clock *after)
 	gap -= span(&before->mono, &after->mono);
 	return (gap >= SLEPT_MIN ? (long)gap : 0);
 }
+
+/* The milliseconds of CLOCK_MONOTONIC since t0. */
+long
+st_ms_since(const struct timespec *t0)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((long)(now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000);
+}

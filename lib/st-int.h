@@ -74,6 +74,10 @@ int	 st_sql_has_column(sqlite3 *, const char *, const char *,
 int	 st_sql_uri(const char *, const char *, char *, size_t);
 int	 st_sql_wal(sqlite3 *, struct st_error *);
 
+/* clock.c */
+struct timespec;
+long	 st_ms_since(const struct timespec *);
+
 /* globaldb.c */
 int	 st_gdb_writable(st_gdb *, struct st_error *);
 

@@ -39,16 +39,6 @@ struct st_stop {
 	struct timespec	 since;		/* when the state began */
 };
 
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((long)(now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
 static int
 pidfd_open_of(pid_t pid)
 {
@@ -247,11 +237,11 @@ st_stop_step(st_stop *s)
 	case ST_STOP_ASKING:
 		if (answered(s))
 			enter(s, ST_STOP_ANSWERED);
-		else if (ms_since(&s->since) >= ST_STOP_ASK_MS)
+		else if (st_ms_since(&s->since) >= ST_STOP_ASK_MS)
 			term(s);
 		break;
 	case ST_STOP_TERM:
-		if (ms_since(&s->since) < grace_ms(s))
+		if (st_ms_since(&s->since) < grace_ms(s))
 			break;
 		if (s->flags & ST_STOP_NO_KILL)
 			enter(s, ST_STOP_RUNNING);
@@ -263,7 +253,7 @@ st_stop_step(st_stop *s)
 		}
 		break;
 	case ST_STOP_KILL:
-		if (ms_since(&s->since) >= ST_STOP_KILL_MS)
+		if (st_ms_since(&s->since) >= ST_STOP_KILL_MS)
 			enter(s, ST_STOP_STUCK);
 		break;
 	}
@@ -307,7 +297,7 @@ st_stop_timeout(const st_stop *s)
 	default:
 		return (-1.);
 	}
-	if ((left = limit - ms_since(&s->since)) < 0)
+	if ((left = limit - st_ms_since(&s->since)) < 0)
 		left = 0;
 	/* The heartbeat has no event; nor has an exit without a pidfd. */
 	if ((s->state == ST_STOP_ASKING || s->fd == -1) && left > STOP_POLL_MS)

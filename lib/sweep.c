@@ -165,16 +165,6 @@ st_sweep_bound(void)
 	return (ST_SWEEP_BOUND);
 }
 
-static long
-ms_since(const struct timespec *t0)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((long)(now.tv_sec - t0->tv_sec) * 1000 +
-	    (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
 /* The pending work of a project whose folder passed the checks. */
 static void
 probe_count(const char *path, struct probe *pr)
@@ -386,7 +376,7 @@ prober_try(struct prober *pb, size_t j, struct probe *pr, int *rc)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (ms_since(&pb->asked) < PROBE_TIMEOUT_MS)
+			if (st_ms_since(&pb->asked) < PROBE_TIMEOUT_MS)
 				return (0);
 			*rc = -1;
 			break;
@@ -433,7 +423,7 @@ prober_wait_ms(const struct prober *pb)
 
 	if (pb->due == PROBE_NONE)
 		return (0);
-	left = PROBE_TIMEOUT_MS - ms_since(&pb->asked);
+	left = PROBE_TIMEOUT_MS - st_ms_since(&pb->asked);
 	return (left > 0 ? left : 0);
 }
 
@@ -516,7 +506,7 @@ prober_reap(struct prober *pb, long ms)
 			if (waitpid(pb->dying[i], NULL, WNOHANG) != 0)
 				pb->dying[i--] = pb->dying[--pb->ndying];
 		}
-		if (pb->ndying == 0 || ms_since(&t0) >= ms)
+		if (pb->ndying == 0 || st_ms_since(&t0) >= ms)
 			break;
 		nanosleep(&tick, NULL);
 	}
@@ -1105,7 +1095,7 @@ st_sweep_run_step(struct st_sweep_run *run)
 			run->k++;
 			continue;
 		}
-		if (ms_since(&run->t0) >= SWEEP_BUDGET * 1000L) {
+		if (st_ms_since(&run->t0) >= SWEEP_BUDGET * 1000L) {
 			snprintf(why, sizeof(why), "sweep time budget (%d s) "
 			    "used up; the next sweep starts here",
 			    SWEEP_BUDGET);
@@ -1125,7 +1115,7 @@ st_sweep_run_step(struct st_sweep_run *run)
 			return (0);
 		}
 		run->k++;
-		if (!run->pb.patient && ms_since(&t0) >= STEP_SLICE_MS &&
+		if (!run->pb.patient && st_ms_since(&t0) >= STEP_SLICE_MS &&
 		    run->k < run->pl.n)
 			return (0);
 	}
