@@ -10,7 +10,7 @@
  *    non-blocking: a second sweep returns at once);
  *  - what touches a project's folder (stat, ownership, config, counting
  *    pending tasks with the quick busy timeout) runs in probe children
- *    (struct prober), each project's answer awaited PROBE_TIMEOUT_MS: a
+ *    (struct st_prober), each project's answer awaited ST_PROBE_TIMEOUT_MS: a
  *    project on a hung mount is reported, its child killed and left
  *    behind, never waited for, and a new child goes on with the next;
  *  - a runner whose heartbeat is stale is asked to beat and stopped only
@@ -50,26 +50,26 @@
 
 #include "st-int.h"
 
-#define PROBE_TIMEOUT_MS	2000	/* a project's folder and DB checks */
+#define ST_PROBE_TIMEOUT_MS	2000	/* a project's folder and DB checks */
 #define SWEEP_BUDGET		30	/* s: no project taken on after this */
 #define ST_SWEEP_BOUND		50	/* s: BUDGET + one project's worst:
 					   probe 2, ask 3, grace 8, kill 2 */
 #define STEP_SLICE_MS		10	/* a step's work, if not patient */
-#define PENDING_HELD		(-2)	/* a runner held the lock: no count */
+#define ST_PENDING_HELD		(-2)	/* a runner held the lock: no count */
 
-enum probe_status {
-	PROBE_OK,
-	PROBE_MISSING,		/* folder gone or not mounted */
-	PROBE_UNSAFE,		/* fails the ownership rule */
-	PROBE_BROKEN		/* not a project any more, bad config, ... */
+enum st_probe_status {
+	ST_PROBE_OK,
+	ST_PROBE_MISSING,		/* folder gone or not mounted */
+	ST_PROBE_UNSAFE,		/* fails the ownership rule */
+	ST_PROBE_BROKEN		/* not a project any more, bad config, ... */
 };
 
 /* What the probe child sends back; well under PIPE_BUF, so atomic. */
-struct probe {
+struct st_probe {
 	size_t	 seq;			/* which path of the prober's */
 	int	 status;
 	long	 pending;		/* -1: could not count, msg says why;
-					   PENDING_HELD: not counted */
+					   ST_PENDING_HELD: not counted */
 	long	 stale_timeout;
 	char	 msg[240];
 };
@@ -79,7 +79,7 @@ struct probe {
  * each (copy-on-write faults of a forked heap, exit, wait), a second for
  * 1,000 projects; so a child walks paths[] in order and streams one
  * record per path through a pipe, and the parent waits for each record at
- * most PROBE_TIMEOUT_MS.  A child that does not answer in time (a hung
+ * most ST_PROBE_TIMEOUT_MS.  A child that does not answer in time (a hung
  * mount) is killed, its path reported, and a new child starts at its next
  * path.  Opening a project's DB (SQLite reading its schema) is most of
  * what is left, ~100 us, so a long list is dealt over up to PROBE_LANES
@@ -91,24 +91,24 @@ struct probe {
 #define PROBE_LANES		4
 #define PROBE_LANE_MIN		64	/* paths a lane's fork is worth */
 
-struct lane {
+struct st_lane {
 	pid_t		  pid;		/* the child, -1 none (or reaped) */
 	int		  fd;		/* its pipe, -1 none */
 };
 
 #define PROBE_NONE	((size_t)-1)
 
-struct prober {
+struct st_prober {
 	const char	**paths;
 	size_t		  n;
 	size_t		  nlanes;
 	int		  local;	/* check in process: no child */
 	int		  patient;	/* nobody else reaps: wait for them */
-	struct lane	  lane[PROBE_LANES];
+	struct st_lane	  lane[PROBE_LANES];
 
 	size_t		  due;		/* the record asked for, or NONE */
 	struct timespec	  asked;	/* when */
-	struct probe	  rec;		/* read so far of it */
+	struct st_probe	  rec;		/* read so far of it */
 	size_t		  got;
 
 	pid_t		 *dying;	/* killed, not reaped yet (!patient) */
@@ -119,13 +119,13 @@ struct prober {
  * The project paths that have runner rows, read in one query at the
  * start of a sweep and sorted (strcmp), instead of a query per project.
  */
-struct rowpaths {
+struct st_rowpaths {
 	char	**v;
 	size_t	  n;
 };
 
 /* What is known about a project's runner after the rows are checked. */
-struct runstate {
+struct st_runstate {
 	size_t	 cleaned;		/* rows deleted (or to delete, dry) */
 	int	 held;		/* the runner lock is held */
 	pid_t	 running;		/* a live, healthy runner, or 0 */
@@ -167,7 +167,7 @@ st_sweep_bound(void)
 
 /* The pending work of a project whose folder passed the checks. */
 static void
-probe_count(const char *path, struct probe *pr)
+st_probe_count(const char *path, struct st_probe *pr)
 {
 	struct st_error	 e;
 	long		 n;
@@ -185,34 +185,35 @@ probe_count(const char *path, struct probe *pr)
  * load it here.
  */
 static void
-probe_local(const char *path, const st_config *global, struct probe *pr)
+probe_local(const char *path, const st_config *global, struct st_probe *pr)
 {
 	struct st_error	 e;
 	struct stat	 sb;
 	st_config	*cfg;
 
 	memset(pr, 0, sizeof(*pr));
-	pr->status = PROBE_OK;
+	pr->status = ST_PROBE_OK;
 	pr->pending = -1;
 	pr->stale_timeout = 300;
 	if (st_path_check_project(path, &e) == -1) {
 		/* Not found: gone, or a stat that failed otherwise (EIO). */
 		if (e.code == ST_ENOTFOUND && stat(path, &sb) == -1 &&
 		    errno != ENOENT && errno != ENOTDIR) {
-			pr->status = PROBE_BROKEN;
+			pr->status = ST_PROBE_BROKEN;
 			snprintf(pr->msg, sizeof(pr->msg), "%s",
 			    strerror(errno));
 			return;
 		}
-		pr->status = e.code == ST_ENOTFOUND ? PROBE_MISSING :
-		    e.code == ST_EPERM ? PROBE_UNSAFE : PROBE_BROKEN;
+		pr->status = e.code == ST_ENOTFOUND ? ST_PROBE_MISSING :
+		    e.code == ST_EPERM ? ST_PROBE_UNSAFE : ST_PROBE_BROKEN;
 		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
 		return;
 	}
 	if ((global != NULL ? st_config_load_over(global, path, &cfg, &e) :
 	    st_config_load(path, &cfg, &e)) == -1) {
 		/* A config that others can write is unsafe, not broken. */
-		pr->status = e.code == ST_EPERM ? PROBE_UNSAFE : PROBE_BROKEN;
+		pr->status = e.code == ST_EPERM ? ST_PROBE_UNSAFE :
+		    ST_PROBE_BROKEN;
 		strlcpy(pr->msg, e.msg, sizeof(pr->msg));
 		return;
 	}
@@ -225,10 +226,10 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
 	 * (probe_count).
 	 */
 	if (st_lock_probe(path, NULL) == 1) {
-		pr->pending = PENDING_HELD;
+		pr->pending = ST_PENDING_HELD;
 		return;
 	}
-	probe_count(path, pr);
+	st_probe_count(path, pr);
 }
 
 /*
@@ -237,12 +238,12 @@ probe_local(const char *path, const st_config *global, struct probe *pr)
  * outlives the sweep's bound; a parent gone makes its next write fail.
  */
 static void __attribute__((noreturn))
-probe_child(const struct prober *pb, size_t from, size_t step)
+probe_child(const struct st_prober *pb, size_t from, size_t step)
 {
 	static const int	 sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGHUP,
 				    SIGCHLD, SIGALRM };
 	struct st_error		 e;
-	struct probe		 pr;
+	struct st_probe		 pr;
 	st_config		*global;
 	size_t			 j, off;
 	ssize_t			 n;
@@ -268,9 +269,9 @@ probe_child(const struct prober *pb, size_t from, size_t step)
 
 /* Start the child of from's lane at from; -1 if none could be started. */
 static int
-prober_start(struct prober *pb, size_t from)
+prober_start(struct st_prober *pb, size_t from)
 {
-	struct lane	*ln = &pb->lane[from % pb->nlanes];
+	struct st_lane	*ln = &pb->lane[from % pb->nlanes];
 	pid_t	pid, parent = getpid();
 	int	p[2];
 
@@ -313,7 +314,7 @@ prober_start(struct prober *pb, size_t from)
  * here, so the caller's loop goes on.
  */
 static void
-lane_stop(struct prober *pb, struct lane *ln, int finished)
+lane_stop(struct st_prober *pb, struct st_lane *ln, int finished)
 {
 	struct timespec	tick = { 0, 10 * 1000 * 1000 };
 	int		i;
@@ -347,15 +348,15 @@ lane_stop(struct prober *pb, struct lane *ln, int finished)
 /*
  * The record of paths[j], the next one due (j in order), never waiting:
  * 1 when it is settled, *rc then 0: *pr is it; -1: no answer within
- * PROBE_TIMEOUT_MS of asking; -2: the child died or is out of step.
+ * ST_PROBE_TIMEOUT_MS of asking; -2: the child died or is out of step.
  * After -1 or -2 the lane's next path starts a new child.  0: not there
- * yet; prober_fd turns readable when it comes, prober_wait_ms says when
+ * yet; st_prober_fd turns readable when it comes, st_prober_wait_ms says when
  * to ask again at the latest.
  */
 static int
-prober_try(struct prober *pb, size_t j, struct probe *pr, int *rc)
+st_prober_try(struct st_prober *pb, size_t j, struct st_probe *pr, int *rc)
 {
-	struct lane	*ln = &pb->lane[j % pb->nlanes];
+	struct st_lane	*ln = &pb->lane[j % pb->nlanes];
 	ssize_t		 n;
 
 	if (pb->due != j) {
@@ -376,7 +377,7 @@ prober_try(struct prober *pb, size_t j, struct probe *pr, int *rc)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (st_ms_since(&pb->asked) < PROBE_TIMEOUT_MS)
+			if (st_ms_since(&pb->asked) < ST_PROBE_TIMEOUT_MS)
 				return (0);
 			*rc = -1;
 			break;
@@ -401,14 +402,14 @@ prober_try(struct prober *pb, size_t j, struct probe *pr, int *rc)
 	lane_stop(pb, ln, 0);
 	pb->due = PROBE_NONE;
 	memset(pr, 0, sizeof(*pr));
-	pr->status = PROBE_BROKEN;
+	pr->status = ST_PROBE_BROKEN;
 	pr->pending = -1;
 	return (1);
 }
 
 /* The pipe the record due comes through; -1 if none is awaited. */
 static int
-prober_fd(const struct prober *pb)
+st_prober_fd(const struct st_prober *pb)
 {
 	if (pb->due == PROBE_NONE)
 		return (-1);
@@ -417,33 +418,33 @@ prober_fd(const struct prober *pb)
 
 /* How long the record due may still take, in ms (0: ask now). */
 static long
-prober_wait_ms(const struct prober *pb)
+st_prober_wait_ms(const struct st_prober *pb)
 {
 	long	left;
 
 	if (pb->due == PROBE_NONE)
 		return (0);
-	left = PROBE_TIMEOUT_MS - st_ms_since(&pb->asked);
+	left = ST_PROBE_TIMEOUT_MS - st_ms_since(&pb->asked);
 	return (left > 0 ? left : 0);
 }
 
 /* prober_try, waiting for the answer (st_sweep_project). */
 static int
-prober_get(struct prober *pb, size_t j, struct probe *pr)
+st_prober_get(struct st_prober *pb, size_t j, struct st_probe *pr)
 {
 	struct pollfd	pfd;
 	int		rc;
 
-	while (!prober_try(pb, j, pr, &rc)) {
-		pfd.fd = prober_fd(pb);
+	while (!st_prober_try(pb, j, pr, &rc)) {
+		pfd.fd = st_prober_fd(pb);
 		pfd.events = POLLIN;
-		(void)poll(&pfd, 1, (int)prober_wait_ms(pb) + 1);
+		(void)poll(&pfd, 1, (int)st_prober_wait_ms(pb) + 1);
 	}
 	return (rc);
 }
 
 static void
-prober_init(struct prober *pb, const char **paths, size_t n)
+st_prober_init(struct st_prober *pb, const char **paths, size_t n)
 {
 #ifdef CPU_COUNT
 	cpu_set_t	set;
@@ -480,7 +481,7 @@ prober_init(struct prober *pb, const char **paths, size_t n)
 
 /* Done with the sweep: children still running are cut short. */
 static void
-prober_stop(struct prober *pb)
+st_prober_stop(struct st_prober *pb)
 {
 	size_t	i;
 
@@ -495,7 +496,7 @@ prober_stop(struct prober *pb)
  * init's, to reap.
  */
 static void
-prober_reap(struct prober *pb, long ms)
+st_prober_reap(struct st_prober *pb, long ms)
 {
 	struct timespec	 t0, tick = { 0, 5 * 1000 * 1000 };
 	size_t		 i;
@@ -523,7 +524,7 @@ cmp_path(const void *a, const void *b)
 
 /* The paths with runner rows; -1 if the query failed (then ask each). */
 static int
-rowpaths_load(st_gdb *g, struct rowpaths *rp)
+st_rowpaths_load(st_gdb *g, struct st_rowpaths *rp)
 {
 	struct st_error		e;
 	struct st_runner_list	l;
@@ -552,7 +553,7 @@ rowpaths_load(st_gdb *g, struct rowpaths *rp)
 }
 
 static void
-rowpaths_free(struct rowpaths *rp)
+st_rowpaths_free(struct st_rowpaths *rp)
 {
 	size_t	i;
 
@@ -569,7 +570,7 @@ rowpaths_free(struct rowpaths *rp)
  * which counts as the project's runner and is never signalled.  The holder's row
  * with a heartbeat older than stale_timeout (compared by SQLite) is asked
  * to beat (rs->stop, stop.c) and, if it does not, a hung runner: stopped
- * and its row deleted (stop_end).  A held lock with no row is
+ * and its row deleted (st_runners_stop_end).  A held lock with no row is
  * a runner all the same (starting, or a foreground loop).  A held lock
  * whose PID is not written yet is a runner starting: no row is touched,
  * no process signalled (a live pid in a row may be a reused one) and
@@ -580,8 +581,9 @@ rowpaths_free(struct rowpaths *rp)
  * rows are read afresh.
  */
 static int
-check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
-    const struct rowpaths *rows, struct runstate *rs, struct st_error *err)
+st_runners_check(st_gdb *g, const char *path, long stale_timeout, int dry,
+    const struct st_rowpaths *rows, struct st_runstate *rs,
+    struct st_error *err)
 {
 	struct st_runner_list	 l;
 	struct st_runner	*r, *mine = NULL;
@@ -632,7 +634,7 @@ check_runners(st_gdb *g, const char *path, long stale_timeout, int dry,
 	if (!stale)
 		goto out;
 	if (!dry) {
-		/* Asked, or stopped, in steps: stop_end takes it from here. */
+		/* Asked, or stopped, in steps: st_runners_stop_end goes on. */
 		rs->stop = st_stop_begin(g, mine, ST_STOP_ASK);
 		rs->stop_id = st_xstrdup(mine->id);
 		goto out;
@@ -673,7 +675,7 @@ add_note(char *buf, size_t len, const char *fmt, ...)
  * SIGKILL (or whose lock turned unreadable) fails the project's sweep.
  */
 static int
-stop_end(st_gdb *g, const char *path, struct runstate *rs,
+st_runners_stop_end(st_gdb *g, const char *path, struct st_runstate *rs,
     struct st_error *err)
 {
 	pid_t	pid = rs->running;
@@ -706,20 +708,21 @@ stop_end(st_gdb *g, const char *path, struct runstate *rs,
 	return (rc);
 }
 
-static void	sweep_rest(const char *, int, struct probe *, st_sweep_hold,
-		    void *, const struct runstate *, struct st_sweep_result *);
+static void	sweep_rest(const char *, int, struct st_probe *,
+		    st_sweep_hold, void *, const struct st_runstate *,
+		    struct st_sweep_result *);
 
 /*
  * One project, the steps of SPEC 7 in order.  Its folder checks are *pr,
- * the prober's record (prc its prober_try code); a disabled project has
+ * the prober's record (prc its st_prober_try code); a disabled project has
  * none (NULL).  1 when a stale runner is being asked or stopped
  * (rs->stop): once that is done, sweep_resume finishes the project;
  * else 0, *res complete.
  */
 static int
 sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
-    struct probe *pr, const struct rowpaths *rows,
-    st_sweep_hold hold, void *arg, struct runstate *rs,
+    struct st_probe *pr, const struct st_rowpaths *rows,
+    st_sweep_hold hold, void *arg, struct st_runstate *rs,
     struct st_sweep_result *res)
 {
 	struct st_error	 e;
@@ -739,7 +742,7 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
 	case -1:
 		res->action = ST_SWEEP_SKIPPED;
 		snprintf(reason, rlen, "no answer within %d ms (hung mount?)",
-		    PROBE_TIMEOUT_MS);
+		    ST_PROBE_TIMEOUT_MS);
 		return (0);
 	case -2:
 		res->action = ST_SWEEP_SKIPPED;
@@ -748,22 +751,22 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
 		return (0);
 	}
 	switch (pr->status) {
-	case PROBE_MISSING:
+	case ST_PROBE_MISSING:
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, "directory not found", rlen);
 		return (0);
-	case PROBE_UNSAFE:
+	case ST_PROBE_UNSAFE:
 		res->action = ST_SWEEP_SKIPPED;
 		snprintf(reason, rlen, "unsafe: %s", pr->msg);
 		return (0);
-	case PROBE_BROKEN:
+	case ST_PROBE_BROKEN:
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, pr->msg, rlen);
 		return (0);
 	}
 
 	/* Just resumed from a suspend: no heartbeat is judged (the agent). */
-	if (check_runners(g, path, (flags & ST_SWEEP_NO_STALE) ? 0 :
+	if (st_runners_check(g, path, (flags & ST_SWEEP_NO_STALE) ? 0 :
 	    pr->stale_timeout, dry, rows, rs, &e) == -1) {
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, e.msg, rlen);
@@ -780,8 +783,8 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
  * there is work and none runs.
  */
 static void
-sweep_rest(const char *path, int flags, struct probe *pr, st_sweep_hold hold,
-    void *arg, const struct runstate *rs, struct st_sweep_result *res)
+sweep_rest(const char *path, int flags, struct st_probe *pr, st_sweep_hold hold,
+    void *arg, const struct st_runstate *rs, struct st_sweep_result *res)
 {
 	struct st_error	 e;
 	const char	*why;
@@ -818,8 +821,8 @@ sweep_rest(const char *path, int flags, struct probe *pr, st_sweep_hold hold,
 		return;
 	}
 	/* The probe saw a runner, gone since or stopped above: count now. */
-	if (pr->pending == PENDING_HELD)
-		probe_count(path, pr);
+	if (pr->pending == ST_PENDING_HELD)
+		st_probe_count(path, pr);
 	if (pr->pending < 0) {
 		if (res->action == ST_SWEEP_NONE)
 			res->action = ST_SWEEP_SKIPPED;
@@ -852,13 +855,13 @@ sweep_rest(const char *path, int flags, struct probe *pr, st_sweep_hold hold,
 
 /* The project of sweep_one's 1, its stale runner's stop done. */
 static void
-sweep_resume(st_gdb *g, const char *path, int flags, struct probe *pr,
-    st_sweep_hold hold, void *arg, struct runstate *rs,
+sweep_resume(st_gdb *g, const char *path, int flags, struct st_probe *pr,
+    st_sweep_hold hold, void *arg, struct st_runstate *rs,
     struct st_sweep_result *res)
 {
 	struct st_error	e;
 
-	if (stop_end(g, path, rs, &e) == -1) {
+	if (st_runners_stop_end(g, path, rs, &e) == -1) {
 		res->action = ST_SWEEP_SKIPPED;
 		add_note(res->reason, sizeof(res->reason), "%s", e.msg);
 		return;
@@ -879,9 +882,9 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
     struct st_sweep_result *res, struct st_error *err)
 {
 	struct st_project	p;
-	struct prober		pb;
-	struct probe		pr;
-	struct runstate		rs;
+	struct st_prober	pb;
+	struct st_probe		pr;
+	struct st_runstate	rs;
 	const char		*paths[1];
 	int			found, prc;
 
@@ -892,15 +895,15 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 		return (st_seterr(err, ST_ENOTFOUND, "not a registered project: "
 		    "%s", path));
 	paths[0] = p.path;
-	prober_init(&pb, paths, 1);
+	st_prober_init(&pb, paths, 1);
 	pb.local = (flags & ST_SWEEP_IN_PROCESS) != 0;
-	prc = p.enabled ? prober_get(&pb, 0, &pr) : 0;
+	prc = p.enabled ? st_prober_get(&pb, 0, &pr) : 0;
 	if (sweep_one(g, &p, flags, prc, p.enabled ? &pr : NULL, NULL, NULL,
 	    NULL, &rs, res)) {
 		st_stop_wait(&rs.stop, 1);
 		sweep_resume(g, p.path, flags, &pr, NULL, NULL, &rs, res);
 	}
-	prober_stop(&pb);
+	st_prober_stop(&pb);
 	st_project_free(&p);
 	return (0);
 }
@@ -939,10 +942,10 @@ struct st_sweep_run {
 	int			 lockfd;	/* wakeup.lock, held */
 	struct st_project_list	 pl;
 	struct st_sweep_list	 l;		/* registry order */
-	struct rowpaths		 rows;
+	struct st_rowpaths	 rows;
 	int			 have_rows;
 	const char		**paths;
-	struct prober		 pb;
+	struct st_prober	 pb;
 	struct timespec		 t0;
 	size_t			 first;
 	size_t			 k;
@@ -951,8 +954,8 @@ struct st_sweep_run {
 	const char		*cut;		/* where the next one begins */
 	int			 done;
 	int			 stopping;	/* project k: rs.stop under way */
-	struct runstate		 rs;		/* ... and its rows, */
-	struct probe		 pr;		/* its folder's checks */
+	struct st_runstate	 rs;		/* ... and its rows, */
+	struct st_probe		 pr;		/* its folder's checks */
 };
 
 /*
@@ -1003,7 +1006,7 @@ sweep_begin(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 	run->l.v = st_xcalloc(run->pl.n == 0 ? 1 : run->pl.n,
 	    sizeof(*run->l.v));
 	run->first = resume_at(fd, &run->pl);
-	run->have_rows = rowpaths_load(g, &run->rows) == 0;
+	run->have_rows = st_rowpaths_load(g, &run->rows) == 0;
 	/* The enabled projects in sweep order: what the probe child walks. */
 	run->paths = st_xcalloc(run->pl.n == 0 ? 1 : run->pl.n,
 	    sizeof(*run->paths));
@@ -1012,7 +1015,7 @@ sweep_begin(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 		if (run->pl.v[i].enabled)
 			run->paths[j++] = run->pl.v[i].path;
 	}
-	prober_init(&run->pb, run->paths, j);
+	st_prober_init(&run->pb, run->paths, j);
 	run->pb.patient = patient;
 	*runp = run;
 	return (0);
@@ -1051,7 +1054,7 @@ sweep_cut(struct st_sweep_run *run, const char *why)
 static void
 sweep_finish(struct st_sweep_run *run)
 {
-	prober_stop(&run->pb);
+	st_prober_stop(&run->pb);
 	if (!(run->flags & ST_SWEEP_DRY_RUN) && ftruncate(run->lockfd, 0) ==
 	    0 && run->cut != NULL)
 		(void)pwrite(run->lockfd, run->cut, strlen(run->cut), 0);
@@ -1104,7 +1107,7 @@ st_sweep_run_step(struct st_sweep_run *run)
 		}
 		prc = 0;
 		if (p->enabled) {
-			if (!prober_try(&run->pb, run->j, &run->pr, &prc))
+			if (!st_prober_try(&run->pb, run->j, &run->pr, &prc))
 				return (0);
 			run->j++;
 		}
@@ -1131,7 +1134,7 @@ st_sweep_run_fd(const struct st_sweep_run *run)
 		return (-1);
 	if (run->stopping)
 		return (st_stop_fd(run->rs.stop));
-	return (prober_fd(&run->pb));
+	return (st_prober_fd(&run->pb));
 }
 
 /*
@@ -1148,9 +1151,9 @@ st_sweep_run_timeout(const struct st_sweep_run *run)
 		return (-1.);
 	if (run->stopping)
 		return (st_stop_timeout(run->rs.stop));
-	if (prober_fd(&run->pb) == -1)
+	if (st_prober_fd(&run->pb) == -1)
 		return (0.);
-	return ((double)prober_wait_ms(&run->pb) / 1000.);
+	return ((double)st_prober_wait_ms(&run->pb) / 1000.);
 }
 
 /*
@@ -1217,10 +1220,10 @@ st_sweep_run_end(struct st_sweep_run *run, struct st_sweep_list *l)
 		    "sweep starts here");
 		sweep_finish(run);
 	}
-	prober_reap(&run->pb, cut ? 500 : 0);
+	st_prober_reap(&run->pb, cut ? 500 : 0);
 	free(run->paths);
 	if (run->have_rows)
-		rowpaths_free(&run->rows);
+		st_rowpaths_free(&run->rows);
 	if (l != NULL)
 		*l = run->l;
 	else
