@@ -386,3 +386,176 @@ st_runner_state_name(int state)
 		return ("dead");
 	}
 }
+
+static int
+cmp_path(const void *a, const void *b)
+{
+	return (strcmp(*(char * const *)a, *(char * const *)b));
+}
+
+/* The paths with runner rows; -1 if the query failed (then ask each). */
+int
+st_rowpaths_load(st_gdb *g, struct st_rowpaths *rp)
+{
+	struct st_error		e;
+	struct st_runner_list	l;
+	const char		*path;
+	char			real[PATH_MAX];
+	size_t			i;
+
+	rp->v = NULL;
+	rp->n = 0;
+	if (st_runners_list(g, NULL, &l, &e) == -1)
+		return (-1);
+	rp->v = st_xcalloc(l.n == 0 ? 1 : l.n * 2, sizeof(*rp->v));
+	for (i = 0; i < l.n; i++) {
+		if ((path = st_runner_project(&l.v[i])) == NULL)
+			continue;
+		rp->v[rp->n++] = st_xstrdup(path);
+		/* A live one's other spelling (st_runners_list) is its project. */
+		if (l.v[i].fresh && st_runner_lockless_state(&l.v[i]) ==
+		    ST_RUNNER_ALIVE && realpath(path, real) != NULL &&
+		    strcmp(real, path) != 0)
+			rp->v[rp->n++] = st_xstrdup(real);
+	}
+	st_runner_list_free(&l);
+	qsort(rp->v, rp->n, sizeof(*rp->v), cmp_path);
+	return (0);
+}
+
+void
+st_rowpaths_free(struct st_rowpaths *rp)
+{
+	size_t	i;
+
+	for (i = 0; i < rp->n; i++)
+		free(rp->v[i]);
+	free(rp->v);
+}
+
+/*
+ * The runner rows of a project against its lock, which is the truth for
+ * ours: a row that is not the holder's is deleted unless it is a live
+ * runner that takes no lock (the upstream tool's: its writer alive, not a
+ * reused pid, its heartbeat within 5 minutes; st_runner_lockless_state),
+ * which counts as the project's runner and is never signalled.  The holder's row
+ * with a heartbeat older than stale_timeout (compared by SQLite) is asked
+ * to beat (rs->stop, stop.c) and, if it does not, a hung runner: stopped
+ * and its row deleted (st_runners_stop_end).  A held lock with no row is
+ * a runner all the same (starting, or a foreground loop).  A held lock
+ * whose PID is not written yet is a runner starting: no row is touched,
+ * no process signalled (a live pid in a row may be a reused one) and
+ * nothing started.  rows (NULL: unknown) are the paths with rows when
+ * the sweep began: a project with none there and a free lock has no
+ * runner and no row to check (a row written since is a runner's that has
+ * died since, and is cleaned by the next sweep); any other project's
+ * rows are read afresh.
+ */
+int
+st_runners_check(st_gdb *g, const char *path, long stale_timeout, int dry,
+    const struct st_rowpaths *rows, struct st_runstate *rs,
+    struct st_error *err)
+{
+	struct st_runner_list	 l;
+	struct st_runner	*r, *mine = NULL;
+	pid_t			 holder;
+	size_t			 i;
+	int			 held, stale;
+
+	memset(rs, 0, sizeof(*rs));
+	if ((held = st_lock_probe(path, &holder)) == -1)
+		return (st_seterr(err, ST_EGENERAL, "cannot read the runner "
+		    "lock of %s", path));
+	if (!held && rows != NULL && (rows->n == 0 || bsearch(&path, rows->v,
+	    rows->n, sizeof(*rows->v), cmp_path) == NULL))
+		return (0);
+	if (st_runners_list(g, path, &l, err) == -1)
+		return (-1);
+	rs->held = held;
+	for (i = 0; i < l.n; i++) {
+		r = &l.v[i];
+		if (held && st_pid_alive(r->pid) &&
+		    (holder == 0 || r->pid == holder)) {
+			if (mine == NULL)
+				mine = r;
+			continue;
+		}
+		/*
+		 * Not the holder's: the upstream tool's runners take no lock,
+		 * and one is live by its own rule (never signalled by us).
+		 */
+		if (st_runner_lockless_state(r) == ST_RUNNER_ALIVE) {
+			if (rs->lockless == 0)
+				rs->lockless = r->pid;
+			continue;
+		}
+		if (!dry && st_runner_delete(g, r->id, err) == -1)
+			goto fail;
+		rs->cleaned++;
+	}
+	if (!held) {
+		rs->running = rs->lockless;
+		goto out;
+	}
+	rs->running = holder;
+	if (holder == 0 || mine == NULL || stale_timeout <= 0)
+		goto out;
+	if (st_runner_stale(g, mine->id, stale_timeout, &stale, err) == -1)
+		goto fail;
+	if (!stale)
+		goto out;
+	if (!dry) {
+		/* Asked, or stopped, in steps: st_runners_stop_end goes on. */
+		rs->stop = st_stop_begin(g, mine, ST_STOP_ASK);
+		rs->stop_id = st_xstrdup(mine->id);
+		goto out;
+	}
+	rs->killed = mine->pid;
+	rs->running = rs->lockless;
+	rs->held = 0;
+out:
+	st_runner_list_free(&l);
+	return (0);
+fail:
+	st_runner_list_free(&l);
+	return (-1);
+}
+
+/*
+ * A stale runner's stop is over: one that answered runs on, healthy; one
+ * gone has its row deleted and is treated as no runner; one that outlived
+ * SIGKILL (or whose lock turned unreadable) fails the project's sweep.
+ */
+int
+st_runners_stop_end(st_gdb *g, const char *path, struct st_runstate *rs,
+    struct st_error *err)
+{
+	pid_t	pid = rs->running;
+	int	rc = 0;
+
+	switch (st_stop_state(rs->stop)) {
+	case ST_STOP_ANSWERED:
+		rs->answered = 1;
+		break;
+	case ST_STOP_STUCK:
+		rc = st_seterr(err, ST_EGENERAL, "hung runner (pid %ld) did "
+		    "not exit after SIGKILL", (long)pid);
+		break;
+	case ST_STOP_UNCHECKED:
+		rc = st_seterr(err, ST_EGENERAL, "cannot read the runner lock "
+		    "of %s", path);
+		break;
+	default:
+		if ((rc = st_runner_delete(g, rs->stop_id, err)) == -1)
+			break;
+		rs->killed = pid;
+		rs->running = rs->lockless;
+		rs->held = 0;
+		break;
+	}
+	st_stop_free(rs->stop);
+	free(rs->stop_id);
+	rs->stop = NULL;
+	rs->stop_id = NULL;
+	return (rc);
+}

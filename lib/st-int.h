@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <time.h>
 
 #include "steroids.h"
 
@@ -105,6 +106,91 @@ int	 st_config_load_over(const st_config *, const char *, st_config **,
 #define ST_STOP_KILL_MS		2000
 #define ST_STOP_RUNNER_GRACE_MS	(ST_STOP_GRACE_MS + ST_STOP_KILL_MS + 1000)
 st_stop	*st_stop_group(pid_t);
+
+/* probe.c: the sweep's probe children */
+#define ST_PROBE_TIMEOUT_MS	2000	/* a project's folder and DB checks */
+#define ST_SWEEP_BOUND		50	/* s: sweep budget + one's worst:
+					   probe 2, ask 3, grace 8, kill 2 */
+#define ST_PENDING_HELD		(-2)	/* a runner held the lock: no count */
+#define ST_PROBE_LANES		4
+
+enum st_probe_status {
+	ST_PROBE_OK,
+	ST_PROBE_MISSING,		/* folder gone or not mounted */
+	ST_PROBE_UNSAFE,		/* fails the ownership rule */
+	ST_PROBE_BROKEN		/* not a project any more, bad config, ... */
+};
+
+/* What the probe child sends back; well under PIPE_BUF, so atomic. */
+struct st_probe {
+	size_t	 seq;			/* which path of the prober's */
+	int	 status;
+	long	 pending;		/* -1: could not count, msg says why;
+					   ST_PENDING_HELD: not counted */
+	long	 stale_timeout;
+	char	 msg[240];
+};
+
+struct st_lane {
+	pid_t		  pid;		/* the child, -1 none (or reaped) */
+	int		  fd;		/* its pipe, -1 none */
+};
+
+struct st_prober {
+	const char	**paths;
+	size_t		  n;
+	size_t		  nlanes;
+	int		  local;	/* check in process: no child */
+	int		  patient;	/* nobody else reaps: wait for them */
+	struct st_lane	  lane[ST_PROBE_LANES];
+
+	size_t		  due;		/* the record asked for, or NONE */
+	struct timespec	  asked;	/* when */
+	struct st_probe	  rec;		/* read so far of it */
+	size_t		  got;
+
+	pid_t		 *dying;	/* killed, not reaped yet (!patient) */
+	size_t		  ndying;
+};
+
+void	 st_probe_count(const char *, struct st_probe *);
+void	 st_prober_init(struct st_prober *, const char **, size_t);
+int	 st_prober_try(struct st_prober *, size_t, struct st_probe *, int *);
+int	 st_prober_get(struct st_prober *, size_t, struct st_probe *);
+int	 st_prober_fd(const struct st_prober *);
+long	 st_prober_wait_ms(const struct st_prober *);
+void	 st_prober_stop(struct st_prober *);
+void	 st_prober_reap(struct st_prober *, long);
+
+/* runners.c: a project's runner rows against its lock (the sweep) */
+/*
+ * The project paths that have runner rows, read in one query at the
+ * start of a sweep and sorted (strcmp), instead of a query per project.
+ */
+struct st_rowpaths {
+	char	**v;
+	size_t	  n;
+};
+
+/* What is known about a project's runner after the rows are checked. */
+struct st_runstate {
+	size_t	 cleaned;		/* rows deleted (or to delete, dry) */
+	int	 held;		/* the runner lock is held */
+	pid_t	 running;		/* a live, healthy runner, or 0 */
+	pid_t	 lockless;		/* a live runner without the lock */
+	pid_t	 killed;		/* a hung runner stopped (or to stop) */
+	st_stop	*stop;			/* a stale runner being asked/stopped */
+	char	*stop_id;		/* its row */
+	int	 answered;		/* it beat when asked */
+};
+
+int	 st_rowpaths_load(st_gdb *, struct st_rowpaths *);
+void	 st_rowpaths_free(struct st_rowpaths *);
+int	 st_runners_check(st_gdb *, const char *, long, int,
+	    const struct st_rowpaths *, struct st_runstate *,
+	    struct st_error *);
+int	 st_runners_stop_end(st_gdb *, const char *, struct st_runstate *,
+	    struct st_error *);
 
 /* spawn.c */
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,
