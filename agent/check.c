@@ -30,9 +30,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#ifdef HAVE_SYS_PRCTL_H
-#include <sys/prctl.h>
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -424,14 +421,12 @@ worker_new(void)
 		return (NULL);
 	}
 	if (pid == 0) {
-#ifdef HAVE_SYS_PRCTL_H
-		/* An agent killed takes its workers along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
+		/*
+		 * An agent killed takes its workers along; where it cannot,
+		 * read() sees EOF when the agent is gone.
+		 */
+		if (st_die_with_parent(parent) == -1)
 			_exit(1);
-#else
-		(void)parent;	/* read() sees EOF when the agent is gone */
-#endif
 		if (sv[1] != 3 && dup2(sv[1], 3) == -1)
 			_exit(1);
 		closefrom(4);

@@ -9,10 +9,6 @@
 #include <sys/inotify.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#ifdef HAVE_SYS_PIDFD_H
-#include <sys/pidfd.h>
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -215,20 +211,6 @@ in_del(struct watch *w)
 	in_count--;
 }
 
-static int
-sys_pidfd_open(pid_t pid)
-{
-#if defined(HAVE_PIDFD_OPEN) && defined(HAVE_SYS_PIDFD_H)
-	return (pidfd_open(pid, 0));
-#elif HAVE_DECL_SYS_PIDFD_OPEN
-	return ((int)syscall(SYS_pidfd_open, pid, 0));
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return (-1);
-#endif
-}
-
 static void
 pid_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -246,7 +228,7 @@ in_pid_add(pid_t pid, void *arg)
 	struct pidwatch	*pw;
 	int		 fd;
 
-	if ((fd = sys_pidfd_open(pid)) == -1)
+	if ((fd = st_pidfd_open(pid)) == -1)
 		return (NULL);
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if ((pw = calloc(1, sizeof(*pw))) == NULL) {

@@ -5,9 +5,6 @@
  */
 #include "config.h"
 
-#ifdef HAVE_SYS_PRCTL_H
-#include <sys/prctl.h>
-#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -160,14 +157,12 @@ prober_start(struct st_prober *pb, size_t from)
 		return (-1);
 	}
 	if (pid == 0) {
-#ifdef HAVE_SYS_PRCTL_H
-		/* A sweep killed midway takes its probe, hung or not, along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
+		/*
+		 * A sweep killed midway takes its probe, hung or not, along;
+		 * where it cannot, the probe's own alarm(2) bounds it.
+		 */
+		if (st_die_with_parent(parent) == -1)
 			_exit(1);
-#else
-		(void)parent;	/* the probe's own alarm(2) bounds it */
-#endif
 		if (p[1] != 3 && dup2(p[1], 3) == -1)
 			_exit(1);
 		closefrom(4);

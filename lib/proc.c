@@ -8,6 +8,15 @@
 #include "config.h"
 
 #include <sys/types.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
+#if HAVE_DECL_SYS_PIDFD_OPEN
+#include <sys/syscall.h>
+#endif
+#ifdef HAVE_SYS_PIDFD_H
+#include <sys/pidfd.h>
+#endif
 #if defined(__APPLE__)
 #include <sys/proc.h>
 #include <libproc.h>
@@ -189,4 +198,40 @@ st_proc_start_time(pid_t pid, time_t *start)
 		return (st_pid_alive(pid) ? 0 : -1);
 	}
 	return (rc);
+}
+
+/*
+ * A pidfd for pid, readable once it has exited (close-on-exec); -1 and
+ * errno where there is none (ENOSYS: not Linux 5.3 or later).
+ */
+int
+st_pidfd_open(pid_t pid)
+{
+#if defined(HAVE_PIDFD_OPEN) && defined(HAVE_SYS_PIDFD_H)
+	return (pidfd_open(pid, 0));
+#elif HAVE_DECL_SYS_PIDFD_OPEN
+	return ((int)syscall(SYS_pidfd_open, pid, 0));
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return (-1);
+#endif
+}
+
+/*
+ * In a child just forked from parent: SIGKILL when parent dies, where the
+ * kernel offers it (Linux).  -1 if parent is gone already, before the
+ * signal was armed: the child should _exit.
+ */
+int
+st_die_with_parent(pid_t parent)
+{
+#ifdef HAVE_SYS_PRCTL_H
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		return (-1);
+#else
+	(void)parent;
+#endif
+	return (0);
 }

@@ -433,13 +433,8 @@ spawn_handler(struct runner *r, int logfd, struct st_error *err)
 	}
 	if (pid == 0) {
 		setpgid(0, 0);
-#ifdef HAVE_SYS_PRCTL_H
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
+		if (st_die_with_parent(parent) == -1)
 			_exit(127);
-#else
-		(void)parent;
-#endif
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);

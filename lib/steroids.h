@@ -174,6 +174,8 @@ pid_t	 st_pid_read(int);
 
 /* proc.c */
 int	 st_proc_start_time(pid_t, time_t *);
+int	 st_pidfd_open(pid_t);
+int	 st_die_with_parent(pid_t);
 
 /* runners.c */
 struct st_runner {

@@ -7,9 +7,6 @@
 #include "config.h"
 
 #include <sys/types.h>
-#if HAVE_DECL_SYS_PIDFD_OPEN
-#include <sys/syscall.h>
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,17 +35,6 @@ struct st_stop {
 	int		 fd;		/* pidfd, -1: none */
 	struct timespec	 since;		/* when the state began */
 };
-
-static int
-pidfd_open_of(pid_t pid)
-{
-#if HAVE_DECL_SYS_PIDFD_OPEN
-	return ((int)syscall(SYS_pidfd_open, pid, 0));
-#else
-	(void)pid;
-	return (-1);
-#endif
-}
 
 /*
  * The one judgement of who may be signalled: the process that holds its
@@ -180,7 +166,7 @@ st_stop_begin(st_gdb *g, const struct st_runner *r, int flags)
 	s->pid = r->pid;
 	s->flags = flags;
 	/* First the pidfd, then the check: it is of the process checked. */
-	if ((s->fd = r->pid > 0 ? pidfd_open_of(r->pid) : -1) != -1)
+	if ((s->fd = r->pid > 0 ? st_pidfd_open(r->pid) : -1) != -1)
 		(void)fcntl(s->fd, F_SETFD, FD_CLOEXEC);
 	switch (ours(s)) {
 	case 0:
