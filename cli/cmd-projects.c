@@ -23,8 +23,7 @@ project_state(const struct st_project *p)
 	char		buf[PATH_MAX];
 	struct stat	sb;
 
-	snprintf(buf, sizeof(buf), "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB,
-	    p->path);
+	(void)st_pdb_path(p->path, buf, sizeof(buf));
 	if (stat(buf, &sb) == -1)
 		return (st_registry_unmounted(p->path, p->mount_point) ?
 		    "unmounted" : "missing");

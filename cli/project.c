@@ -16,8 +16,7 @@ is_project(const char *dir)
 	char		path[PATH_MAX + 64];
 	struct stat	sb;
 
-	snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB,
-	    dir);
+	(void)st_pdb_path(dir, path, sizeof(path));
 	return (stat(path, &sb) == 0 && S_ISREG(sb.st_mode));
 }
 

@@ -299,8 +299,8 @@ st_path_check_db(const char *dir, struct st_error *err)
 	size_t	i;
 
 	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		if (snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR "/"
-		    ST_PROJECT_DB "%s", dir, sfx[i]) >= (int)sizeof(path))
+		if (st_pdb_path(dir, path, sizeof(path)) == -1 ||
+		    strlcat(path, sfx[i], sizeof(path)) >= sizeof(path))
 			return (st_seterr(err, ST_EARGS, "path too long: %s",
 			    dir));
 		if (check_db_file(path, 1, err) == -1)
@@ -362,8 +362,7 @@ st_path_check_project(const char *path, struct st_error *err)
 	if (sb.st_mode & (S_IWGRP | S_IWOTH))
 		return (st_seterr(err, ST_EPERM, "%s is writable by group or "
 		    "others; fix with: chmod go-w %s", sub, sub));
-	snprintf(sub, sizeof(sub), "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB,
-	    path);
+	(void)st_pdb_path(path, sub, sizeof(sub));
 	if (lstat(sub, &sb) == -1 || (!S_ISREG(sb.st_mode) &&
 	    !S_ISLNK(sb.st_mode)))
 		return (st_seterr(err, ST_ENOTINIT, "%s: not a steroids project "

@@ -416,11 +416,23 @@ fail:
 	return (-1);
 }
 
-static int
-db_path(const char *dir, char *buf, size_t len, struct st_error *err)
+/*
+ * The DB of the project in dir, <dir>/.steroids/steroids.db, in buf: -1
+ * if it does not fit (buf then holds what did, as snprintf leaves it).
+ */
+int
+st_pdb_path(const char *dir, char *buf, size_t len)
 {
 	if (snprintf(buf, len, "%s/" ST_PROJECT_DIR "/" ST_PROJECT_DB, dir) >=
 	    (int)len)
+		return (-1);
+	return (0);
+}
+
+static int
+db_path(const char *dir, char *buf, size_t len, struct st_error *err)
+{
+	if (st_pdb_path(dir, buf, len) == -1)
 		return (st_seterr(err, ST_EARGS, "path too long: %s", dir));
 	return (0);
 }
@@ -529,8 +541,8 @@ st_project_unmake(const char *dir, int made, struct st_error *err)
 
 	for (i = 0; (made & ST_MADE_DB) && i < sizeof(sfx) / sizeof(*sfx);
 	    i++) {
-		snprintf(path, sizeof(path), "%s/" ST_PROJECT_DIR "/"
-		    ST_PROJECT_DB "%s", dir, sfx[i]);
+		(void)st_pdb_path(dir, path, sizeof(path));
+		strlcat(path, sfx[i], sizeof(path));
 		if (unlink(path) == -1 && errno != ENOENT)
 			return (st_seterr(err, ST_EGENERAL, "cannot remove %s: "
 			    "%s", path, strerror(errno)));

@@ -139,6 +139,7 @@ void	 st_prune_list_free(struct st_prune_list *);
 typedef struct st_pdb st_pdb;
 #define ST_MADE_DIR		0x1	/* st_project_make created .steroids */
 #define ST_MADE_DB		0x2	/* ... and its steroids.db */
+int	 st_pdb_path(const char *, char *, size_t);
 int	 st_project_init(const char *, struct st_error *);
 int	 st_project_make(const char *, int *, struct st_error *);
 int	 st_project_unmake(const char *, int, struct st_error *);
