@@ -427,9 +427,8 @@ worker_new(void)
 		 */
 		if (st_die_with_parent(parent) == -1)
 			_exit(1);
-		if (sv[1] != 3 && dup2(sv[1], 3) == -1)
+		if (st_child_fds(-1, -1, -1, sv[1]) == -1)
 			_exit(1);
-		closefrom(4);
 		worker_main();
 	}
 	close(sv[1]);

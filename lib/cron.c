@@ -114,55 +114,44 @@ static int
 crontab_io(const char *arg, const char *input, struct buf *out, int *status,
     char *ebuf, size_t elen, struct st_error *err)
 {
-	struct pollfd	 pfd[2];
-	struct buf	 eb = { NULL, 0, 0 };
-	char		 chunk[4096];
-	const char	*in = input;
-	size_t		 inlen = input != NULL ? strlen(input) : 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	int		 pin[2], pout[2], perr[2], pex[2], e, ws, i, open_fds;
+	static const int  sigdfl[] = { SIGPIPE, 0 };
+	struct st_child	  c;
+	struct pollfd	  pfd[2];
+	struct buf	  eb = { NULL, 0, 0 };
+	char		  chunk[4096];
+	char		 *argv[3];
+	const char	 *in = input;
+	size_t		  inlen = input != NULL ? strlen(input) : 0;
+	ssize_t		  n;
+	pid_t		  pid;
+	int		  pin[2], pout[2], perr[2], e, ws, i, open_fds, rc;
 
 	*status = -1;
 	ebuf[0] = '\0';
-	if (pipe(pin) == -1 || pipe(pout) == -1 || pipe(perr) == -1 ||
-	    pipe(pex) == -1)
+	if (pipe(pin) == -1 || pipe(pout) == -1 || pipe(perr) == -1)
 		return (st_seterr(err, ST_EGENERAL, "pipe: %s",
 		    strerror(errno)));
-	fcntl(pex[1], F_SETFD, FD_CLOEXEC);
-	if ((pid = fork()) == -1)
-		return (st_seterr(err, ST_EGENERAL, "fork: %s",
-		    strerror(errno)));
-	if (pid == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(pin[0], STDIN_FILENO) == -1 ||
-		    dup2(pout[1], STDOUT_FILENO) == -1 ||
-		    dup2(perr[1], STDERR_FILENO) == -1)
-			goto fail;
-		if (pex[1] != 3 && (dup2(pex[1], 3) == -1 ||
-		    fcntl(3, F_SETFD, FD_CLOEXEC) == -1))
-			goto fail;
-		closefrom(4);
-		execlp("crontab", "crontab", arg, (char *)NULL);
-fail:
-		e = errno;
-		(void)write(3, &e, sizeof(e));
-		_exit(127);
-	}
+	argv[0] = (char *)"crontab";
+	argv[1] = (char *)arg;
+	argv[2] = NULL;
+	memset(&c, 0, sizeof(c));
+	c.argv = argv;
+	c.fd[0] = pin[0];
+	c.fd[1] = pout[1];
+	c.fd[2] = perr[1];
+	c.dirfd = -1;
+	c.sigdfl = sigdfl;
+	c.flags = ST_CHILD_PATH;
+	/* Did the exec work? st_child_start waits for that. */
+	if ((rc = st_child_start(&c, &pid, &e, err)) == -1)
+		return (-1);
 	close(pin[0]);
 	close(pout[1]);
 	close(perr[1]);
-	close(pex[1]);
-	/* Did the exec work? The pipe closes on exec, or carries errno. */
-	while ((n = read(pex[0], &e, sizeof(e))) == -1 && errno == EINTR)
-		;
-	close(pex[0]);
-	if (n == sizeof(e)) {
+	if (rc == 1) {
 		close(pin[1]);
 		close(pout[0]);
 		close(perr[0]);
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
 		if (e == ENOENT)
 			return (st_seterr(err, ST_ENOTFOUND, "crontab(1) not "
 			    "found on PATH: install cron, or run 'steroids "

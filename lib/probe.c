@@ -163,9 +163,8 @@ prober_start(struct st_prober *pb, size_t from)
 		 */
 		if (st_die_with_parent(parent) == -1)
 			_exit(1);
-		if (p[1] != 3 && dup2(p[1], 3) == -1)
+		if (st_child_fds(-1, -1, -1, p[1]) == -1)
 			_exit(1);
-		closefrom(4);
 		probe_child(pb, from, pb->nlanes);
 	}
 	close(p[1]);

@@ -418,36 +418,32 @@ reap_leftover(struct runner *r)
 static int
 spawn_handler(struct runner *r, int logfd, struct st_error *err)
 {
-	sigset_t	 none;
-	pid_t		 pid, parent = getpid();
-	int		 nullfd;
+	static const int sigdfl[] = { SIGPIPE, SIGTERM, SIGINT, SIGCHLD, 0 };
+	struct st_child	 c;
+	char		*argv[4];
+	pid_t		 pid;
+	int		 nullfd, e;
 
 	if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		return (st_seterr(err, ST_EGENERAL, "/dev/null: %s",
 		    strerror(errno)));
+	argv[0] = (char *)"sh";
+	argv[1] = (char *)"-c";
+	argv[2] = (char *)r->command;
+	argv[3] = NULL;
+	memset(&c, 0, sizeof(c));
+	c.path = "/bin/sh";
+	c.argv = argv;
+	c.fd[0] = nullfd;
+	c.fd[1] = c.fd[2] = logfd;
+	c.dirfd = -1;
+	c.sigdfl = sigdfl;
+	c.flags = ST_CHILD_PGROUP | ST_CHILD_DEATHSIG | ST_CHILD_UNBLOCK |
+	    ST_CHILD_NOWAIT;
 	fflush(NULL);
-	if ((pid = fork()) == -1) {
+	if (st_child_start(&c, &pid, &e, err) == -1) {
 		close(nullfd);
-		return (st_seterr(err, ST_EGENERAL, "fork: %s",
-		    strerror(errno)));
-	}
-	if (pid == 0) {
-		setpgid(0, 0);
-		if (st_die_with_parent(parent) == -1)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		if (dup2(nullfd, STDIN_FILENO) == -1 ||
-		    dup2(logfd, STDOUT_FILENO) == -1 ||
-		    dup2(logfd, STDERR_FILENO) == -1)
-			_exit(127);
-		closefrom(3);
-		execl("/bin/sh", "sh", "-c", r->command, (char *)NULL);
-		_exit(127);
+		return (-1);
 	}
 	/* Both sides set the group, so a kill cannot beat the child to it. */
 	setpgid(pid, pid);

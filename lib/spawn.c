@@ -245,61 +245,23 @@ out:
 static int
 spawn_fork(struct spawn_req *rq, pid_t *pidp, struct st_error *err)
 {
-	struct sigaction	 sa;
-	sigset_t		 none;
-	pid_t			 pid;
-	ssize_t			 n;
-	int			 p[2], e, sig;
+	struct st_child	c;
+	int		rc, e;
 
-	if (cloexec_pipe(p) == -1)
-		return (st_seterr(err, ST_EGENERAL, "pipe: %s",
-		    strerror(errno)));
-	if ((pid = fork()) == -1) {
-		e = errno;
-		close(p[0]);
-		close(p[1]);
-		return (st_seterr(err, ST_EGENERAL, "fork: %s", strerror(e)));
-	}
-	if (pid == 0) {
-		close(p[0]);
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (sig = 1; sig < NSIG; sig++)
-			(void)sigaction(sig, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (setsid() == -1 || (rq->dirfd != -1 ? fchdir(rq->dirfd) :
-		    chdir(rq->project)) == -1 ||
-		    dup2(rq->nullfd, STDIN_FILENO) == -1 ||
-		    dup2(rq->logfd, STDOUT_FILENO) == -1 ||
-		    dup2(rq->logfd, STDERR_FILENO) == -1)
-			goto fail;
-		/* Keep only the error pipe, as fd 3, closed by exec. */
-		if (p[1] != STDERR_FILENO + 1) {
-			if (dup2(p[1], STDERR_FILENO + 1) == -1)
-				goto fail;
-			p[1] = STDERR_FILENO + 1;
-		}
-		fcntl(p[1], F_SETFD, FD_CLOEXEC);
-		closefrom(STDERR_FILENO + 2);
-		execv(rq->argv[0], rq->argv);
-fail:
-		e = errno;
-		(void)write(p[1], &e, sizeof(e));
-		_exit(127);
-	}
-	close(p[1]);
-	while ((n = read(p[0], &e, sizeof(e))) == -1 && errno == EINTR)
-		;
-	close(p[0]);
-	if (n == sizeof(e)) {
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
+	memset(&c, 0, sizeof(c));
+	c.argv = rq->argv;
+	c.fd[0] = rq->nullfd;
+	c.fd[1] = c.fd[2] = rq->logfd;
+	c.dirfd = rq->dirfd;
+	c.dir = rq->project;
+	c.sigdfl = NULL;
+	c.flags = ST_CHILD_SETSID | ST_CHILD_UNBLOCK;
+	if ((rc = st_child_start(&c, pidp, &e, err)) == -1)
+		return (-1);
+	if (rc == 1)
 		return (st_seterr(err, e == ENOENT ? ST_ENOTFOUND :
 		    ST_EGENERAL, "cannot start %s: %s", rq->argv[0],
 		    strerror(e)));
-	}
-	*pidp = pid;
 	return (0);
 }
 

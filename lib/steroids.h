@@ -178,6 +178,9 @@ int	 st_proc_start_time(pid_t, time_t *);
 int	 st_pidfd_open(pid_t);
 int	 st_die_with_parent(pid_t);
 
+/* child.c */
+int	 st_child_fds(int, int, int, int);
+
 /* runners.c */
 struct st_runner {
 	char	*id;

@@ -3,7 +3,8 @@
  * split on blanks (no quoting, no shell), the first word an absolute
  * path, the project path appended as one last argument; the default
  * "<steroids> loop --project <path>".  And a real start: its own session,
- * its cwd, its argv, its stdout in the runner log.
+ * its cwd, its argv, its stdout in the runner log.  And st_child_start,
+ * which every child of the library is started with.
  */
 #include "config.h"
 
@@ -152,6 +153,68 @@ test_spawn_child(void **state)
 	unsetenv("STEROIDS_LOOP_COMMAND");
 }
 
+/* Read what fd has until EOF, NUL-terminated. */
+static void
+read_all(int fd, char *buf, size_t len)
+{
+	size_t	got = 0;
+	ssize_t	n;
+
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+}
+
+/*
+ * st_child_start: stdout where it was told, the error pipe not left open
+ * past the exec, and a failed exec reported as the child's errno, the
+ * child reaped.
+ */
+static void
+test_child_start(void **state)
+{
+	struct st_error	 err;
+	struct st_child	 c;
+	char		 out[64];
+	char		*argv[4];
+	pid_t		 pid = 0;
+	int		 p[2], e, status;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	argv[0] = (char *)"/bin/sh";
+	argv[1] = (char *)"-c";
+	argv[2] = (char *)"if (: >&3) 2>/dev/null; then echo open; "
+	    "else echo closed; fi";
+	argv[3] = NULL;
+	memset(&c, 0, sizeof(c));
+	c.argv = argv;
+	c.fd[0] = c.fd[2] = -1;
+	c.fd[1] = p[1];
+	c.dirfd = -1;
+	assert_int_equal(st_child_start(&c, &pid, &e, &err), 0);
+	close(p[1]);
+	read_all(p[0], out, sizeof(out));
+	close(p[0]);
+	assert_string_equal(out, "closed\n");
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	argv[0] = (char *)"/nonexistent/program";
+	pid = 0;
+	assert_int_equal(st_child_start(&c, &pid, &e, &err), 1);
+	assert_int_equal(e, ENOENT);
+	assert_int_equal(pid, 0);
+	assert_int_equal(waitpid(-1, &status, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+
+	/* Without the error pipe, a failed exec is an exit of 127. */
+	c.flags = ST_CHILD_NOWAIT;
+	assert_int_equal(st_child_start(&c, &pid, &e, &err), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 127);
+}
+
 int
 main(void)
 {
@@ -161,6 +224,7 @@ main(void)
 		cmocka_unit_test(test_split_bad),
 		cmocka_unit_test_setup_teardown(test_spawn_child, unit_setup,
 		    unit_teardown),
+		cmocka_unit_test(test_child_start),
 	};
 
 	return (unit_run_group(tests));
