@@ -1,8 +1,8 @@
 /*
  * status.c -- $STEROIDS_HOME/agent.status, read by 'steroids agent
- * status': "key value" lines, mode 0600, replaced atomically (rename) when
- * something changed, at most about once a second.  No timer runs while
- * nothing changes.
+ * status' (st_agent_status_read): "key value" lines, mode 0600,
+ * replaced atomically (rename) when something changed, at most about
+ * once a second.  No timer runs while nothing changes.
  */
 #include "config.h"
 
@@ -17,6 +17,7 @@
 #include "agent.h"
 
 #define STATUS_MIN_INTERVAL	1.0
+#define K(key)			st_agent_key(key)	/* the one list */
 
 static ev_timer		status_timer;
 static ev_tstamp	status_last = -1e9;
@@ -84,30 +85,31 @@ status_write(void)
 		return;
 	}
 	errno = 0;
-	fprintf(f, "pid %ld\n", (long)getpid());
-	fprintf(f, "started %lld\n", (long long)agent.started);
-	fprintf(f, "version %s\n", st_version());
-	fprintf(f, "backend %s\n", agent.native->name);
-	fprintf(f, "watched_native %ld\n", native);
-	fprintf(f, "watched_poll %ld\n", polled);
-	fprintf(f, "unwatched %ld\n", unwatched);
-	fprintf(f, "runners %ld\n", runners);
-	fprintf(f, "last_sweep %lld\n", (long long)agent.last_sweep);
-	fprintf(f, "starts %ld\n", agent.starts);
-	fprintf(f, "restarts %ld\n", agent.restarts);
-	fprintf(f, "backoff %ld\n", backoff);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_PID), (long)getpid());
+	fprintf(f, "%s %lld\n", K(ST_AGENT_STARTED), (long long)agent.started);
+	fprintf(f, "%s %s\n", K(ST_AGENT_VERSION), st_version());
+	fprintf(f, "%s %s\n", K(ST_AGENT_BACKEND), agent.native->name);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_WATCHED_NATIVE), native);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_WATCHED_POLL), polled);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_UNWATCHED), unwatched);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_RUNNERS), runners);
+	fprintf(f, "%s %lld\n", K(ST_AGENT_LAST_SWEEP),
+	    (long long)agent.last_sweep);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_STARTS), agent.starts);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_RESTARTS), agent.restarts);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_BACKOFF), backoff);
 	TAILQ_FOREACH(p, &agent.projects, entry) {
 		if (!ev_is_active(&p->backoff))
 			continue;
 		st_path_display(p->path, disp, sizeof(disp));
-		fprintf(f, "backoff_project %s\n", disp);
+		fprintf(f, ST_AGENT_BACKOFF_PROJECT " %s\n", disp);
 	}
-	fprintf(f, "hung %ld\n", hung);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_HUNG), hung);
 	TAILQ_FOREACH(p, &agent.projects, entry) {
 		if (!p->hung)
 			continue;
 		st_path_display(p->path, disp, sizeof(disp));
-		fprintf(f, "hung_project %s\n", disp);
+		fprintf(f, ST_AGENT_HUNG_PROJECT " %s\n", disp);
 	}
 	/*
 	 * ferror: any fprintf above that failed.  fsync before the rename,

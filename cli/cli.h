@@ -99,17 +99,6 @@ void		 table_free(struct table *);
 int	 cli_project_dir(struct cli *, const char *, char *, size_t);
 
 /* cmd-agent.c: the running agent's agent.status, as read. */
-struct agent_status {
-	long		  pid, started, native, polled, unwatched, runners;
-	long		  last_sweep, starts, restarts, backoff, hung;
-	char		  backend[32], version[32];
-	char		**backoff_v;	/* displayed paths (st_path_display) */
-	size_t		  nbackoff;
-	char		**hung_v;
-	size_t		  nhung;
-	unsigned int	  seen;		/* a bit per key of status_keys */
-};
-int	 agent_status_load(struct cli *, struct agent_status *);
-void	 agent_status_free(struct agent_status *);
+int	 agent_status_load(struct cli *, struct st_agent_status *);
 
 #endif /* CLI_H */

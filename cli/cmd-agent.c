@@ -2,20 +2,18 @@
  * cmd-agent.c -- steroids agent start|stop|status.  The agent is found
  * beside the steroids binary (or in the install's bindir) and started
  * with -d; it is known to run while the PID in its pidfile lives and it
- * holds the lock on that file (probed only then; see agent_pid).
+ * holds the lock on that file (probed only then; see st_agent_pid).
  * status exits 1 when the agent is not running and 7 (HEALTH_FAILED)
  * when it runs but its status file is missing, not its own, cut short or
  * corrupt.
  */
 #include "config.h"
 
-#include <sys/file.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,57 +25,13 @@
 
 #define AGENT_WAIT_MS	10000	/* stop: how long to wait for the exit */
 
-/* Does someone hold the lock on agent.pid?  Takes it for a moment if not. */
-static int
-pidfile_held(int fd)
-{
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-		flock(fd, LOCK_UN);
-		return (0);
-	}
-	return (errno == EWOULDBLOCK);
-}
-
-/*
- * The PID of the running agent, 0 if none runs, -1 on error (c->err).
- * The file's PID is read first, and the lock is probed only when that
- * process lives (to tell the agent from a reused PID): a probe takes the
- * lock for a moment when it is free, which could refuse an agent starting
- * right then, so it is never done on a leftover file naming a dead PID.
- */
+/* The PID of the running agent, 0 if none runs, -1 on error (c->err). */
 static pid_t
 agent_pid(struct cli *c, char *home, size_t len)
 {
-	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
-	char		 path[PATH_MAX + 16];
-	pid_t		 pid;
-	int		 fd, i, held;
-
 	if (st_home_dir(home, len, &c->err) == -1)
 		return (-1);
-	snprintf(path, sizeof(path), "%s/agent.pid", home);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return (0);
-		cli_error(c, ST_EPERM, "cannot open %s: %s", cli_path(path),
-		    strerror(errno));
-		return (-1);
-	}
-	/* Empty: an agent is starting and has not written its PID yet. */
-	for (i = 0; (pid = st_pid_read(fd)) == 0 && i < 100; i++)
-		nanosleep(&ts, NULL);
-	if (pid > 0 && !st_pid_alive(pid)) {
-		close(fd);		/* a leftover of a killed agent */
-		return (0);
-	}
-	held = pidfile_held(fd);
-	close(fd);
-	if (!held)
-		return (0);		/* a leftover; the PID was reused */
-	if (pid == 0)
-		return (cli_error(c, ST_EHEALTH, "%s is locked but holds no "
-		    "PID", cli_path(path)));
-	return (pid);
+	return (st_agent_pid(home, &c->err));
 }
 
 /* steroids-agent beside the steroids binary (or the installed one). */
@@ -209,165 +163,12 @@ uptime(long secs, char *buf, size_t len)
 	return (buf);
 }
 
-/*
- * agent.status as read: every key below must be there with a value that
- * parses, each line must end in a newline, and there must be as many
- * backoff_project lines as "backoff" says.  A file cut short (a crash, a
- * full disk) or garbage is refused, never shown as the agent's word.
- */
-
-static const struct {
-	const char	*key;
-	size_t		 off;	/* of a long, or of a string */
-	size_t		 len;	/* 0: a long */
-} status_keys[] = {
-	{ "pid", offsetof(struct agent_status, pid), 0 },
-	{ "started", offsetof(struct agent_status, started), 0 },
-	{ "version", offsetof(struct agent_status, version), 32 },
-	{ "backend", offsetof(struct agent_status, backend), 32 },
-	{ "watched_native", offsetof(struct agent_status, native), 0 },
-	{ "watched_poll", offsetof(struct agent_status, polled), 0 },
-	{ "unwatched", offsetof(struct agent_status, unwatched), 0 },
-	{ "runners", offsetof(struct agent_status, runners), 0 },
-	{ "last_sweep", offsetof(struct agent_status, last_sweep), 0 },
-	{ "starts", offsetof(struct agent_status, starts), 0 },
-	{ "restarts", offsetof(struct agent_status, restarts), 0 },
-	{ "backoff", offsetof(struct agent_status, backoff), 0 },
-	{ "hung", offsetof(struct agent_status, hung), 0 },
-};
-#define STATUS_NKEYS	(sizeof(status_keys) / sizeof(status_keys[0]))
-
-/* Append a copy of val to *vp (*np of them); -1 out of memory. */
-static int
-status_list_add(char ***vp, size_t *np, const char *val)
-{
-	char	**v;
-
-	if ((v = reallocarray(*vp, *np + 1, sizeof(**vp))) == NULL)
-		return (-1);
-	*vp = v;
-	if ((v[*np] = strdup(val)) == NULL)
-		return (-1);
-	(*np)++;
-	return (0);
-}
-
-void
-agent_status_free(struct agent_status *s)
-{
-	size_t	i;
-
-	for (i = 0; i < s->nbackoff; i++)
-		free(s->backoff_v[i]);
-	free(s->backoff_v);
-	s->backoff_v = NULL;
-	s->nbackoff = 0;
-	for (i = 0; i < s->nhung; i++)
-		free(s->hung_v[i]);
-	free(s->hung_v);
-	s->hung_v = NULL;
-	s->nhung = 0;
-}
-
-/* One "key value" line; -1 when a known key's value does not parse. */
-static int
-status_line(struct agent_status *s, const char *key, const char *val)
-{
-	char	*end, *dst;
-	long	 n;
-	size_t	 i;
-
-	errno = 0;
-	if (strcmp(key, "backoff_project") == 0)
-		return (status_list_add(&s->backoff_v, &s->nbackoff, val));
-	if (strcmp(key, "hung_project") == 0)
-		return (status_list_add(&s->hung_v, &s->nhung, val));
-	for (i = 0; i < STATUS_NKEYS; i++)
-		if (strcmp(key, status_keys[i].key) == 0)
-			break;
-	if (i == STATUS_NKEYS)
-		return (0);	/* a key of a later version */
-	s->seen |= 1U << i;
-	if (status_keys[i].len != 0) {
-		dst = (char *)s + status_keys[i].off;
-		if (*val == '\0' || strlen(val) >= status_keys[i].len)
-			return (-1);
-		for (end = (char *)val; *end != '\0'; end++)
-			if (*end <= ' ' || *end > '~')
-				return (-1);
-		strlcpy(dst, val, status_keys[i].len);
-		return (0);
-	}
-	errno = 0;
-	n = strtol(val, &end, 10);
-	if (*val == '\0' || *end != '\0' || errno != 0 || n < 0)
-		return (-1);
-	*(long *)((char *)s + status_keys[i].off) = n;
-	return (0);
-}
-
 /* Read agent.status of the agent with this pid into s; -1 (c->err) if bad. */
 static int
 status_read(struct cli *c, const char *path, pid_t pid,
-    struct agent_status *s)
+    struct st_agent_status *s)
 {
-	char		 line[PATH_MAX * 4 + 64], what[128];
-	char		*sp, *nl;
-	FILE		*f;
-	size_t		 i;
-	int		 lineno = 0;
-
-	memset(s, 0, sizeof(*s));
-	if ((f = fopen(path, "r")) == NULL)
-		return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but "
-		    "%s cannot be read: %s", (long)pid, cli_path(path),
-		    strerror(errno)));
-	what[0] = '\0';
-	while (what[0] == '\0' && fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		if ((nl = strchr(line, '\n')) == NULL) {
-			snprintf(what, sizeof(what), "is cut short or corrupt "
-			    "(line %d)", lineno);
-			break;
-		}
-		*nl = '\0';
-		if ((sp = strchr(line, ' ')) == NULL) {
-			snprintf(what, sizeof(what), "is corrupt (line %d)",
-			    lineno);
-			break;
-		}
-		*sp++ = '\0';
-		if (status_line(s, line, sp) == -1)
-			snprintf(what, sizeof(what), "is corrupt (line %d: %s)",
-			    lineno, errno == ENOMEM ? "out of memory" :
-			    "bad value");
-	}
-	if (what[0] == '\0' && ferror(f))
-		snprintf(what, sizeof(what), "cannot be read: %s",
-		    strerror(errno));
-	fclose(f);
-	if (what[0] == '\0' && (s->seen & 1U) && s->pid != (long)pid) {
-		cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but %s is "
-		    "not its own (pid %ld)", (long)pid, cli_path(path), s->pid);
-		agent_status_free(s);
-		return (-1);
-	}
-	for (i = 0; what[0] == '\0' && i < STATUS_NKEYS; i++)
-		if (!(s->seen & (1U << i)))
-			snprintf(what, sizeof(what), "is incomplete (no %s "
-			    "line)", status_keys[i].key);
-	if (what[0] == '\0' && (size_t)s->backoff != s->nbackoff)
-		snprintf(what, sizeof(what), "is incomplete (backoff %ld, "
-		    "but %zu backoff_project lines)", s->backoff, s->nbackoff);
-	if (what[0] == '\0' && (size_t)s->hung != s->nhung)
-		snprintf(what, sizeof(what), "is incomplete (hung %ld, but %zu "
-		    "hung_project lines)", s->hung, s->nhung);
-	if (what[0] == '\0')
-		return (0);
-	agent_status_free(s);
-	return (cli_error(c, ST_EHEALTH, "the agent (pid %ld) runs but %s %s; "
-	    "'kill -HUP %ld' makes it write the file again", (long)pid,
-	    cli_path(path), what, (long)pid));
+	return (st_agent_status_read(path, pid, s, &c->err));
 }
 
 /*
@@ -375,7 +176,7 @@ status_read(struct cli *c, const char *path, pid_t pid,
  * agent running or its file not readable now (they go on without it).
  */
 int
-agent_status_load(struct cli *c, struct agent_status *s)
+agent_status_load(struct cli *c, struct st_agent_status *s)
 {
 	struct cli	 quiet;
 	char		 home[PATH_MAX], path[PATH_MAX + 16];
@@ -394,7 +195,7 @@ agent_status_load(struct cli *c, struct agent_status *s)
 static int
 cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 {
-	struct agent_status	 s;
+	struct st_agent_status	 s;
 	struct table		*t;
 	char			 home[PATH_MAX], path[PATH_MAX + 16];
 	char			 line[PATH_MAX * 4 + 64], num[32], ago[64];
@@ -467,7 +268,7 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 		table_print(t, stdout);
 		table_free(t);
 	}
-	agent_status_free(&s);
+	st_agent_status_free(&s);
 	return (0);
 }
 

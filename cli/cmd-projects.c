@@ -32,7 +32,7 @@ project_state(const struct st_project *p)
 
 /* Named hung in the agent's status: its files are not touched here. */
 static int
-agent_says_hung(const struct agent_status *as, const char *path)
+agent_says_hung(const struct st_agent_status *as, const char *path)
 {
 	char	disp[ST_DISPLAY_MAX];
 	size_t	i;
@@ -49,7 +49,7 @@ agent_says_hung(const struct agent_status *as, const char *path)
 static int
 cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 {
-	struct agent_status	 as;
+	struct st_agent_status	 as;
 	struct st_project_list	 l;
 	struct st_error		 perr;
 	struct table		*t;
@@ -156,7 +156,7 @@ show:
 	}
 	table_free(t);
 	st_project_list_free(&l);
-	agent_status_free(&as);
+	st_agent_status_free(&as);
 	return (0);
 }
 

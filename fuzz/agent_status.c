@@ -1,11 +1,15 @@
 /*
- * agent_status.c -- the reader of $STEROIDS_HOME/agent.status in
- * 'steroids agent status' (cli/cmd-agent.c) on any bytes.  The reader
- * is static there, so this file includes cmd-agent.c whole rather than
- * widen the CLI's interface for a test.
+ * agent_status.c -- the reader of $STEROIDS_HOME/agent.status
+ * (st_agent_status_read, lib/agentstatus.c) on any bytes.
  */
-#include "../cli/cmd-agent.c"
+#include "config.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "steroids.h"
 #include "fuzz.h"
 
 #define FUZZ_PID	4242	/* the pid of the seeds' "pid" lines */
@@ -13,23 +17,23 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct agent_status	 s;
-	struct cli		 c;
+	struct st_agent_status	 s;
+	struct st_error		 err;
 	char			 file[PATH_MAX];
 	size_t			 i;
 
 	fuzz_scratch();
 	snprintf(file, sizeof(file), "%s/agent.status", getenv("STEROIDS_HOME"));
 	fuzz_write(file, data, size);
-	memset(&c, 0, sizeof(c));
-	if (status_read(&c, file, FUZZ_PID, &s) == 0) {
+	memset(&err, 0, sizeof(err));
+	if (st_agent_status_read(file, FUZZ_PID, &s, &err) == 0) {
 		if (s.pid != FUZZ_PID || (size_t)s.backoff != s.nbackoff ||
 		    s.backend[0] == '\0' || s.version[0] == '\0')
 			abort();
 		for (i = 0; i < s.nbackoff; i++)
 			(void)strlen(s.backoff_v[i]);
-		agent_status_free(&s);
-	} else if (c.err.code != ST_EHEALTH || c.err.msg[0] == '\0')
+		st_agent_status_free(&s);
+	} else if (err.code != ST_EHEALTH || err.msg[0] == '\0')
 		abort();
 	return (0);
 }

@@ -489,6 +489,45 @@ int	 st_cron_uninstall(int *, struct st_error *);
 #define ST_CRON_UPSTREAM_MARKER	"# steroids-runners-wakeup"
 int	 st_cron_status(int *, char **, char **, struct st_error *);
 
+/*
+ * agentstatus.c -- the agent's word to the CLI: agent.pid and
+ * agent.status, "key value" lines in the order of enum st_agent_key,
+ * then one ST_AGENT_BACKOFF_PROJECT line per project in backoff after
+ * "backoff" and one ST_AGENT_HUNG_PROJECT line per hung one after "hung".
+ */
+enum st_agent_key {
+	ST_AGENT_PID,
+	ST_AGENT_STARTED,
+	ST_AGENT_VERSION,
+	ST_AGENT_BACKEND,
+	ST_AGENT_WATCHED_NATIVE,
+	ST_AGENT_WATCHED_POLL,
+	ST_AGENT_UNWATCHED,
+	ST_AGENT_RUNNERS,
+	ST_AGENT_LAST_SWEEP,
+	ST_AGENT_STARTS,
+	ST_AGENT_RESTARTS,
+	ST_AGENT_BACKOFF,
+	ST_AGENT_HUNG
+};
+#define ST_AGENT_BACKOFF_PROJECT	"backoff_project"
+#define ST_AGENT_HUNG_PROJECT		"hung_project"
+struct st_agent_status {
+	long		  pid, started, native, polled, unwatched, runners;
+	long		  last_sweep, starts, restarts, backoff, hung;
+	char		  backend[32], version[32];
+	char		**backoff_v;	/* displayed paths (st_path_display) */
+	size_t		  nbackoff;
+	char		**hung_v;
+	size_t		  nhung;
+	unsigned int	  seen;		/* a bit per enum st_agent_key */
+};
+pid_t	 st_agent_pid(const char *, struct st_error *);
+const char *st_agent_key(int);
+int	 st_agent_status_read(const char *, pid_t, struct st_agent_status *,
+	    struct st_error *);
+void	 st_agent_status_free(struct st_agent_status *);
+
 #if defined(__GNUC__) && __GNUC__ >= 4
 #pragma GCC visibility pop
 #endif
