@@ -48,6 +48,33 @@ struct st_pdb {
 #define ST_PDB_HAS_FAILURES	0x4	/* failure_count, last_failure_at */
 #define ST_PDB_HAS_DESCRIPTION	0x8	/* tasks.description */
 
+/* error.c */
+int	 st_seterr(struct st_error *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* globaldb.c: the registry's schema this library writes */
+#define ST_GLOBAL_SCHEMA_VERSION	3
+
+/* lock.c */
+pid_t	 st_lock_holder(const char *);
+pid_t	 st_pid_read(int);
+
+/* proc.c */
+int	 st_proc_start_time(pid_t, time_t *);
+
+/* runners.c: rows only the runner (runner.c) and the sweep write */
+void	 st_uuid(char [37]);
+int	 st_runner_insert(st_gdb *, const char *, pid_t, char [37],
+	    struct st_error *);
+int	 st_runner_heartbeat(st_gdb *, const char *, const char *,
+	    const char *, struct st_error *);
+int	 st_runner_stale(st_gdb *, const char *, long, int *,
+	    struct st_error *);
+
+/* sweep.c: st_sweep, asking hold before each start, waiting between steps */
+int	 st_sweep_held(st_gdb *, int, st_sweep_hold, void *,
+	    struct st_sweep_list *, struct st_error *);
+
 /* xmalloc.c */
 void	*st_xmalloc(size_t);
 void	*st_xcalloc(size_t, size_t);

@@ -51,8 +51,6 @@ struct st_error {
 };
 
 /* error.c */
-int	 st_seterr(struct st_error *, int, const char *, ...)
-	    __attribute__((format(printf, 3, 4)));
 const char *st_code_name(int);
 const char *st_version(void);
 
@@ -75,7 +73,6 @@ void	 st_path_display(const char *, char *, size_t);
 void	 st_escape(const char *, char *, size_t);
 
 /* globaldb.c */
-#define ST_GLOBAL_SCHEMA_VERSION	3
 typedef struct st_gdb st_gdb;
 int	 st_gdb_open(st_gdb **, struct st_error *);
 int	 st_gdb_open_dir(const char *, st_gdb **, struct st_error *);
@@ -168,13 +165,10 @@ const char *st_config_default(const char *);
 /* lock.c */
 int	 st_lock_acquire(const char *, int *, pid_t *, struct st_error *);
 int	 st_lock_probe(const char *, pid_t *);
-pid_t	 st_lock_holder(const char *);
 void	 st_lock_release(int);
 int	 st_pid_alive(pid_t);
-pid_t	 st_pid_read(int);
 
 /* proc.c */
-int	 st_proc_start_time(pid_t, time_t *);
 int	 st_pidfd_open(pid_t);
 int	 st_die_with_parent(pid_t);
 
@@ -199,17 +193,10 @@ struct st_runner_list {
 	struct st_runner	*v;
 	size_t			 n;
 };
-void	 st_uuid(char [37]);
 int	 st_runners_list(st_gdb *, const char *, struct st_runner_list *,
 	    struct st_error *);
 void	 st_runner_list_free(struct st_runner_list *);
-int	 st_runner_insert(st_gdb *, const char *, pid_t, char [37],
-	    struct st_error *);
-int	 st_runner_heartbeat(st_gdb *, const char *, const char *,
-	    const char *, struct st_error *);
 int	 st_runner_delete(st_gdb *, const char *, struct st_error *);
-int	 st_runner_stale(st_gdb *, const char *, long, int *,
-	    struct st_error *);
 enum st_runner_state {
 	ST_RUNNER_ALIVE,	/* holds its project's lock, fresh heartbeat */
 	ST_RUNNER_STALE,	/* holds the lock, heartbeat too old: hung */
@@ -407,8 +394,8 @@ int	 st_steroids_path(char *, size_t);
  * that folder in process anyway (the agent, after an event).
  * st_sweep_project waits for a stale runner's ask and stop (13 s at
  * most); the agent calls it only for a project whose lock is free.
- * st_sweep_held: st_sweep, but before starting a runner for a project it
- * asks hold(path, arg): a non-NULL answer (why, e.g. the agent's crash-
+ * hold (st_sweep_begin; st_sweep_held inside the library): before
+ * starting a runner for a project, hold(path, arg) is asked: a non-NULL answer (why, e.g. the agent's crash-
  * loop backoff) starts nothing there, noted in the reason; cleaning rows
  * and stopping hung runners still happen.  A runner whose heartbeat is
  * older than runner.stale_timeout is asked first (st_stop_begin with
@@ -462,8 +449,6 @@ struct st_sweep_list {
 const char *st_sweep_action_name(int);
 typedef const char *(*st_sweep_hold)(const char *, void *);
 int	 st_sweep(st_gdb *, int, struct st_sweep_list *, struct st_error *);
-int	 st_sweep_held(st_gdb *, int, st_sweep_hold, void *,
-	    struct st_sweep_list *, struct st_error *);
 unsigned int st_sweep_bound(void);
 struct st_sweep_run;
 int	 st_sweep_begin(st_gdb *, int, st_sweep_hold, void *,

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "steroids.h"
+#include "st-int.h"
 
 static void
 test_code_names(void **state)

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "unit.h"
+#include "st-int.h"
 
 static void
 db_file(const struct unit *u, char *buf, size_t len)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "unit.h"
+#include "st-int.h"
 
 static pid_t	child;		/* killed by teardown, pass or fail */
 

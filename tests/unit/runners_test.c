@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include "unit.h"
+#include "st-int.h"
 
 static pid_t	child;		/* killed by teardown, pass or fail */
 

@@ -14,6 +14,7 @@
 #include <signal.h>
 
 #include "unit.h"
+#include "st-int.h"
 
 enum mode {
 	BEATS,		/* holds the lock, beats on SIGUSR1 */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "unit.h"
+#include "st-int.h"
 
 static long
 ms_since(const struct timespec *t0)
