@@ -51,35 +51,37 @@ struct st_error {
 };
 
 /* error.c */
-const char *st_code_name(int);
+const char *st_code_name(int code);
 const char *st_version(void);
 
 /* home.c */
-int	 st_home_dir(char *, size_t, struct st_error *);
-int	 st_home_ensure(char *, size_t, struct st_error *);
+int	 st_home_dir(char *buf, size_t len, struct st_error *err);
+int	 st_home_ensure(char *buf, size_t len, struct st_error *err);
 
 /* paths.c */
-int	 st_path_canon(const char *, char *, size_t, struct st_error *);
-int	 st_path_lookup(const char *, char *, size_t, struct st_error *);
-int	 st_path_check_project(const char *, struct st_error *);
-int	 st_path_is_home(const char *);
-int	 st_path_is_system(const char *);
-int	 st_path_mount_point(const char *, char *, size_t);
-int	 st_path_is_mounted(const char *);
+int	 st_path_canon(const char *in, char *out, size_t len,
+	    struct st_error *err);
+int	 st_path_lookup(const char *in, char *out, size_t len,
+	    struct st_error *err);
+int	 st_path_check_project(const char *path, struct st_error *err);
+int	 st_path_is_home(const char *dir);
+int	 st_path_is_system(const char *path);
+int	 st_path_mount_point(const char *path, char *out, size_t len);
+int	 st_path_is_mounted(const char *mp);
 #define ST_DISPLAY_MAX	(4 * 4096 + 8)	/* room for a PATH_MAX path escaped */
-size_t	 st_utf8_len(const char *);
-int	 st_utf8_c1(const char *);
-void	 st_path_display(const char *, char *, size_t);
-void	 st_escape(const char *, char *, size_t);
+size_t	 st_utf8_len(const char *str);
+int	 st_utf8_c1(const char *str);
+void	 st_path_display(const char *path, char *out, size_t len);
+void	 st_escape(const char *str, char *out, size_t len);
 
 /* globaldb.c */
 typedef struct st_gdb st_gdb;
-int	 st_gdb_open(st_gdb **, struct st_error *);
-int	 st_gdb_open_dir(const char *, st_gdb **, struct st_error *);
-void	 st_gdb_close(st_gdb *);
-const char *st_gdb_home(st_gdb *);
-int	 st_gdb_version(st_gdb *, int *, struct st_error *);
-int	 st_gdb_data_version(st_gdb *, long long *, struct st_error *);
+int	 st_gdb_open(st_gdb **gp, struct st_error *err);
+int	 st_gdb_open_dir(const char *home, st_gdb **gp, struct st_error *err);
+void	 st_gdb_close(st_gdb *g);
+const char *st_gdb_home(st_gdb *g);
+int	 st_gdb_version(st_gdb *g, int *version, struct st_error *err);
+int	 st_gdb_data_version(st_gdb *g, long long *v, struct st_error *err);
 
 /* registry.c */
 struct st_project {
@@ -95,19 +97,19 @@ struct st_project_list {
 	struct st_project	*v;
 	size_t			 n;
 };
-int	 st_registry_register(st_gdb *, const char *, const char *, char *,
-	    size_t, struct st_error *);
-int	 st_registry_unregister(st_gdb *, const char *, char *, size_t,
-	    struct st_error *);
-int	 st_registry_set_enabled(st_gdb *, const char *, int, char *, size_t,
-	    struct st_error *);
-int	 st_registry_list(st_gdb *, int, struct st_project_list *,
-	    struct st_error *);
-int	 st_registry_get(st_gdb *, const char *, struct st_project *, int *,
-	    struct st_error *);
-void	 st_project_free(struct st_project *);
-int	 st_registry_unmounted(const char *, const char *);
-void	 st_project_list_free(struct st_project_list *);
+int	 st_registry_register(st_gdb *g, const char *in, const char *name,
+	    char *out, size_t outlen, struct st_error *err);
+int	 st_registry_unregister(st_gdb *g, const char *in, char *out,
+	    size_t outlen, struct st_error *err);
+int	 st_registry_set_enabled(st_gdb *g, const char *in, int enabled,
+	    char *out, size_t outlen, struct st_error *err);
+int	 st_registry_list(st_gdb *g, int enabled_only,
+	    struct st_project_list *l, struct st_error *err);
+int	 st_registry_get(st_gdb *g, const char *in, struct st_project *p,
+	    int *found, struct st_error *err);
+void	 st_project_free(struct st_project *p);
+int	 st_registry_unmounted(const char *path, const char *mp);
+void	 st_project_list_free(struct st_project_list *l);
 
 enum st_prune_action {
 	ST_PRUNE_REMOVED,	/* folder or .steroids gone: row deleted */
@@ -122,9 +124,9 @@ struct st_prune_list {
 	struct st_prune_item	*v;
 	size_t			 n;
 };
-int	 st_registry_prune(st_gdb *, int, struct st_prune_list *,
-	    struct st_error *);
-void	 st_prune_list_free(struct st_prune_list *);
+int	 st_registry_prune(st_gdb *g, int dry_run, struct st_prune_list *l,
+	    struct st_error *err);
+void	 st_prune_list_free(struct st_prune_list *l);
 
 /* projectdb.c */
 #define ST_PROJECT_DIR		".steroids"
@@ -136,44 +138,54 @@ void	 st_prune_list_free(struct st_prune_list *);
 typedef struct st_pdb st_pdb;
 #define ST_MADE_DIR		0x1	/* st_project_make created .steroids */
 #define ST_MADE_DB		0x2	/* ... and its steroids.db */
-int	 st_pdb_path(const char *, char *, size_t);
-int	 st_project_init(const char *, struct st_error *);
-int	 st_project_make(const char *, int *, struct st_error *);
-int	 st_project_unmake(const char *, int, struct st_error *);
-int	 st_pdb_open(const char *, int, st_pdb **, struct st_error *);
-void	 st_pdb_close(st_pdb *);
-const char *st_pdb_dir(st_pdb *);
-int	 st_pdb_pending(st_pdb *, long *, struct st_error *);
-int	 st_project_pending(const char *, int, long *, struct st_error *);
-int	 st_pdb_writer_idle(const char *);
+/* <dir>/.steroids/steroids.db in buf; -1 if it does not fit. */
+int	 st_pdb_path(const char *dir, char *buf, size_t len);
+int	 st_project_init(const char *in, struct st_error *err);
+int	 st_project_make(const char *in, int *made, struct st_error *err);
+int	 st_project_unmake(const char *dir, int made, struct st_error *err);
+int	 st_pdb_open(const char *dir, int flags, st_pdb **pp,
+	    struct st_error *err);
+void	 st_pdb_close(st_pdb *p);
+const char *st_pdb_dir(st_pdb *p);
+int	 st_pdb_pending(st_pdb *p, long *count, struct st_error *err);
+int	 st_project_pending(const char *dir, int flags, long *count,
+	    struct st_error *err);
+int	 st_pdb_writer_idle(const char *dir);
 
 /* config.c */
 typedef struct st_config st_config;
-int	 st_config_load(const char *, st_config **, struct st_error *);
-void	 st_config_free(st_config *);
-long	 st_config_int(const st_config *, const char *);
-const char *st_config_str(const st_config *, const char *);
-int	 st_config_known(const char *);
-int	 st_config_validate(const char *, const char *, struct st_error *);
-int	 st_config_file(int, const char *, char *, size_t, struct st_error *);
-int	 st_config_set(const char *, const char *, const char *,
-	    struct st_error *);
-int	 st_config_lookup(const char *, const char *, char *, size_t, int *,
-	    struct st_error *);
-const char *st_config_default(const char *);
+int	 st_config_load(const char *project, st_config **cp,
+	    struct st_error *err);
+void	 st_config_free(st_config *cfg);
+long	 st_config_int(const st_config *cfg, const char *name);
+const char *st_config_str(const st_config *cfg, const char *name);
+int	 st_config_known(const char *name);
+int	 st_config_validate(const char *key, const char *value,
+	    struct st_error *err);
+int	 st_config_file(int global, const char *project, char *buf, size_t len,
+	    struct st_error *err);
+int	 st_config_set(const char *file, const char *key, const char *value,
+	    struct st_error *err);
+int	 st_config_lookup(const char *project, const char *key, char *buf,
+	    size_t len, int *source, struct st_error *err);
+const char *st_config_default(const char *name);
 
 /* lock.c */
-int	 st_lock_acquire(const char *, int *, pid_t *, struct st_error *);
-int	 st_lock_probe(const char *, pid_t *);
-void	 st_lock_release(int);
-int	 st_pid_alive(pid_t);
+int	 st_lock_acquire(const char *project, int *fdp, pid_t *holder,
+	    struct st_error *err);
+int	 st_lock_probe(const char *project, pid_t *holder);
+void	 st_lock_release(int fd);
+int	 st_pid_alive(pid_t pid);
 
 /* proc.c */
-int	 st_pidfd_open(pid_t);
-int	 st_die_with_parent(pid_t);
+/* A pidfd for pid (close-on-exec), or -1 and errno (ENOSYS: none here). */
+int	 st_pidfd_open(pid_t pid);
+/* In a child just forked: SIGKILL when parent dies (Linux); -1: gone. */
+int	 st_die_with_parent(pid_t parent);
 
 /* child.c */
-int	 st_child_fds(int, int, int, int);
+/* In a child: fd0-fd2 (-1: keep) become 0-2, fd3 (-1: none) 3, rest closed. */
+int	 st_child_fds(int fd0, int fd1, int fd2, int fd3);
 
 /* runners.c */
 struct st_runner {
@@ -193,30 +205,30 @@ struct st_runner_list {
 	struct st_runner	*v;
 	size_t			 n;
 };
-int	 st_runners_list(st_gdb *, const char *, struct st_runner_list *,
-	    struct st_error *);
-void	 st_runner_list_free(struct st_runner_list *);
-int	 st_runner_delete(st_gdb *, const char *, struct st_error *);
+int	 st_runners_list(st_gdb *g, const char *project,
+	    struct st_runner_list *l, struct st_error *err);
+void	 st_runner_list_free(struct st_runner_list *l);
+int	 st_runner_delete(st_gdb *g, const char *id, struct st_error *err);
 enum st_runner_state {
 	ST_RUNNER_ALIVE,	/* holds its project's lock, fresh heartbeat */
 	ST_RUNNER_STALE,	/* holds the lock, heartbeat too old: hung */
 	ST_RUNNER_DEAD		/* process gone or lock not its own */
 };
 /* 1 holds its lock, 0 not, -1 cannot tell (lock unreadable, PID alive). */
-int	 st_runner_holds_lock(const struct st_runner *);
+int	 st_runner_holds_lock(const struct st_runner *r);
 /*
  * A row judged without the lock (the upstream tool's runners take none):
  * its writer alive and its heartbeat fresh by the upstream tool's rule.
  */
 #define ST_RUNNER_FRESH		300	/* s: the upstream tool's 5 minutes */
-const char *st_runner_project(const struct st_runner *);
-int	 st_runner_writer(const struct st_runner *);
-int	 st_runner_lockless_state(const struct st_runner *);
-int	 st_runner_lockless_live(st_gdb *, const char *, pid_t, pid_t *,
-	    struct st_error *);
-int	 st_runner_state(st_gdb *, const struct st_runner *, int *,
-	    struct st_error *);
-const char *st_runner_state_name(int);
+const char *st_runner_project(const struct st_runner *r);
+int	 st_runner_writer(const struct st_runner *r);
+int	 st_runner_lockless_state(const struct st_runner *r);
+int	 st_runner_lockless_live(st_gdb *g, const char *project, pid_t except,
+	    pid_t *pid, struct st_error *err);
+int	 st_runner_state(st_gdb *g, const struct st_runner *r, int *state,
+	    struct st_error *err);
+const char *st_runner_state_name(int state);
 
 /* tasks.c */
 #define ST_TASK_NSTATUS		7
@@ -245,27 +257,34 @@ struct st_task_list {
 	struct st_task	*v;
 	size_t		 n;
 };
-int	 st_task_status_valid(const char *);
-int	 st_task_status_check(const char *, struct st_error *);
-int	 st_task_add(st_pdb *, const char *, const char *, const char *,
-	    const char *, const char *, char [37], struct st_error *);
-int	 st_task_list(st_pdb *, const char *, struct st_task_list *,
-	    struct st_error *);
-int	 st_task_get(st_pdb *, const char *, struct st_task *,
-	    struct st_error *);
-int	 st_task_set_status(st_pdb *, const char *, const char *,
-	    const char *, const char *, const char *,
-	    char [ST_TASK_STATUS_LEN], struct st_error *);
-int	 st_task_next(st_pdb *, struct st_task *, const char **, int *,
-	    struct st_error *);
-int	 st_task_claim(st_pdb *, const char *, struct st_task *,
-	    const char **, int *, struct st_error *);
-int	 st_task_finish(st_pdb *, const char *, int, long, const char *,
-	    const char *, char [ST_TASK_STATUS_LEN], struct st_error *);
-int	 st_task_counts(st_pdb *, long [ST_TASK_NSTATUS], long *,
-	    struct st_error *);
-void	 st_task_free(struct st_task *);
-void	 st_task_list_free(struct st_task_list *);
+int	 st_task_status_valid(const char *s);
+int	 st_task_status_check(const char *s, struct st_error *err);
+int	 st_task_add(st_pdb *p, const char *title, const char *section,
+	    const char *description, const char *actor, const char *actor_type,
+	    char id[37], struct st_error *err);
+int	 st_task_list(st_pdb *p, const char *status, struct st_task_list *l,
+	    struct st_error *err);
+int	 st_task_get(st_pdb *p, const char *id, struct st_task *t,
+	    struct st_error *err);
+/*
+ * Set task id's status (exact id) with an audit row naming actor (of
+ * actor_type) and notes (NULL: none): 0 and the old status in from (may
+ * be NULL), -1 and err.  The status it already has changes nothing.
+ */
+int	 st_task_set_status(st_pdb *p, const char *id, const char *status,
+	    const char *actor, const char *actor_type, const char *notes,
+	    char from[ST_TASK_STATUS_LEN], struct st_error *err);
+int	 st_task_next(st_pdb *p, struct st_task *t, const char **action,
+	    int *found, struct st_error *err);
+int	 st_task_claim(st_pdb *p, const char *actor, struct st_task *t,
+	    const char **action, int *found, struct st_error *err);
+int	 st_task_finish(st_pdb *p, const char *id, int outcome,
+	    long max_failures, const char *actor, const char *notes,
+	    char to[ST_TASK_STATUS_LEN], struct st_error *err);
+int	 st_task_counts(st_pdb *p, long counts[ST_TASK_NSTATUS], long *other,
+	    struct st_error *err);
+void	 st_task_free(struct st_task *t);
+void	 st_task_list_free(struct st_task_list *l);
 
 /*
  * runner.c -- the loop of 'steroids loop' (SPEC 6).  SIGUSR1 makes the
@@ -303,10 +322,22 @@ struct st_run_result {
 	long	 tasks;
 	int	 stop;			/* enum st_run_stop */
 };
-int	 st_runner_run(const char *, const struct st_run_opts *,
-	    struct st_run_result *, struct st_error *);
-int	 st_runner_log_open(const char *, off_t, int *, struct st_error *);
-const char *st_run_stop_name(int);
+/*
+ * Run the canonical project's queue in this process: 0 when it stopped as
+ * asked (res->stop says why), -1 and err otherwise (ST_ELOCKED: another
+ * runner holds the project).  It owns the process while it runs: chdir
+ * to the project, libev's default loop with its SIGTERM, SIGINT, SIGUSR1
+ * and SIGCHLD watchers (SIGUSR1 is left ignored after), a child subreaper
+ * (Linux), and STEROIDS_PROJECT, STEROIDS_RUNNER_ID and STEROIDS_TASK_*
+ * set in the environment for the handlers.  It holds the runner lock
+ * and a runners row, both gone when it returns.
+ */
+int	 st_runner_run(const char *project, const struct st_run_opts *opts,
+	    struct st_run_result *res, struct st_error *err);
+/* The project's runner log, opened to append (rotated past max): 0, *fdp. */
+int	 st_runner_log_open(const char *project, off_t max, int *fdp,
+	    struct st_error *err);
+const char *st_run_stop_name(int stop);
 
 /*
  * clock.c -- did the machine sleep?  st_clock_now reads the clocks;
@@ -320,8 +351,9 @@ struct st_clock {
 	struct timespec	 wall;
 	int		 has_boot;
 };
-void	 st_clock_now(struct st_clock *);
-long	 st_clock_slept(const struct st_clock *, const struct st_clock *);
+void	 st_clock_now(struct st_clock *c);
+long	 st_clock_slept(const struct st_clock *before,
+	    const struct st_clock *after);
 
 /*
  * stop.c -- stopping a runner: one sequence and one grace policy for the
@@ -355,16 +387,16 @@ enum st_stop_state {
 	ST_STOP_UNCHECKED	/* its lock cannot be read: never signalled */
 };
 typedef struct st_stop st_stop;
-st_stop	*st_stop_begin(st_gdb *, const struct st_runner *, int);
-int	 st_stop_step(st_stop *);
-int	 st_stop_done(const st_stop *);
-int	 st_stop_state(const st_stop *);
-int	 st_stop_fd(const st_stop *);
-double	 st_stop_timeout(const st_stop *);
-void	 st_stop_wait(st_stop **, size_t);
-void	 st_stop_free(st_stop *);
+st_stop	*st_stop_begin(st_gdb *g, const struct st_runner *r, int flags);
+int	 st_stop_step(st_stop *s);
+int	 st_stop_done(const st_stop *s);
+int	 st_stop_state(const st_stop *s);
+int	 st_stop_fd(const st_stop *s);
+double	 st_stop_timeout(const st_stop *s);
+void	 st_stop_wait(st_stop **v, size_t n);
+void	 st_stop_free(st_stop *s);
 unsigned int st_stop_bound(int);
-const char *st_stop_state_name(int);
+const char *st_stop_state_name(int state);
 
 /*
  * spawn.c -- start a runner: new session, cwd the project, stdin
@@ -376,10 +408,11 @@ const char *st_stop_state_name(int);
  * by absolute path (beside the running program, else the installed one).
  */
 #define ST_SPAWN_DETACH		0x1
-int	 st_spawn_runner(const char *, int, pid_t *, struct st_error *);
-int	 st_spawn_runner_fds(const char *, int, int, pid_t *,
-	    struct st_error *);
-int	 st_steroids_path(char *, size_t);
+int	 st_spawn_runner(const char *project, int flags, pid_t *pidp,
+	    struct st_error *err);
+int	 st_spawn_runner_fds(const char *project, int dirfd, int logfd,
+	    pid_t *pidp, struct st_error *err);
+int	 st_steroids_path(char *buf, size_t len);
 
 /*
  * sweep.c -- SPEC 7: one function for the CLI, cron and the agent.
@@ -395,9 +428,10 @@ int	 st_steroids_path(char *, size_t);
  * st_sweep_project waits for a stale runner's ask and stop (13 s at
  * most); the agent calls it only for a project whose lock is free.
  * hold (st_sweep_begin; st_sweep_held inside the library): before
- * starting a runner for a project, hold(path, arg) is asked: a non-NULL answer (why, e.g. the agent's crash-
- * loop backoff) starts nothing there, noted in the reason; cleaning rows
- * and stopping hung runners still happen.  A runner whose heartbeat is
+ * starting a runner for a project, hold(path, arg) is asked: a non-NULL
+ * answer (why, e.g. the agent's crash-loop backoff) starts nothing there,
+ * noted in the reason; cleaning rows and stopping hung runners still
+ * happen.  A runner whose heartbeat is
  * older than runner.stale_timeout is asked first (st_stop_begin with
  * ST_STOP_ASK): one that beats is left running (ST_SWEEP_ALIVE), one
  * that does not is stopped and replaced.  ST_SWEEP_NO_STALE judges no
@@ -446,33 +480,35 @@ struct st_sweep_list {
 	struct st_sweep_result	*v;
 	size_t			 n;
 };
-const char *st_sweep_action_name(int);
+const char *st_sweep_action_name(int action);
 typedef const char *(*st_sweep_hold)(const char *, void *);
-int	 st_sweep(st_gdb *, int, struct st_sweep_list *, struct st_error *);
+int	 st_sweep(st_gdb *g, int flags, struct st_sweep_list *l,
+	    struct st_error *err);
 unsigned int st_sweep_bound(void);
 struct st_sweep_run;
-int	 st_sweep_begin(st_gdb *, int, st_sweep_hold, void *,
-	    struct st_sweep_run **, struct st_error *);
-int	 st_sweep_run_step(struct st_sweep_run *);
-int	 st_sweep_run_fd(const struct st_sweep_run *);
-double	 st_sweep_run_timeout(const struct st_sweep_run *);
-const struct st_sweep_result *st_sweep_run_next(struct st_sweep_run *);
-int	 st_sweep_run_child(struct st_sweep_run *, pid_t);
-void	 st_sweep_run_end(struct st_sweep_run *, struct st_sweep_list *);
-int	 st_sweep_project(st_gdb *, const char *, int,
-	    struct st_sweep_result *, struct st_error *);
-void	 st_sweep_result_free(struct st_sweep_result *);
-void	 st_sweep_list_free(struct st_sweep_list *);
+int	 st_sweep_begin(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
+	    struct st_sweep_run **run, struct st_error *err);
+int	 st_sweep_run_step(struct st_sweep_run *run);
+int	 st_sweep_run_fd(const struct st_sweep_run *run);
+double	 st_sweep_run_timeout(const struct st_sweep_run *run);
+const struct st_sweep_result *st_sweep_run_next(struct st_sweep_run *run);
+int	 st_sweep_run_child(struct st_sweep_run *run, pid_t pid);
+void	 st_sweep_run_end(struct st_sweep_run *run, struct st_sweep_list *l);
+int	 st_sweep_project(st_gdb *g, const char *path, int flags,
+	    struct st_sweep_result *res, struct st_error *err);
+void	 st_sweep_result_free(struct st_sweep_result *r);
+void	 st_sweep_list_free(struct st_sweep_list *l);
 
 /* cron.c -- issue 4: the crontab(1) fallback for the sweep */
 #define ST_CRON_MARKER	"# steroids: runner wakeup (managed by " \
 	"'steroids runners cron')"
-int	 st_cron_entry(char **, struct st_error *);
-int	 st_cron_install(int *, char **, struct st_error *);
-int	 st_cron_uninstall(int *, struct st_error *);
+int	 st_cron_entry(char **line, struct st_error *err);
+int	 st_cron_install(int *changed, char **line, struct st_error *err);
+int	 st_cron_uninstall(int *removed, struct st_error *err);
 /* What the upstream tool writes above its line (its own is the entry). */
 #define ST_CRON_UPSTREAM_MARKER	"# steroids-runners-wakeup"
-int	 st_cron_status(int *, char **, char **, struct st_error *);
+int	 st_cron_status(int *installed, char **line, char **upstream,
+	    struct st_error *err);
 
 /*
  * agentstatus.c -- the agent's word to the CLI: agent.pid and
@@ -507,11 +543,14 @@ struct st_agent_status {
 	size_t		  nhung;
 	unsigned int	  seen;		/* a bit per enum st_agent_key */
 };
-pid_t	 st_agent_pid(const char *, struct st_error *);
-const char *st_agent_key(int);
-int	 st_agent_status_read(const char *, pid_t, struct st_agent_status *,
-	    struct st_error *);
-void	 st_agent_status_free(struct st_agent_status *);
+/* The running agent of home's PID, 0: none runs, -1 and err. */
+pid_t	 st_agent_pid(const char *home, struct st_error *err);
+/* The name of key k in agent.status. */
+const char *st_agent_key(int k);
+/* Read path, pid's agent.status: 0, or -1 and err (ST_EHEALTH): not whole. */
+int	 st_agent_status_read(const char *path, pid_t pid,
+	    struct st_agent_status *s, struct st_error *err);
+void	 st_agent_status_free(struct st_agent_status *s);
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #pragma GCC visibility pop
