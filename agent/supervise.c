@@ -52,8 +52,8 @@ runner_track(const char *path, pid_t pid, int child, long mark)
 
 	/*
 	 * Known either way: a runner of ours that holds the lock another
-	 * one exited 6 on is adopted by no one (tracked twice, its exit
-	 * was handled twice: seen by make soak).
+	 * one exited 6 on is adopted by no one, or its exit would be
+	 * handled twice.
 	 */
 	if (runner_by_pid(pid, 1) != NULL || runner_by_pid(pid, 0) != NULL)
 		return;

@@ -23,18 +23,16 @@
 #include "st-int.h"
 
 /*
- * The probe children of a sweep.  Forking one per project cost ~1 ms
- * each (copy-on-write faults of a forked heap, exit, wait), a second for
- * 1,000 projects; so a child walks paths[] in order and streams one
- * record per path through a pipe, and the parent waits for each record at
- * most ST_PROBE_TIMEOUT_MS.  A child that does not answer in time (a hung
- * mount) is killed, its path reported, and a new child starts at its next
- * path.  Opening a project's DB (SQLite reading its schema) is most of
- * what is left, ~100 us, so a long list is dealt over up to ST_PROBE_LANES
- * children, one a CPU: lane k probes paths k, k + lanes, ...; the parent
- * still takes the records one by one in order.  A child may run ahead of
- * the parent by what its pipe holds; what it reports is then as old as
- * the parent's work on the projects between.
+ * A child walks paths[] in order and streams one record per path through
+ * a pipe, because a fork per project costs more than the probe; the
+ * parent waits for each record at most ST_PROBE_TIMEOUT_MS.  A child that
+ * does not answer in time (a hung mount) is killed, its path reported,
+ * and a new child starts at its next path.  A long list is dealt over up
+ * to ST_PROBE_LANES children, one a CPU: lane k probes paths k, k +
+ * lanes, ...; the parent still takes the records one by one in order.  A
+ * child may run ahead of the parent by what its pipe holds; what it
+ * reports is then as old as the parent's work on the projects between.
+ * The costs are in bench/README.md ("Why the probes are streamed").
  */
 #define PROBE_LANE_MIN		64	/* paths a lane's fork is worth */
 #define PROBE_NONE	((size_t)-1)

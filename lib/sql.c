@@ -33,20 +33,12 @@ st_sql_err(sqlite3 *db, int rc, struct st_error *err, const char *what)
 }
 
 /*
- * Process-wide SQLite settings, made before SQLite's first use here: no
- * memory statistics.  With them every allocation takes a global mutex
- * and updates counters, and reading a project's schema allocates a lot:
- * 15% of the sweep's cost per project (~100 us -> ~86 us).  Nothing
- * here reads the statistics (sqlite3_memory_used, the heap limits).  A
- * program that used SQLite before its first call here keeps its setting
- * (sqlite3_config refuses once SQLite is initialized).
- *
- * No bulk page-cache allocation either: each connection would get ~90
- * KiB for 20 pages at its first read, all of it touched, where a count
- * reads a few pages.  The agent keeps up to PDB_KEEP_MAX project DBs
- * open while it re-checks them (agent/project.c): ~155 -> ~85 KiB
- * resident each.  Without it the sweep took the same time ("Sweep,
- * second pass" in bench/README.md, where it was tried).
+ * Process-wide SQLite settings, made before SQLite's first use here
+ * (sqlite3_config refuses after; a program that used SQLite first keeps
+ * its own).  No memory statistics: they take a global mutex on every
+ * allocation, and nothing here reads them.  No bulk page cache: a count
+ * reads a few pages, and the agent keeps many DBs open at once.  The
+ * figures are in bench/README.md ("Why two SQLite settings").
  */
 static void
 sql_setup(void)

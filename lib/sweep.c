@@ -4,8 +4,8 @@
  * there is pending work and none runs.  One function for 'steroids
  * runners wakeup', cron and the agent's timer.
  *
- * Time is bounded, because the upstream tool's wakeups hung on a locked
- * DB or a dead mount and piled up one a minute:
+ * Time is bounded, so that a locked DB or a dead mount cannot make
+ * wakeups pile up:
  *  - only one sweep runs per STEROIDS_HOME (flock on wakeup.lock,
  *    non-blocking: a second sweep returns at once);
  *  - what touches a project's folder (stat, ownership, config, counting
