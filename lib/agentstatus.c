@@ -146,9 +146,10 @@ st_agent_status_free(struct st_agent_status *s)
 static int
 status_line(struct st_agent_status *s, const char *key, const char *val)
 {
-	char	*end, *dst;
-	long	 n;
-	size_t	 i;
+	const char	*errstr;
+	char		*end, *dst;
+	long		 n;
+	size_t		 i;
 
 	errno = 0;
 	if (strcmp(key, ST_AGENT_BACKOFF_PROJECT) == 0)
@@ -171,9 +172,8 @@ status_line(struct st_agent_status *s, const char *key, const char *val)
 		strlcpy(dst, val, status_keys[i].len);
 		return (0);
 	}
-	errno = 0;
-	n = strtol(val, &end, 10);
-	if (*val == '\0' || *end != '\0' || errno != 0 || n < 0)
+	n = (long)strtonum(val, 0, LONG_MAX, &errstr);
+	if (errstr != NULL)
 		return (-1);
 	*(long *)((char *)s + status_keys[i].off) = n;
 	return (0);

@@ -75,9 +75,7 @@ st_config_default(const char *name)
 static int
 check_value(const struct key *k, const char *v, char *why, size_t len)
 {
-	const char	*s;
-	char		*end;
-	long		 n;
+	const char	*s, *errstr;
 
 	for (s = v; *s != '\0'; s++)
 		if (iscntrl((unsigned char)*s)) {
@@ -91,10 +89,8 @@ check_value(const struct key *k, const char *v, char *why, size_t len)
 		}
 		return (0);
 	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || errno != 0 || n < k->min ||
-	    n > k->max) {
+	(void)strtonum(v, k->min, k->max, &errstr);
+	if (errstr != NULL) {
 		snprintf(why, len, "bad value '%s' (an integer from %ld to %ld)",
 		    v, k->min, k->max);
 		return (-1);

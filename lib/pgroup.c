@@ -93,7 +93,8 @@ st_pgroup_marked(pid_t pgid, const char *name, const char *value)
 {
 	struct dirent	*de;
 	DIR		*d;
-	char		*want, *end;
+	const char	*errstr;
+	char		*want;
 	long		 pid;
 	int		 found = 0;
 
@@ -102,9 +103,8 @@ st_pgroup_marked(pid_t pgid, const char *name, const char *value)
 		return (-1);
 	st_xasprintf(&want, "%s=%s", name, value);
 	while (!found && (de = readdir(d)) != NULL) {
-		errno = 0;
-		pid = strtol(de->d_name, &end, 10);
-		if (pid <= 0 || *end != '\0' || errno != 0)
+		pid = (long)strtonum(de->d_name, 1, LONG_MAX, &errstr);
+		if (errstr != NULL)
 			continue;
 		if (proc_pgid(pid) == (long)pgid && proc_env_has(pid, want))
 			found = 1;
