@@ -172,6 +172,7 @@ void	check_submit(int, const char *, int, int, int, check_cb *, void *);
 size_t	check_backlog(void);
 int	check_gen_current(unsigned);
 int	check_reaped(pid_t);
+int	check_stuck(const char *);
 void	checks_done(void);
 
 /* start.c: the start stage */

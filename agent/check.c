@@ -46,7 +46,9 @@
 #ifndef MSG_CMSG_CLOEXEC
 #define MSG_CMSG_CLOEXEC	0	/* the fds get FD_CLOEXEC below */
 #endif
-#define WORKERS_MAX	16	/* alive at once, killed ones not reaped too */
+#define WORKERS_MAX	16	/* at work at once (killed ones not counted) */
+#define RETRY_DELAY	0.1	/* s: after a fork or a send failed */
+#define SEND_TRIES	3	/* to new workers, before the caller is told */
 
 /* A request as sent; the path follows. */
 struct wire_req {
@@ -59,6 +61,8 @@ struct wire_req {
 struct creq {
 	TAILQ_ENTRY(creq)	 entry;
 	struct wire_req		 w;
+	int			 prio;
+	int			 failed;	/* sends that failed */
 	char			*path;
 	check_cb		*cb;
 	void			*arg;
@@ -69,6 +73,7 @@ struct worker {
 	TAILQ_ENTRY(worker)	 entry;
 	pid_t			 pid;		/* -1 once reaped */
 	int			 fd;		/* -1 once done with */
+	char			*stuck;		/* killed on this path, not reaped */
 	ev_io			 io;
 	ev_timer		 timer;
 	struct creq		*req;		/* in flight, or NULL */
@@ -83,9 +88,11 @@ TAILQ_HEAD(workers, worker);
 
 static struct creqs	 urgent = TAILQ_HEAD_INITIALIZER(urgent);
 static struct creqs	 bulk = TAILQ_HEAD_INITIALIZER(bulk);
+static struct creqs	 undelivered = TAILQ_HEAD_INITIALIZER(undelivered);
 static size_t		 nbulk;
 static struct workers	 workers = TAILQ_HEAD_INITIALIZER(workers);
-static size_t		 nworkers;
+static size_t		 nworkers;	/* on the list and not killed */
+static ev_timer		 retry_timer;
 static struct worker	*primary;
 static unsigned		 primary_gen;
 static int		 workers_logged;
@@ -93,6 +100,8 @@ static int		 workers_logged;
 double			 check_timeout = CHECK_TIMEOUT;
 
 static void	dispatch(void);
+static void	retry_later(double);
+static void	queue_head(struct creq *);
 
 /* ---- the worker process ---- */
 
@@ -395,6 +404,8 @@ static void
 worker_io_cb(struct ev_loop *, ev_io *, int);
 static void
 worker_timer_cb(struct ev_loop *, ev_timer *, int);
+static void
+worker_close(struct worker *);
 
 static struct worker *
 worker_new(void)
@@ -405,8 +416,8 @@ worker_new(void)
 
 	if (nworkers >= WORKERS_MAX) {
 		if (!workers_logged)
-			log_warnx("%d check workers busy or not yet gone; "
-			    "checks wait", WORKERS_MAX);
+			log_warnx("%d check workers busy; checks wait",
+			    WORKERS_MAX);
 		workers_logged = 1;
 		return (NULL);
 	}
@@ -449,6 +460,36 @@ worker_new(void)
 	return (w);
 }
 
+static void
+worker_free(struct worker *w)
+{
+	TAILQ_REMOVE(&workers, w, entry);
+	if (w->stuck == NULL)
+		nworkers--;
+	free(w->stuck);
+	free(w);
+}
+
+/*
+ * Killed: a worker in an uninterruptible wait (a hung FUSE or NFS mount)
+ * stays until the file system answers.  It no longer counts against
+ * WORKERS_MAX, and its path is not asked again until it is reaped
+ * (check_stuck), so a hung project holds one process, not one a retry.
+ */
+static void
+worker_kill(struct worker *w)
+{
+	if (w->pid != -1 && w->stuck == NULL) {
+		kill(w->pid, SIGKILL);
+		w->stuck = strdup(w->req != NULL ? w->req->path : "");
+		if (w->stuck == NULL)
+			fatalx("out of memory");
+		nworkers--;
+	}
+	w->req = NULL;
+	worker_close(w);
+}
+
 /* Done with w's socket: it exits when it reads EOF (or was killed). */
 static void
 worker_close(struct worker *w)
@@ -465,11 +506,8 @@ worker_close(struct worker *w)
 	for (i = 0; i < w->nfds; i++)
 		close(w->fds[i]);
 	w->nfds = 0;
-	if (w->pid == -1) {
-		TAILQ_REMOVE(&workers, w, entry);
-		nworkers--;
-		free(w);
-	}
+	if (w->pid == -1)
+		worker_free(w);
 }
 
 static void
@@ -498,10 +536,7 @@ worker_fail(struct worker *w, int why)
 	struct check_answer	 a;
 	struct creq		*r = w->req;
 
-	w->req = NULL;
-	if (w->pid != -1)
-		kill(w->pid, SIGKILL);
-	worker_close(w);
+	worker_kill(w);
 	if (r != NULL) {
 		memset(&a, 0, sizeof(a));
 		a.timeout = why;
@@ -665,8 +700,11 @@ dispatch(void)
 			demote(primary);
 		}
 		if (primary == NULL) {
-			if ((primary = worker_new()) == NULL)
-				return;	/* one going away brings us back */
+			if ((primary = worker_new()) == NULL) {
+				/* One going away, or the timer, brings us back. */
+				retry_later(RETRY_DELAY);
+				return;
+			}
 			primary->gen = ++primary_gen;
 		}
 		q = !TAILQ_EMPTY(&urgent) ? &urgent : &bulk;
@@ -675,13 +713,77 @@ dispatch(void)
 		if (q == &bulk)
 			nbulk--;
 		if (worker_send(primary, r) == -1) {
-			log_warn("cannot ask check worker %ld",
-			    (long)primary->pid);
-			primary->req = r;
-			worker_fail(primary, CK_DIED);
+			/*
+			 * Its worker died idle: the request goes back first
+			 * in line, for a new worker, from the loop (the
+			 * caller of check_submit never hears back from in
+			 * there); after SEND_TRIES, its caller is told.
+			 */
+			if (r->failed++ == 0)
+				log_warn("cannot ask check worker %ld",
+				    (long)primary->pid);
+			worker_kill(primary);
+			if (r->failed >= SEND_TRIES)
+				TAILQ_INSERT_TAIL(&undelivered, r, entry);
+			else
+				queue_head(r);
+			retry_later(r->failed == 1 ? 0. : RETRY_DELAY);
 			return;
 		}
 	}
+}
+
+static void
+retry_later(double after)
+{
+	if (ev_is_active(&retry_timer))
+		return;
+	ev_timer_set(&retry_timer, after, 0.);
+	ev_timer_start(agent.loop, &retry_timer);
+}
+
+static void
+queue_head(struct creq *r)
+{
+	if (r->prio == CK_URGENT)
+		TAILQ_INSERT_HEAD(&urgent, r, entry);
+	else {
+		TAILQ_INSERT_HEAD(&bulk, r, entry);
+		nbulk++;
+	}
+}
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct check_answer	 a;
+	struct creq		*r;
+
+	(void)loop;
+	(void)t;
+	(void)revents;
+	while ((r = TAILQ_FIRST(&undelivered)) != NULL) {
+		TAILQ_REMOVE(&undelivered, r, entry);
+		memset(&a, 0, sizeof(a));
+		a.timeout = CK_DIED;
+		a.held = a.idle = -1;
+		a.work = a.mark = -1;
+		a.dirfd = a.logfd = -1;
+		deliver(r, &a);
+	}
+	dispatch();
+}
+
+/* 1 while a worker killed on path has not ended: asking again would wait too. */
+int
+check_stuck(const char *path)
+{
+	struct worker	*w;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->stuck != NULL && strcmp(w->stuck, path) == 0)
+			return (1);
+	return (0);
 }
 
 /*
@@ -701,6 +803,7 @@ check_submit(int op, const char *path, int flags, int tries, int prio,
 	r->w.flags = flags;
 	r->w.tries = tries;
 	r->w.len = strlen(path);
+	r->prio = prio;
 	r->cb = cb;
 	r->arg = arg;
 	if (prio == CK_URGENT)
@@ -723,6 +826,7 @@ checks_init(void)
 	char		*end;
 	double		 t;
 
+	ev_timer_init(&retry_timer, retry_cb, 0., 0.);
 	if (s == NULL || *s == '\0')
 		return;
 	t = strtod(s, &end);
@@ -756,13 +860,11 @@ check_reaped(pid_t pid)
 	if (w == NULL)
 		return (0);
 	w->pid = -1;
-	if (w->fd != -1 && w->req == NULL) {
+	if (w->fd == -1)
+		worker_free(w);
+	else if (w->req == NULL) {
 		/* An idle worker that died: the next request makes another. */
 		worker_close(w);
-	} else if (w->fd == -1) {
-		TAILQ_REMOVE(&workers, w, entry);
-		nworkers--;
-		free(w);
 	}
 	/* else its socket's EOF comes next: worker_io_cb reports it. */
 	dispatch();
@@ -801,6 +903,11 @@ checks_done(void)
 			TAILQ_REMOVE(q, r, entry);
 			deliver(r, &a);
 		}
+	while ((r = TAILQ_FIRST(&undelivered)) != NULL) {
+		TAILQ_REMOVE(&undelivered, r, entry);
+		deliver(r, &a);
+	}
+	ev_timer_stop(agent.loop, &retry_timer);
 	nbulk = 0;
 	primary = NULL;
 }

@@ -156,6 +156,11 @@ retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (check_stuck(p->path)) {
+		/* Its last check's worker is in the kernel still: not yet. */
+		project_hang(p, "its last check has not ended");
+		return;
+	}
 	log_debug("%s: hung: trying again", p->path);
 	if (p->w == NULL)
 		project_stat(p, THEN_KICK, CK_URGENT);

@@ -223,26 +223,37 @@ isolation_run() {
 	FAULT_FIRST=1 BLOCKS=1 isolation_run "$H"
 }
 
-@test "isolation: a FUSE mount that stops answering" {
+# fuse_mount: tests/hangfs.py serving $TEST_ROOT/root at $TEST_ROOT/mnt,
+# hung while $HANG exists; skips where FUSE is missing.
+fuse_mount() {
 	[ -c /dev/fuse ] || skip "no /dev/fuse"
 	command -v fusermount3 >/dev/null || skip "fusermount3 (fuse3) is not installed"
 	"$PY" -c 'import fusepy' 2>/dev/null ||
 	    "$PY" -c 'import fuse' 2>/dev/null ||
 	    skip "python3-fusepy is not installed"
-	mkdir -p "$TEST_ROOT/root/p" "$TEST_ROOT/mnt"
+	mkdir -p "$TEST_ROOT/root" "$TEST_ROOT/mnt"
 	HANG="$TEST_ROOT/hang"
 	"$PY" "$top_srcdir/tests/hangfs.py" "$TEST_ROOT/root" "$TEST_ROOT/mnt" \
 	    "$HANG" 2>"$TEST_ROOT/fuse.log" &
 	FUSE_PID=$!
 	wait_for 5 mountpoint -q "$TEST_ROOT/mnt" ||
 	    skip "cannot mount a FUSE file system here: $(cat "$TEST_ROOT/fuse.log")"
-	# Made beside the mount, then registered through it.  Rollback
-	# journal: a FUSE file mapped shared (WAL's -shm) faults here.
-	"$STEROIDS" init --no-register "$TEST_ROOT/root/p" >/dev/null
-	sqlite3 "$TEST_ROOT/root/p/.steroids/steroids.db" \
+}
+
+# fuse_project NAME: a project made beside the mount, registered through
+# it.  Rollback journal: a FUSE file mapped shared (WAL's -shm) faults here.
+fuse_project() {
+	mkdir -p "$TEST_ROOT/root/$1"
+	"$STEROIDS" init --no-register "$TEST_ROOT/root/$1" >/dev/null
+	sqlite3 "$TEST_ROOT/root/$1/.steroids/steroids.db" \
 	    "PRAGMA journal_mode=DELETE" >/dev/null
+	"$STEROIDS" projects add "$TEST_ROOT/mnt/$1" >/dev/null
+}
+
+@test "isolation: a FUSE mount that stops answering" {
+	fuse_mount
+	fuse_project p
 	H="$TEST_ROOT/mnt/p"
-	"$STEROIDS" projects add "$H" >/dev/null
 	fault_on() {
 		# Beside the mount: the agent is told nothing, and finds it
 		# when it starts, with the mount hung.
@@ -253,6 +264,57 @@ isolation_run() {
 		rm -f "$HANG"
 	}
 	FAULT_FIRST=1 BLOCKS=1 isolation_run "$H"
+}
+
+# Children of the agent blocked in the kernel on the FUSE mount.
+blocked_count() {
+	local c w n=0
+	for c in $(pgrep -P "$AGENT_PID"); do
+		w=$(cat "/proc/$c/wchan" 2>/dev/null)
+		case "$w" in
+		*fuse*|request_wait_answer) n=$((n + 1)) ;;
+		esac
+	done
+	echo "$n"
+}
+
+blocked_at_least() {
+	[ "$(blocked_count)" -ge "$1" ]
+}
+
+# A worker killed in an uninterruptible wait stays until the mount
+# answers: it must not count against the workers the agent may have at
+# work, and a hung project is not asked again (another process stuck)
+# while its last one has not ended.
+@test "isolation: twenty projects on a hung FUSE mount use up no check workers" {
+	local i
+	fuse_mount
+	for i in $(seq 1 20); do
+		fuse_project "p$i"
+		add_task "$TEST_ROOT/root/p$i" "stuck $i"
+	done
+	touch "$HANG"
+	start_agent
+	# More stuck workers than the agent has at work at once (16).
+	wait_for 20 blocked_at_least 17
+	# Its turn came behind theirs (each holds a worker CHECK_SLOW).
+	wait_for 10 grep -qF "$OK: watched" "$TEST_ROOT/agent.log"
+	add_task "$OK" one
+	within 1000 runner_for "$OK"
+	# Two retry periods (backoff_max 2 s): no hung project got another
+	# stuck worker.  At most one worker and one sweep probe (the first
+	# sweep's, killed at its deadline) each.
+	sleep 5
+	echo "blocked: $(blocked_count)"
+	[ "$(blocked_count)" -le 40 ]
+	for i in $(seq 1 20); do
+		[ "$(started_for "$TEST_ROOT/mnt/p$i")" -eq 0 ]
+	done
+	rm -f "$HANG"
+	for i in $(seq 1 20); do
+		wait_for 15 runner_for "$TEST_ROOT/mnt/p$i"
+	done
+	kill -0 "$AGENT_PID"
 }
 
 # A reader of DB $1 is refused (database is locked).
