@@ -208,36 +208,52 @@ read_counts(const char *path, int keep, int tries, struct check_answer *a,
 	return (0);
 }
 
-/* For a start: the folder passes the checks, its config loads; open both. */
+/*
+ * For a start: the folder passes the checks, its config loads; open both.
+ * The folder is opened first and must be, after the checks, what is at
+ * its path, so the fd handed to the spawn is the folder that was judged.
+ */
 static void
 prepare_start(const char *path, struct check_answer *a, int fds[2])
 {
 	struct st_error	 err;
+	struct stat	 fsb, psb;
 	st_config	*cfg;
+	int		 dfd;
 
 	a->startable = -1;
-	if (st_path_check_project(path, &err) == -1) {
-		strlcpy(a->msg, err.code == ST_EPERM ? "unsafe: " : "",
-		    sizeof(a->msg));
-		strlcat(a->msg, err.msg, sizeof(a->msg));
-		return;
-	}
-	if (st_config_load(path, &cfg, &err) == -1) {
-		strlcpy(a->msg, err.msg, sizeof(a->msg));
-		return;
-	}
-	st_config_free(cfg);
-	if ((fds[0] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
 		snprintf(a->msg, sizeof(a->msg), "cannot open the folder: %s",
 		    strerror(errno));
 		return;
 	}
-	if (st_runner_log_open(path, ST_RUNNER_LOG_MAX, &fds[1], &err) == -1) {
-		strlcpy(a->msg, err.msg, sizeof(a->msg));
-		close(fds[0]);
-		fds[0] = -1;
+	if (st_path_check_project(path, &err) == -1) {
+		strlcpy(a->msg, err.code == ST_EPERM ? "unsafe: " : "",
+		    sizeof(a->msg));
+		strlcat(a->msg, err.msg, sizeof(a->msg));
+		close(dfd);
 		return;
 	}
+	if (fstat(dfd, &fsb) == -1 || stat(path, &psb) == -1 ||
+	    fsb.st_dev != psb.st_dev || fsb.st_ino != psb.st_ino) {
+		strlcpy(a->msg, "the folder changed while it was checked",
+		    sizeof(a->msg));
+		close(dfd);
+		return;
+	}
+	if (st_config_load(path, &cfg, &err) == -1) {
+		strlcpy(a->msg, err.msg, sizeof(a->msg));
+		close(dfd);
+		return;
+	}
+	st_config_free(cfg);
+	if (st_runner_log_open(path, ST_RUNNER_LOG_MAX, &fds[1], &err) == -1) {
+		strlcpy(a->msg, err.msg, sizeof(a->msg));
+		close(dfd);
+		return;
+	}
+	fds[0] = dfd;
 	a->startable = 1;
 }
 
@@ -253,6 +269,18 @@ serve_check(const struct wire_req *rq, const char *path,
 	a->held = st_lock_probe(path, &a->holder);
 	if (a->held == -1) {
 		strlcpy(a->msg, "cannot read the runner lock", sizeof(a->msg));
+		return;
+	}
+	if (rq->flags & CK_HOME) {
+		/*
+		 * Its DB is the registry, which the agent had open when it
+		 * forked us: SQLite's per-process record of that file came
+		 * along, with descriptors closefrom() closed, so no connection
+		 * here may open it.  It is never started (SPEC 4) anyway.
+		 */
+		a->code = ST_EPERM;
+		strlcpy(a->msg, "its .steroids is $STEROIDS_HOME, the registry",
+		    sizeof(a->msg));
 		return;
 	}
 	if (a->held == 1) {
