@@ -177,9 +177,12 @@ runner_exit(struct runner *r, int known, int status)
 	 * commit whose event came while the runner ran is visible to the
 	 * read, so with nothing open no re-checks are due.  CK_START: the
 	 * folder and log for a start at once, if it comes to that.
+	 * CK_FRESH: a connection still kept from the ladder that started
+	 * the runner (its release is a bulk request, behind this one)
+	 * would keep the worker from asking.
 	 */
 	p->exiting++;
-	check_submit(OP_CHECK, r->path, CK_IDLE | CK_START |
+	check_submit(OP_CHECK, r->path, CK_FRESH | CK_IDLE | CK_START |
 	    (p->home ? CK_HOME : 0), 0, CK_URGENT, exit_answer, e);
 	runner_free(r);
 	status_changed();
