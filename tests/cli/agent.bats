@@ -992,8 +992,11 @@ hang_projects() {
 	run "$STEROIDS" agent start
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"already running"* ]]
+	# Stopped, so that it cannot write the file again meanwhile.
+	kill -STOP "$pid"
 	rm "$STEROIDS_HOME/agent.status"
 	run "$STEROIDS" agent status
+	kill -CONT "$pid"
 	[ "$status" -eq 7 ]
 	run "$STEROIDS" agent stop
 	[ "$status" -eq 0 ]
