@@ -106,6 +106,7 @@ extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT *
 #define OP_CHECK	0	/* lock, work, mark; a start's fds */
 #define OP_STAT		1	/* stat of .steroids */
 #define OP_RELEASE	2	/* close the DB kept for the path */
+#define OP_FILES	3	/* a poll: the path (a .steroids), DB, -wal */
 
 #define CK_FRESH	0x01	/* drop the kept connection first */
 #define CK_KEEP		0x02	/* keep the connection opened */
@@ -133,6 +134,7 @@ struct check_answer {
 	int		 isdir;		/* OP_STAT */
 	dev_t		 dev;
 	ino_t		 ino;
+	struct watch_files files;	/* OP_FILES */
 	int		 startable;	/* 1 fds below, -1 refused (msg) */
 	int		 dirfd;		/* the receiver takes them, or not */
 	int		 logfd;

@@ -416,6 +416,9 @@ worker_main(void)
 		case OP_RELEASE:
 			kept_drop(kept_find(path));
 			break;
+		case OP_FILES:
+			watch_files_read(path, &a.files);
+			break;
 		}
 		if (send_answer(3, &a, fds) == -1)
 			_exit(1);

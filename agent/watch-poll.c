@@ -1,6 +1,6 @@
 /*
  * watch-poll.c -- the backend of last resort: stat(2) of the DB and its
- * -wal, and kill(pid, 0), every agent.poll_interval.  Used for projects
+ * -wal (by a check worker), and kill(pid, 0), every agent.poll_interval.  Used for projects
  * the native backend cannot watch (watch limit, NFS) and for everything
  * with steroids-agent -P.  The timer runs only while something is polled.
  */
@@ -19,22 +19,14 @@
 #include "steroids.h"
 #include "watch.h"
 
-struct filestate {
-	int		 exists;
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtime;
-};
-
 struct watch {
 	TAILQ_ENTRY(watch)	 entry;
 	char			*dir;
 	void			*arg;
-	struct filestate	 db;
-	struct filestate	 wal;
-	dev_t			 dirdev;
-	ino_t			 dirino;
+	struct watch_files	 f;
+	int			 primed;	/* f holds a first answer */
+	int			 asked;		/* an answer is due */
+	int			 dead;		/* deleted: freed by the answer */
 };
 
 struct pidwatch {
@@ -45,6 +37,7 @@ struct pidwatch {
 
 static TAILQ_HEAD(, watch)	 poll_watches =
     TAILQ_HEAD_INITIALIZER(poll_watches);
+static TAILQ_HEAD(, watch)	 poll_dead = TAILQ_HEAD_INITIALIZER(poll_dead);
 static TAILQ_HEAD(, pidwatch)	 poll_pids = TAILQ_HEAD_INITIALIZER(poll_pids);
 static struct ev_loop		*poll_loop;
 static ev_timer			 poll_timer;
@@ -56,7 +49,7 @@ static int			 poll_busy;	/* in the timer callback */
  * it empty, and a commit always gives it frames.
  */
 static void
-file_state(const char *dir, const char *name, struct filestate *fs)
+file_state(const char *dir, const char *name, struct watch_filestate *fs)
 {
 	char		path[PATH_MAX + 64];
 	struct stat	sb;
@@ -78,13 +71,35 @@ file_state(const char *dir, const char *name, struct filestate *fs)
 #endif
 }
 
+void
+watch_files_read(const char *dir, struct watch_files *f)
+{
+	struct stat	sb;
+
+	memset(f, 0, sizeof(*f));
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		return;
+	f->isdir = 1;
+	f->dev = sb.st_dev;
+	f->ino = sb.st_ino;
+	file_state(dir, WATCH_DB, &f->db);
+	file_state(dir, WATCH_WAL, &f->wal);
+}
+
 static int
-file_differs(const struct filestate *a, const struct filestate *b)
+file_differs(const struct watch_filestate *a, const struct watch_filestate *b)
 {
 	return (a->exists != b->exists || a->dev != b->dev ||
 	    a->ino != b->ino || a->size != b->size ||
 	    a->mtime.tv_sec != b->mtime.tv_sec ||
 	    a->mtime.tv_nsec != b->mtime.tv_nsec);
+}
+
+static void
+watch_free(struct watch *w)
+{
+	free(w->dir);
+	free(w);
 }
 
 static void
@@ -102,48 +117,66 @@ poll_arm(void)
 	}
 }
 
-/* Is the watched directory still the one we started with? */
-static int
-dir_same(struct watch *w)
+/*
+ * A poll's answer.  The first one is the baseline; then a directory gone
+ * or replaced is reported gone, a DB or -wal changed, changed.  No answer
+ * (a hung project: its checks say so) changes nothing.
+ */
+static void
+poll_answer(void *arg, const struct watch_files *f)
 {
-	struct stat	sb;
+	struct watch	*w = arg;
 
-	return (stat(w->dir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
-	    sb.st_dev == w->dirdev && sb.st_ino == w->dirino);
+	w->asked = 0;
+	if (w->dead) {
+		TAILQ_REMOVE(&poll_dead, w, entry);
+		watch_free(w);
+		return;
+	}
+	if (f == NULL)
+		return;
+	if (!f->isdir || (w->primed && (f->dev != w->f.dev ||
+	    f->ino != w->f.ino))) {
+		TAILQ_REMOVE(&poll_watches, w, entry);
+		agent_gone(w->arg);	/* the agent calls del */
+		watch_free(w);
+		poll_arm();
+		return;
+	}
+	if (w->primed && (file_differs(&f->db, &w->f.db) ||
+	    file_differs(&f->wal, &w->f.wal))) {
+		w->f = *f;
+		agent_changed(w->arg);
+		return;
+	}
+	w->f = *f;
+	w->primed = 1;
+}
+
+static void
+poll_ask(struct watch *w)
+{
+	if (!w->asked && agent_files(w->dir, poll_answer, w) == 0)
+		w->asked = 1;
 }
 
 /*
- * Callbacks may delete any watch, so each round walks a snapshot of
- * arguments and looks each one up again before using it.
+ * Callbacks may delete any watch (a PID's exit), so the PIDs are walked
+ * with the next one taken first.  The files are asked of a check worker:
+ * a stat here could hang the loop on a dead mount.
  */
 static void
 poll_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct watch		*w, *next;
+	struct watch		*w;
 	struct pidwatch		*pw, *pnext;
-	struct filestate	 db, wal;
 
 	(void)loop;
 	(void)t;
 	(void)revents;
 	poll_busy = 1;
-	for (w = TAILQ_FIRST(&poll_watches); w != NULL; w = next) {
-		next = TAILQ_NEXT(w, entry);
-		if (!dir_same(w)) {
-			TAILQ_REMOVE(&poll_watches, w, entry);
-			agent_gone(w->arg);	/* the agent calls del */
-			free(w->dir);
-			free(w);
-			continue;
-		}
-		file_state(w->dir, WATCH_DB, &db);
-		file_state(w->dir, WATCH_WAL, &wal);
-		if (file_differs(&db, &w->db) || file_differs(&wal, &w->wal)) {
-			w->db = db;
-			w->wal = wal;
-			agent_changed(w->arg);
-		}
-	}
+	TAILQ_FOREACH(w, &poll_watches, entry)
+		poll_ask(w);
 	for (pw = TAILQ_FIRST(&poll_pids); pw != NULL; pw = pnext) {
 		pnext = TAILQ_NEXT(pw, entry);
 		if (st_pid_alive(pw->pid))
@@ -170,10 +203,14 @@ poll_done(void)
 	struct watch	*w;
 	struct pidwatch	*pw;
 
+	/* Exiting: the answers due never come (agent_files). */
 	while ((w = TAILQ_FIRST(&poll_watches)) != NULL) {
 		TAILQ_REMOVE(&poll_watches, w, entry);
-		free(w->dir);
-		free(w);
+		watch_free(w);
+	}
+	while ((w = TAILQ_FIRST(&poll_dead)) != NULL) {
+		TAILQ_REMOVE(&poll_dead, w, entry);
+		watch_free(w);
 	}
 	while ((pw = TAILQ_FIRST(&poll_pids)) != NULL) {
 		TAILQ_REMOVE(&poll_pids, pw, entry);
@@ -183,18 +220,12 @@ poll_done(void)
 		ev_timer_stop(poll_loop, &poll_timer);
 }
 
+/* The caller's worker has just found dir a directory; the baseline comes. */
 static struct watch *
 poll_add(const char *dir, void *arg)
 {
 	struct watch	*w;
-	struct stat	 sb;
 
-	if (stat(dir, &sb) == -1)
-		return (NULL);
-	if (!S_ISDIR(sb.st_mode)) {
-		errno = ENOTDIR;
-		return (NULL);
-	}
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->dir = strdup(dir)) == NULL) {
 		free(w);
@@ -202,18 +233,16 @@ poll_add(const char *dir, void *arg)
 		return (NULL);
 	}
 	w->arg = arg;
-	w->dirdev = sb.st_dev;
-	w->dirino = sb.st_ino;
-	file_state(dir, WATCH_DB, &w->db);
-	file_state(dir, WATCH_WAL, &w->wal);
 	TAILQ_INSERT_TAIL(&poll_watches, w, entry);
+	poll_ask(w);
 	poll_arm();
 	return (w);
 }
 
 /*
- * A watch that reported gone has already been freed by poll_cb; the
- * agent still calls del for it, so del only frees what is still listed.
+ * A watch that reported gone has already been freed by poll_answer; the
+ * agent still calls del for it, so del only frees what is still listed,
+ * and one with an answer due is freed by that answer.
  */
 static void
 poll_del(struct watch *w)
@@ -226,8 +255,11 @@ poll_del(struct watch *w)
 	if (x == NULL)
 		return;
 	TAILQ_REMOVE(&poll_watches, w, entry);
-	free(w->dir);
-	free(w);
+	if (w->asked) {
+		w->dead = 1;
+		TAILQ_INSERT_TAIL(&poll_dead, w, entry);
+	} else
+		watch_free(w);
 	if (!poll_busy)
 		poll_arm();
 }

@@ -742,6 +742,37 @@ projects_free(void)
 
 static void	home_kick(void);
 
+struct files_ask {
+	watch_files_cb	*cb;
+	void		*arg;
+};
+
+static void
+files_answer(const char *path, struct check_answer *a, void *arg)
+{
+	struct files_ask	*fa = arg;
+
+	(void)path;
+	if (a->timeout != CK_CANCELLED)
+		fa->cb(fa->arg, a->timeout != 0 ? NULL : &a->files);
+	free(fa);
+}
+
+int
+agent_files(const char *dir, watch_files_cb *cb, void *arg)
+{
+	struct files_ask	*fa;
+
+	if (check_stuck(dir))
+		return (-1);
+	if ((fa = malloc(sizeof(*fa))) == NULL)
+		fatalx("out of memory");
+	fa->cb = cb;
+	fa->arg = arg;
+	check_submit(OP_FILES, dir, 0, 0, CK_BULK, files_answer, fa);
+	return (0);
+}
+
 void
 agent_changed(void *arg)
 {

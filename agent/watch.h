@@ -50,10 +50,35 @@ extern const struct watch_backend watch_kqueue;
 /* watch-poll.c: the interval, in seconds, of the stat and kill(0) polls. */
 void	watch_poll_interval(double);
 
+/* What a poll looks at: the directory, its DB and -wal. */
+struct watch_filestate {
+	int		 exists;
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+};
+struct watch_files {
+	int			 isdir;
+	dev_t			 dev;
+	ino_t			 ino;
+	struct watch_filestate	 db;
+	struct watch_filestate	 wal;
+};
+/* Read them (the stats a poll makes: in a check worker, never the loop). */
+void	watch_files_read(const char *, struct watch_files *);
+typedef void watch_files_cb(void *, const struct watch_files *);
+
 /* Provided by the agent, called by every backend. */
 void	agent_changed(void *);		/* the DB or -wal changed */
 void	agent_gone(void *);		/* the directory went away */
 void	agent_overflow(void);		/* events lost: rescan everything */
 void	agent_pid_exit(void *);		/* a watched PID exited */
+/*
+ * Read dir's files off the loop: cb(arg, files) later, from the loop,
+ * with NULL if no answer came in time; never if the agent is exiting.
+ * -1: not asked (the last ask of dir is stuck in the kernel).
+ */
+int	agent_files(const char *, watch_files_cb *, void *);
 
 #endif /* WATCH_H */

@@ -58,7 +58,8 @@ global_config() {
 
 start_agent() {
 	rm -f "$STEROIDS_HOME/agent.status"
-	"$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 &
+	# shellcheck disable=SC2086 # AGENT_ARGS: words
+	"$STEROIDS_AGENT" -v ${AGENT_ARGS:-} >>"$TEST_ROOT/agent.log" 2>&1 &
 	AGENT_PID=$!
 	track_pid "$AGENT_PID"
 	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
@@ -315,6 +316,32 @@ blocked_at_least() {
 		wait_for 15 runner_for "$TEST_ROOT/mnt/p$i"
 	done
 	kill -0 "$AGENT_PID"
+}
+
+# The poll backend (-P, or past the watch limit) reads each project's
+# files every agent.poll_interval: a worker does, so a poll of a hung mount
+# holds the loop no more than a check does.
+@test "isolation: a polled project (-P) on a hung FUSE mount" {
+	local t0
+	fuse_mount
+	fuse_project p
+	H="$TEST_ROOT/mnt/p"
+	global_config agent.poll_interval 1
+	AGENT_ARGS=-P start_agent
+	wait_for 10 grep -qF "$H: watched (poll)" "$TEST_ROOT/agent.log"
+	wait_for 10 grep -qF "$OK: watched (poll)" "$TEST_ROOT/agent.log"
+	touch "$HANG"
+	add_task "$TEST_ROOT/root/p" stuck	# beside the mount
+	wait_for 5 blocked_worker
+	add_task "$OK" one
+	within 2500 runner_for "$OK"
+	[ "$(started_for "$H")" -eq 0 ]
+	rm -f "$HANG"
+	wait_for 10 runner_for "$H"
+	t0=$(now_ms)
+	kill -TERM "$AGENT_PID"
+	within 1000 gone "$AGENT_PID"
+	echo "SIGTERM to gone: $(( $(now_ms) - t0 )) ms"
 }
 
 # A reader of DB $1 is refused (database is locked).
