@@ -17,12 +17,16 @@
  * (watch.c).  A start's folder and log are opened here and passed back
  * (SCM_RIGHTS), so the spawn on the loop (start.c) does fchdir only.
  *
+ * A worker killed at its deadline may stay in the kernel until its file
+ * system answers (a hung FUSE or NFS mount): it counts apart from
+ * WORKERS_MAX, and its path is not asked again until it is reaped
+ * (check_stuck), so a dead mount holds one process a project.
+ *
  * What can still hold the loop, in a window of its own: a watch is added
  * on the loop (inotify_add_watch resolves the path; kqueue opens it) just
  * after a worker's stat answered, so a mount that hangs between the two;
- * the poll backend (-P, or past the watch limit) stat()s on the loop each
- * interval; and the periodic sweep (lib/sweep.c) probes a runner lock on
- * the loop after its probe child answered for the project.
+ * and the periodic sweep (lib/sweep.c) probes a runner lock on the loop
+ * after its probe child answered for the project.
  */
 #include "config.h"
 

@@ -156,7 +156,7 @@ poll_answer(void *arg, const struct watch_files *f)
 static void
 poll_ask(struct watch *w)
 {
-	if (!w->asked && agent_files(w->dir, poll_answer, w) == 0)
+	if (!w->asked && agent_files(w->dir, !w->primed, poll_answer, w) == 0)
 		w->asked = 1;
 }
 
@@ -220,7 +220,11 @@ poll_done(void)
 		ev_timer_stop(poll_loop, &poll_timer);
 }
 
-/* The caller's worker has just found dir a directory; the baseline comes. */
+/*
+ * The caller's worker has just found dir a directory.  The baseline is
+ * asked now, first in line: the project's check, asked after, then reads
+ * every commit it misses, and the polls see every commit after it.
+ */
 static struct watch *
 poll_add(const char *dir, void *arg)
 {

@@ -759,7 +759,7 @@ files_answer(const char *path, struct check_answer *a, void *arg)
 }
 
 int
-agent_files(const char *dir, watch_files_cb *cb, void *arg)
+agent_files(const char *dir, int first, watch_files_cb *cb, void *arg)
 {
 	struct files_ask	*fa;
 
@@ -769,7 +769,8 @@ agent_files(const char *dir, watch_files_cb *cb, void *arg)
 		fatalx("out of memory");
 	fa->cb = cb;
 	fa->arg = arg;
-	check_submit(OP_FILES, dir, 0, 0, CK_BULK, files_answer, fa);
+	check_submit(OP_FILES, dir, 0, 0, first ? CK_URGENT : CK_BULK,
+	    files_answer, fa);
 	return (0);
 }
 

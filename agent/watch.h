@@ -77,8 +77,9 @@ void	agent_pid_exit(void *);		/* a watched PID exited */
 /*
  * Read dir's files off the loop: cb(arg, files) later, from the loop,
  * with NULL if no answer came in time; never if the agent is exiting.
- * -1: not asked (the last ask of dir is stuck in the kernel).
+ * first: a baseline, read ahead of the checks asked after it.  -1: not
+ * asked (the last ask of dir is stuck in the kernel).
  */
-int	agent_files(const char *, watch_files_cb *, void *);
+int	agent_files(const char *, int, watch_files_cb *, void *);
 
 #endif /* WATCH_H */
