@@ -51,36 +51,57 @@ struct st_error {
 };
 
 /* error.c */
+/* The code's name ("RESOURCE_LOCKED", ...), static; else GENERAL_ERROR. */
 const char *st_code_name(int code);
+/* The linked library's version, static. */
 const char *st_version(void);
 
 /* home.c */
+/* $STEROIDS_HOME or ~/.steroids, no trailing slash, in buf; creates nothing. */
 int	 st_home_dir(char *buf, size_t len, struct st_error *err);
+/* st_home_dir, created 0700 and ours, tightened to 0700 if wider. */
 int	 st_home_ensure(char *buf, size_t len, struct st_error *err);
 
 /* paths.c */
+/* realpath(3) of in, an existing directory, in out. */
 int	 st_path_canon(const char *in, char *out, size_t len,
 	    struct st_error *err);
+/* Canonical spelling of in that may not exist (realpath of its ancestor). */
 int	 st_path_lookup(const char *in, char *out, size_t len,
 	    struct st_error *err);
+/* 0 if path (canonical) is ours to run: ours, not go+w, initialised. */
 int	 st_path_check_project(const char *path, struct st_error *err);
+/* 1 if dir's .steroids is $STEROIDS_HOME, else 0. */
 int	 st_path_is_home(const char *dir);
+/* 1 for "/" and the system's trees, never a project; else 0. */
 int	 st_path_is_system(const char *path);
+/* The mount point of existing path in out: 0, or -1 (stat failed, too long). */
 int	 st_path_mount_point(const char *path, char *out, size_t len);
+/* 1 if a filesystem is mounted at mp now, else 0. */
 int	 st_path_is_mounted(const char *mp);
 #define ST_DISPLAY_MAX	(4 * 4096 + 8)	/* room for a PATH_MAX path escaped */
+/* Bytes of the valid UTF-8 sequence at str, 0 when it starts none. */
 size_t	 st_utf8_len(const char *str);
+/* 1 if str starts with a C1 control (U+0080-U+009F) in UTF-8, else 0. */
 int	 st_utf8_c1(const char *str);
+/* path for people in out: the home as "~", then st_escape; truncates. */
 void	 st_path_display(const char *path, char *out, size_t len);
+/* str in out, non-printable bytes and C1 controls vis(3)-escaped; truncates. */
 void	 st_escape(const char *str, char *out, size_t len);
 
 /* globaldb.c */
 typedef struct st_gdb st_gdb;
+/* Open, create or upgrade the registry: *gp, to st_gdb_close. */
 int	 st_gdb_open(st_gdb **gp, struct st_error *err);
+/* st_gdb_open of home's steroids.db; read-only if it is not ours to write. */
 int	 st_gdb_open_dir(const char *home, st_gdb **gp, struct st_error *err);
+/* Close g and free it; NULL is a no-op. */
 void	 st_gdb_close(st_gdb *g);
+/* The home g was opened in, owned by g. */
 const char *st_gdb_home(st_gdb *g);
+/* The registry's schema version (user_version) in *version. */
 int	 st_gdb_version(st_gdb *g, int *version, struct st_error *err);
+/* PRAGMA data_version in *v: changes when another connection commits. */
 int	 st_gdb_data_version(st_gdb *g, long long *v, struct st_error *err);
 
 /* registry.c */
@@ -97,18 +118,26 @@ struct st_project_list {
 	struct st_project	*v;
 	size_t			 n;
 };
+/* Register project in (checked; canonical in out, may be NULL). */
 int	 st_registry_register(st_gdb *g, const char *in, const char *name,
 	    char *out, size_t outlen, struct st_error *err);
+/* Delete in's row (canonical in out, may be NULL); ST_ENOTFOUND. */
 int	 st_registry_unregister(st_gdb *g, const char *in, char *out,
 	    size_t outlen, struct st_error *err);
+/* Set in's enabled (canonical in out, may be NULL); ST_ENOTFOUND. */
 int	 st_registry_set_enabled(st_gdb *g, const char *in, int enabled,
 	    char *out, size_t outlen, struct st_error *err);
+/* Projects (enabled_only: enabled) by path in *l, to st_project_list_free. */
 int	 st_registry_list(st_gdb *g, int enabled_only,
 	    struct st_project_list *l, struct st_error *err);
+/* in's row in *p (to st_project_free): *found 1, or 0 if none. */
 int	 st_registry_get(st_gdb *g, const char *in, struct st_project *p,
 	    int *found, struct st_error *err);
+/* Free p's strings and zero it. */
 void	 st_project_free(struct st_project *p);
+/* 1 if path is gone as its filesystem (mp, may be NULL) is unmounted. */
 int	 st_registry_unmounted(const char *path, const char *mp);
+/* Free l's projects and zero it. */
 void	 st_project_list_free(struct st_project_list *l);
 
 enum st_prune_action {
@@ -124,8 +153,10 @@ struct st_prune_list {
 	struct st_prune_item	*v;
 	size_t			 n;
 };
+/* Delete gone projects' rows (dry_run: none), listed in *l. */
 int	 st_registry_prune(st_gdb *g, int dry_run, struct st_prune_list *l,
 	    struct st_error *err);
+/* Free l's items and zero it. */
 void	 st_prune_list_free(struct st_prune_list *l);
 
 /* projectdb.c */
@@ -140,41 +171,64 @@ typedef struct st_pdb st_pdb;
 #define ST_MADE_DB		0x2	/* ... and its steroids.db */
 /* <dir>/.steroids/steroids.db in buf; -1 if it does not fit. */
 int	 st_pdb_path(const char *dir, char *buf, size_t len);
+/* st_project_make, without saying what it made. */
 int	 st_project_init(const char *in, struct st_error *err);
+/* Create in's .steroids and DB if missing; *made (may be NULL): which. */
 int	 st_project_make(const char *in, int *made, struct st_error *err);
+/* Remove what st_project_make made (the made bits) in dir, nothing else. */
 int	 st_project_unmake(const char *dir, int made, struct st_error *err);
+/* Open dir's DB, checked as ours (writer: upgraded): *pp, to st_pdb_close. */
 int	 st_pdb_open(const char *dir, int flags, st_pdb **pp,
 	    struct st_error *err);
+/* Close p and free it; NULL is a no-op. */
 void	 st_pdb_close(st_pdb *p);
+/* The project folder p was opened for, owned by p. */
 const char *st_pdb_dir(st_pdb *p);
+/* How many tasks are open for a runner in *count. */
 int	 st_pdb_pending(st_pdb *p, long *count, struct st_error *err);
+/* st_pdb_pending of dir, with a one-shot read-only open and close. */
 int	 st_project_pending(const char *dir, int flags, long *count,
 	    struct st_error *err);
+/* 1 no process writes dir's DB, 0 one may, -1 cannot tell (projectdb.c). */
 int	 st_pdb_writer_idle(const char *dir);
 
 /* config.c */
 typedef struct st_config st_config;
+/* Global config, project's (may be NULL) over it: *cp, to st_config_free. */
 int	 st_config_load(const char *project, st_config **cp,
 	    struct st_error *err);
+/* Free cfg; NULL is a no-op. */
 void	 st_config_free(st_config *cfg);
+/* Known integer key name's value in cfg (NULL: the default); no error. */
 long	 st_config_int(const st_config *cfg, const char *name);
+/* Key name's value in cfg (NULL: defaults), owned by cfg; NULL: unknown key. */
 const char *st_config_str(const st_config *cfg, const char *name);
+/* 1 if name is a config key, else 0. */
 int	 st_config_known(const char *name);
+/* 0 if value is valid for key, -1 and err (ST_ECONFIG). */
 int	 st_config_validate(const char *key, const char *value,
 	    struct st_error *err);
+/* The config file of global (1) or of project (0) in buf; creates nothing. */
 int	 st_config_file(int global, const char *project, char *buf, size_t len,
 	    struct st_error *err);
+/* Set key to value in file, atomically (rename); other lines kept. */
 int	 st_config_set(const char *file, const char *key, const char *value,
 	    struct st_error *err);
+/* key's value for project (NULL: global) in buf, *source 0, 1 or 2. */
 int	 st_config_lookup(const char *project, const char *key, char *buf,
 	    size_t len, int *source, struct st_error *err);
+/* name's default value, static; NULL: unknown key. */
 const char *st_config_default(const char *name);
 
 /* lock.c */
+/* Take project's runner lock in *fdp; ST_ELOCKED and *holder if held. */
 int	 st_lock_acquire(const char *project, int *fdp, pid_t *holder,
 	    struct st_error *err);
+/* 1 held (*holder its PID, 0: not yet written), 0 free, -1 cannot tell. */
 int	 st_lock_probe(const char *project, pid_t *holder);
+/* Release the lock by closing fd; -1 is a no-op. */
 void	 st_lock_release(int fd);
+/* 1 if pid is alive (ours or not), else 0. */
 int	 st_pid_alive(pid_t pid);
 
 /* proc.c */
@@ -205,9 +259,12 @@ struct st_runner_list {
 	struct st_runner	*v;
 	size_t			 n;
 };
+/* project's (NULL: all) runner rows in *l, to st_runner_list_free. */
 int	 st_runners_list(st_gdb *g, const char *project,
 	    struct st_runner_list *l, struct st_error *err);
+/* Free l's rows and zero it. */
 void	 st_runner_list_free(struct st_runner_list *l);
+/* Delete the runner row of id (none: not an error). */
 int	 st_runner_delete(st_gdb *g, const char *id, struct st_error *err);
 enum st_runner_state {
 	ST_RUNNER_ALIVE,	/* holds its project's lock, fresh heartbeat */
@@ -221,13 +278,19 @@ int	 st_runner_holds_lock(const struct st_runner *r);
  * its writer alive and its heartbeat fresh by the upstream tool's rule.
  */
 #define ST_RUNNER_FRESH		300	/* s: the upstream tool's 5 minutes */
+/* The project r is of: its session's or its own path, owned by r. */
 const char *st_runner_project(const struct st_runner *r);
+/* 1 if r->pid is still the process that wrote r, 0 not, -1 cannot tell. */
 int	 st_runner_writer(const struct st_runner *r);
+/* r's enum st_runner_state by the upstream tool's rule (no lock). */
 int	 st_runner_lockless_state(const struct st_runner *r);
+/* *pid a live lockless runner of project other than except, or 0. */
 int	 st_runner_lockless_live(st_gdb *g, const char *project, pid_t except,
 	    pid_t *pid, struct st_error *err);
+/* r's enum st_runner_state in *state, by its lock and heartbeat. */
 int	 st_runner_state(st_gdb *g, const struct st_runner *r, int *state,
 	    struct st_error *err);
+/* The state's name ("alive", ...), static. */
 const char *st_runner_state_name(int state);
 
 /* tasks.c */
@@ -257,13 +320,18 @@ struct st_task_list {
 	struct st_task	*v;
 	size_t		 n;
 };
+/* 1 if s is one of st_task_statuses, else 0 (NULL too). */
 int	 st_task_status_valid(const char *s);
+/* 0 if s is a status, -1 and err (ST_EARGS) listing them. */
 int	 st_task_status_check(const char *s, struct st_error *err);
+/* Add a pending task, audited: its UUID in id. */
 int	 st_task_add(st_pdb *p, const char *title, const char *section,
 	    const char *description, const char *actor, const char *actor_type,
 	    char id[37], struct st_error *err);
+/* Tasks with status (NULL: all) in queue order in *l, to st_task_list_free. */
 int	 st_task_list(st_pdb *p, const char *status, struct st_task_list *l,
 	    struct st_error *err);
+/* Task of id or unique prefix in *t, to st_task_free; ST_ENOTFOUND. */
 int	 st_task_get(st_pdb *p, const char *id, struct st_task *t,
 	    struct st_error *err);
 /*
@@ -274,16 +342,22 @@ int	 st_task_get(st_pdb *p, const char *id, struct st_task *t,
 int	 st_task_set_status(st_pdb *p, const char *id, const char *status,
 	    const char *actor, const char *actor_type, const char *notes,
 	    char from[ST_TASK_STATUS_LEN], struct st_error *err);
+/* Read only: next task in *t, *action (static); *found 0: none. */
 int	 st_task_next(st_pdb *p, struct st_task *t, const char **action,
 	    int *found, struct st_error *err);
+/* st_task_next, marked in_progress by actor and audited, in one transaction. */
 int	 st_task_claim(st_pdb *p, const char *actor, struct st_task *t,
 	    const char **action, int *found, struct st_error *err);
+/* Apply outcome (enum st_task_outcome) to task id: its status in to. */
 int	 st_task_finish(st_pdb *p, const char *id, int outcome,
 	    long max_failures, const char *actor, const char *notes,
 	    char to[ST_TASK_STATUS_LEN], struct st_error *err);
+/* Tasks per status in counts, in *other (may be NULL) the rest. */
 int	 st_task_counts(st_pdb *p, long counts[ST_TASK_NSTATUS], long *other,
 	    struct st_error *err);
+/* Free t's strings and zero it. */
 void	 st_task_free(struct st_task *t);
+/* Free l's tasks and zero it. */
 void	 st_task_list_free(struct st_task_list *l);
 
 /*
@@ -337,6 +411,7 @@ int	 st_runner_run(const char *project, const struct st_run_opts *opts,
 /* The project's runner log, opened to append (rotated past max): 0, *fdp. */
 int	 st_runner_log_open(const char *project, off_t max, int *fdp,
 	    struct st_error *err);
+/* Why a run stopped (enum st_run_stop), in words, static. */
 const char *st_run_stop_name(int stop);
 
 /*
@@ -395,7 +470,9 @@ int	 st_stop_fd(const st_stop *s);
 double	 st_stop_timeout(const st_stop *s);
 void	 st_stop_wait(st_stop **v, size_t n);
 void	 st_stop_free(st_stop *s);
+/* The most seconds a stop with these flags takes. */
 unsigned int st_stop_bound(int);
+/* The state's name, static. */
 const char *st_stop_state_name(int state);
 
 /*
@@ -408,10 +485,13 @@ const char *st_stop_state_name(int state);
  * by absolute path (beside the running program, else the installed one).
  */
 #define ST_SPAWN_DETACH		0x1
+/* Start project's (canonical) runner as above: *pidp. */
 int	 st_spawn_runner(const char *project, int flags, pid_t *pidp,
 	    struct st_error *err);
+/* st_spawn_runner (not detached) with fchdir(dirfd), log logfd; closes both. */
 int	 st_spawn_runner_fds(const char *project, int dirfd, int logfd,
 	    pid_t *pidp, struct st_error *err);
+/* The steroids binary's absolute path in buf: 0, or -1 if none fits. */
 int	 st_steroids_path(char *buf, size_t len);
 
 /*
@@ -480,6 +560,7 @@ struct st_sweep_list {
 	struct st_sweep_result	*v;
 	size_t			 n;
 };
+/* The action's name ("started", ...), static. */
 const char *st_sweep_action_name(int action);
 typedef const char *(*st_sweep_hold)(const char *, void *);
 int	 st_sweep(st_gdb *g, int flags, struct st_sweep_list *l,
@@ -496,17 +577,23 @@ int	 st_sweep_run_child(struct st_sweep_run *run, pid_t pid);
 void	 st_sweep_run_end(struct st_sweep_run *run, struct st_sweep_list *l);
 int	 st_sweep_project(st_gdb *g, const char *path, int flags,
 	    struct st_sweep_result *res, struct st_error *err);
+/* Free r's project and set it NULL. */
 void	 st_sweep_result_free(struct st_sweep_result *r);
+/* Free l's results and zero it. */
 void	 st_sweep_list_free(struct st_sweep_list *l);
 
 /* cron.c -- issue 4: the crontab(1) fallback for the sweep */
 #define ST_CRON_MARKER	"# steroids: runner wakeup (managed by " \
 	"'steroids runners cron')"
+/* Our crontab line (no marker) in *line, malloc'd; reads no crontab. */
 int	 st_cron_entry(char **line, struct st_error *err);
+/* Install our crontab(1) entry once (*changed), *line malloc'd. */
 int	 st_cron_install(int *changed, char **line, struct st_error *err);
+/* Remove our entries via crontab(1), only ours: *removed how many. */
 int	 st_cron_uninstall(int *removed, struct st_error *err);
 /* What the upstream tool writes above its line (its own is the entry). */
 #define ST_CRON_UPSTREAM_MARKER	"# steroids-runners-wakeup"
+/* From crontab -l: *installed, *line, *upstream (malloc'd or NULL). */
 int	 st_cron_status(int *installed, char **line, char **upstream,
 	    struct st_error *err);
 
@@ -550,6 +637,7 @@ const char *st_agent_key(int k);
 /* Read path, pid's agent.status: 0, or -1 and err (ST_EHEALTH): not whole. */
 int	 st_agent_status_read(const char *path, pid_t pid,
 	    struct st_agent_status *s, struct st_error *err);
+/* Free s's project lists and zero them. */
 void	 st_agent_status_free(struct st_agent_status *s);
 
 #if defined(__GNUC__) && __GNUC__ >= 4
