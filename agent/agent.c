@@ -315,7 +315,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 /*
  * -d: fork, new session, stdio to /dev/null.  The parent waits on a pipe
  * until the child is set up, so 'steroids agent start' returns only once
- * the agent runs (0) or has failed (1).
+ * the agent runs (0) or has failed (1).  Not st_child_start: no exec.
  */
 static int
 daemonise(void)

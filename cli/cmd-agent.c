@@ -68,10 +68,11 @@ report_pid(struct cli *c, const char *what, pid_t pid)
 static int
 cmd_agent_start_exec(struct cli *c, struct cmd_args *a)
 {
-	char	 home[PATH_MAX], path[PATH_MAX];
-	char	*argv[3];
-	pid_t	 pid, child;
-	int	 status;
+	struct st_child	 ch;
+	char		 home[PATH_MAX], path[PATH_MAX];
+	char		*argv[3];
+	pid_t		 pid, child;
+	int		 status, e, rc;
 
 	(void)a;
 	if ((pid = agent_pid(c, home, sizeof(home))) == -1)
@@ -85,16 +86,17 @@ cmd_agent_start_exec(struct cli *c, struct cmd_args *a)
 	argv[0] = path;
 	argv[1] = (char *)"-d";
 	argv[2] = NULL;
+	memset(&ch, 0, sizeof(ch));
+	ch.argv = argv;
+	ch.fd[0] = ch.fd[1] = ch.fd[2] = -1;
+	ch.dirfd = -1;
 	fflush(stdout);
 	fflush(stderr);
-	if ((child = fork()) == -1)
-		return (cli_error(c, ST_EGENERAL, "fork: %s", strerror(errno)));
-	if (child == 0) {
-		execv(path, argv);
-		fprintf(stderr, "steroids: cannot run %s: %s\n", path,
-		    strerror(errno));
-		_exit(127);
-	}
+	if ((rc = st_child_start(&ch, &child, &e, &c->err)) == -1)
+		return (-1);
+	if (rc == 1)
+		return (cli_error(c, ST_EGENERAL, "cannot run %s: %s",
+		    cli_path(path), strerror(e)));
 	while (waitpid(child, &status, 0) == -1)
 		if (errno != EINTR)
 			return (cli_error(c, ST_EGENERAL, "waitpid: %s",

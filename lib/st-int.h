@@ -219,26 +219,6 @@ int	 st_runners_check(st_gdb *, const char *, long, int,
 int	 st_runners_stop_end(st_gdb *, const char *, struct st_runstate *,
 	    struct st_error *);
 
-/* child.c: what a child started by st_child_start differs in */
-#define ST_CHILD_SETSID		0x01	/* a new session */
-#define ST_CHILD_PGROUP		0x02	/* a new process group */
-#define ST_CHILD_DEATHSIG	0x04	/* SIGKILL when we die (Linux) */
-#define ST_CHILD_UNBLOCK	0x08	/* no signal blocked */
-#define ST_CHILD_PATH		0x10	/* execvp: look argv[0] up on PATH */
-#define ST_CHILD_NOWAIT		0x20	/* no error pipe: exec errors exit 127 */
-struct st_child {
-	const char	 *path;		/* what to exec; NULL: argv[0] */
-	char *const	 *argv;
-	int		  fd[3];	/* its stdin, stdout, stderr; -1: ours */
-	int		  dirfd;	/* fchdir there, -1: none */
-	const char	 *dir;		/* else chdir there, NULL: none */
-	const int	 *sigdfl;	/* signals set to SIG_DFL, 0-ended;
-					   NULL: all of them */
-	int		  flags;	/* ST_CHILD_* */
-};
-int	 st_child_start(const struct st_child *, pid_t *, int *,
-	    struct st_error *);
-
 /* spawn.c */
 int	 st_spawn_argv(const char *, char **, size_t, char *, size_t, char *,
 	    size_t, struct st_error *);

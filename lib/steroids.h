@@ -240,6 +240,31 @@ int	 st_die_with_parent(pid_t parent);
 /* child.c */
 /* In a child: fd0-fd2 (-1: keep) become 0-2, fd3 (-1: none) 3, rest closed. */
 int	 st_child_fds(int fd0, int fd1, int fd2, int fd3);
+/* What a child started by st_child_start differs in. */
+#define ST_CHILD_SETSID		0x01	/* a new session */
+#define ST_CHILD_PGROUP		0x02	/* a new process group */
+#define ST_CHILD_DEATHSIG	0x04	/* SIGKILL when we die (Linux) */
+#define ST_CHILD_UNBLOCK	0x08	/* no signal blocked */
+#define ST_CHILD_PATH		0x10	/* execvp: look argv[0] up on PATH */
+#define ST_CHILD_NOWAIT		0x20	/* no error pipe: exec errors exit 127 */
+struct st_child {
+	const char	 *path;		/* what to exec; NULL: argv[0] */
+	char *const	 *argv;
+	int		  fd[3];	/* its stdin, stdout, stderr; -1: ours */
+	int		  dirfd;	/* fchdir there, -1: none */
+	const char	 *dir;		/* else chdir there, NULL: none */
+	const int	 *sigdfl;	/* signals set to SIG_DFL, 0-ended;
+					   NULL: all of them */
+	int		  flags;	/* ST_CHILD_* */
+};
+/*
+ * Fork and exec c (fds above c->fd closed, c->sigdfl set to SIG_DFL): 0
+ * and *pidp, the caller's to reap; 1 and *child_errno when the child
+ * failed before or at the exec (reaped; never with ST_CHILD_NOWAIT); -1
+ * and err when no child was forked.  Prints nothing.
+ */
+int	 st_child_start(const struct st_child *c, pid_t *pidp,
+	    int *child_errno, struct st_error *err);
 
 /* runners.c */
 struct st_runner {
