@@ -126,12 +126,8 @@ describe(char *buf, size_t len, int known, int status)
 {
 	if (!known)
 		snprintf(buf, len, "exited");
-	else if (WIFEXITED(status))
-		snprintf(buf, len, "exited %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
 	else
-		snprintf(buf, len, "stopped");
+		st_wait_status(status, ST_WAIT_LONG, buf, len);
 }
 
 /* A runner gone, waiting for the check of its project. */

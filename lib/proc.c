@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/wait.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
 #endif
@@ -234,4 +235,26 @@ st_die_with_parent(pid_t parent)
 	(void)parent;
 #endif
 	return (0);
+}
+
+/*
+ * A wait(2) status in words, in one of two styles: ST_WAIT_SHORT for task
+ * results ("exit 1", "signal 9"), ST_WAIT_LONG for logs ("exited 1",
+ * "killed by signal 9").
+ */
+void
+st_wait_status(int status, int style, char *buf, size_t len)
+{
+	int	lng = style == ST_WAIT_LONG;
+
+	if (WIFEXITED(status))
+		snprintf(buf, len, lng ? "exited %d" : "exit %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, lng ? "killed by signal %d" : "signal %d",
+		    WTERMSIG(status));
+	else if (lng)
+		snprintf(buf, len, "stopped");
+	else
+		snprintf(buf, len, "status %d", status);
 }

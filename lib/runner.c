@@ -468,12 +468,8 @@ describe(struct runner *r, char *buf, size_t len)
 {
 	if (r->timed_out)
 		snprintf(buf, len, "timeout after %ld s", r->timeout);
-	else if (WIFEXITED(r->wstatus))
-		snprintf(buf, len, "exit %d", WEXITSTATUS(r->wstatus));
-	else if (WIFSIGNALED(r->wstatus))
-		snprintf(buf, len, "signal %d", WTERMSIG(r->wstatus));
 	else
-		snprintf(buf, len, "status %d", r->wstatus);
+		st_wait_status(r->wstatus, ST_WAIT_SHORT, buf, len);
 	if (r->stopping && !(WIFEXITED(r->wstatus) &&
 	    WEXITSTATUS(r->wstatus) == 0 && !r->timed_out))
 		strlcat(buf, ", interrupted", len);

@@ -236,6 +236,10 @@ int	 st_pid_alive(pid_t pid);
 int	 st_pidfd_open(pid_t pid);
 /* In a child just forked: SIGKILL when parent dies (Linux); -1: gone. */
 int	 st_die_with_parent(pid_t parent);
+#define ST_WAIT_SHORT		0	/* "exit 1", "signal 9", "status N" */
+#define ST_WAIT_LONG		1	/* "exited 1", "killed by signal 9" */
+/* wait(2) status in words of style in buf; truncates. */
+void	 st_wait_status(int status, int style, char *buf, size_t len);
 
 /* child.c */
 /* In a child: fd0-fd2 (-1: keep) become 0-2, fd3 (-1: none) 3, rest closed. */

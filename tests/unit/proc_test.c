@@ -2,7 +2,7 @@
  * proc_test.c -- st_proc_start_time (lib/proc.c): the start of a process,
  * which tells a runner row's writer from a process that got its PID
  * later.  Where the system has no way to ask, the answer is "cannot tell"
- * (0), never a made-up time.
+ * (0), never a made-up time.  And st_wait_status, a wait(2) status in words.
  */
 #include "config.h"
 
@@ -127,6 +127,38 @@ test_exited_is_gone(void **state)
 }
 #endif
 
+/* The two styles of st_wait_status, on real statuses from waitpid. */
+static void
+test_wait_status(void **state)
+{
+	char	buf[64];
+	pid_t	pid;
+	int	status;
+
+	(void)state;
+	if ((pid = fork()) == 0)
+		_exit(3);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	st_wait_status(status, ST_WAIT_SHORT, buf, sizeof(buf));
+	assert_string_equal(buf, "exit 3");
+	st_wait_status(status, ST_WAIT_LONG, buf, sizeof(buf));
+	assert_string_equal(buf, "exited 3");
+
+	if ((pid = fork()) == 0) {
+		for (;;)
+			pause();
+	}
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	st_wait_status(status, ST_WAIT_SHORT, buf, sizeof(buf));
+	assert_string_equal(buf, "signal 9");
+	st_wait_status(status, ST_WAIT_LONG, buf, sizeof(buf));
+	assert_string_equal(buf, "killed by signal 9");
+
+	st_wait_status(status, ST_WAIT_SHORT, buf, 5);
+	assert_string_equal(buf, "sign");
+}
+
 int
 main(void)
 {
@@ -134,6 +166,7 @@ main(void)
 		cmocka_unit_test(test_no_such_process),
 		cmocka_unit_test_teardown(test_start_of_a_child, teardown),
 		cmocka_unit_test_teardown(test_exited_is_gone, teardown),
+		cmocka_unit_test(test_wait_status),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
