@@ -30,6 +30,10 @@
 
 #define CRON_COMMAND	"runners wakeup --quiet"
 
+/*
+ * Not open_memstream(3): the tables are read (length, last byte) between
+ * appends, and a FILE adds a failure to check to every write and close.
+ */
 struct buf {
 	char	*s;
 	size_t	 len;
