@@ -100,7 +100,7 @@ const struct cmd_entry cmd_config_set_entry = {
 	"$STEROIDS_HOME/config.  Keys: runner.command, runner.queue_command,\n"
 	"runner.task_timeout, runner.max_failures, runner.heartbeat_interval,\n"
 	"runner.stale_timeout, agent.sweep_interval, agent.backoff_initial,\n"
-	"agent.backoff_max, agent.poll_interval.",
+	"agent.backoff_max, agent.poll_interval, agent.max_runners.",
 	{ { "global", 0, 'g' }, { "project", 1, 'p' } }, 2, 2,
 	cmd_config_set_exec
 };

@@ -37,6 +37,7 @@ static const struct key {
 	{ "agent.backoff_initial",	K_INT, "1",	1, 86400 },
 	{ "agent.backoff_max",		K_INT, "300",	1, 604800 },
 	{ "agent.poll_interval",	K_INT, "2",	1, 3600 },
+	{ "agent.max_runners",		K_INT, "0",	0, 1000000 },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 

@@ -8,7 +8,7 @@ _steroids_global_opts='-h --help -j --json -q --quiet -v --verbose --no-color'
 _steroids_keys='runner.command runner.queue_command runner.task_timeout
 	runner.max_failures runner.heartbeat_interval runner.stale_timeout
 	agent.sweep_interval agent.backoff_initial agent.backoff_max
-	agent.poll_interval'
+	agent.poll_interval agent.max_runners'
 _steroids_statuses='pending in_progress review completed failed disputed
 	skipped'
 

@@ -145,6 +145,7 @@ test_defaults(void **state)
 	assert_int_equal(st_config_int(cfg, "agent.backoff_initial"), 1);
 	assert_int_equal(st_config_int(cfg, "agent.backoff_max"), 300);
 	assert_int_equal(st_config_int(cfg, "agent.poll_interval"), 2);
+	assert_int_equal(st_config_int(cfg, "agent.max_runners"), 0);
 	assert_null(st_config_str(cfg, "no.such_key"));
 	st_config_free(cfg);
 
@@ -275,6 +276,13 @@ test_errors_name_file_line_key(void **state)
 	project_file(u, dir, sizeof(dir), pf, sizeof(pf));
 	unit_write(pf, "runner.command = x\nagent.poll_interval = fast\n");
 	load_fails(dir, pf, ":2:", "agent.poll_interval");
+
+	/* The runner limit: 0 (none) and up; no negative, no word. */
+	unit_write(pf, "");
+	unit_write(gf, "agent.max_runners = -1\n");
+	load_fails(NULL, gf, ":1:", "agent.max_runners");
+	unit_write(gf, "agent.max_runners = many\n");
+	load_fails(NULL, gf, ":1:", "agent.max_runners");
 }
 
 /* A config we cannot read is an error, never silently the defaults. */
