@@ -67,6 +67,7 @@ load_config(int first)
 	    "agent.backoff_initial");
 	agent.backoff_max = (double)st_config_int(cfg, "agent.backoff_max");
 	agent.poll_interval = (double)st_config_int(cfg, "agent.poll_interval");
+	agent.max_runners = st_config_int(cfg, "agent.max_runners");
 	heartbeat_interval = (double)st_config_int(cfg,
 	    "runner.heartbeat_interval");
 	if (agent.backoff_max < agent.backoff_initial)
@@ -92,9 +93,10 @@ static ev_timer			 sweep_wait;	/* the probe's deadline */
  * The sweep starts nothing for a project that waits out its crash-loop
  * backoff (SPEC 8): the backoff timer starts it when the time is up; nor
  * where a runner of ours or one adopted is known (the sweep's record of
- * the project may be older than that runner's start).  A project the
- * agent watches it hands to the agent's own check, which starts its
- * runner off the loop's files (check.c, start.c).
+ * the project may be older than that runner's start); nor one queued
+ * under agent.max_runners (limit.c).  A project the agent watches it
+ * hands to the agent's own check, which starts its runner off the loop's
+ * files (check.c, start.c).
  */
 static const char *
 sweep_hold(const char *path, void *arg)
@@ -110,7 +112,11 @@ sweep_hold(const char *path, void *arg)
 	if (runner_find(path) != NULL)
 		return ("the agent tracks a runner of it");
 	if (p == NULL)
-		return (NULL);
+		return (agent.max_runners > 0 && (limit_queued() > 0 ||
+		    limit_alive() >= agent.max_runners) ?
+		    "agent.max_runners reached" : NULL);
+	if (p->waiting)
+		return ("queued: agent.max_runners reached");
 	if (p->hung)
 		return ("hung: the agent tries it again");
 	project_kick(p);
@@ -183,6 +189,7 @@ sweep_step(void)
 		home_watch();
 	projects_sync();
 	projects_revalidate();
+	limit_kick(1);	/* runners the agent does not watch may be gone */
 	status_changed();
 }
 
@@ -296,12 +303,16 @@ sweep_timer_start(void)
 static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	long	before;
+
 	(void)revents;
 	if (w->signum == SIGHUP) {
 		log_info("SIGHUP: reloading config and registry");
+		before = agent.max_runners;
 		if (load_config(0) == 0) {
 			watch_poll_interval(agent.poll_interval);
 			sweep_timer_start();
+			limit_changed(before);
 		}
 		projects_sync();
 		projects_revalidate();

@@ -54,6 +54,11 @@ struct project {
 	int				 restart; /* next start is a restart */
 	int				 locked;  /* exits 6 in a row, lock free */
 	long				 mark;	/* progress_mark before the start */
+	TAILQ_ENTRY(project)		 wait_entry;
+	int				 waiting; /* queued: agent.max_runners */
+	int				 wait_kicked; /* checked for its turn */
+	int				 wait_now; /* this check queued it */
+	ev_tstamp			 wait_since;
 };
 TAILQ_HEAD(projects, project);
 
@@ -81,6 +86,7 @@ struct agent {
 	double				 backoff_initial;
 	double				 backoff_max;
 	double				 poll_interval;
+	long				 max_runners;	/* 0: no limit */
 
 	time_t				 started;
 	time_t				 last_sweep;
@@ -184,6 +190,16 @@ int	start_runner(struct project *, struct check_answer *);
 void	backoff_save(struct project *);
 void	backoff_restore(struct project *);
 void	backoffs_free(void);
+
+/* limit.c: agent.max_runners and its queue */
+long	limit_alive(void);
+long	limit_queued(void);
+struct project *limit_first(void);
+struct project *limit_next(struct project *);
+int	limit_admit(struct project *);
+void	limit_drop(struct project *);
+void	limit_kick(int);
+void	limit_changed(long);
 
 /* supervise.c: the runners */
 struct runner *runner_find(const char *);

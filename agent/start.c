@@ -44,8 +44,9 @@ live_lockless(const char *path)
 }
 
 /*
- * 1 when a runner was started, 0 when none was (refused or failed: the
- * caller's checks go on, or the wakeup is lost).  The caller has set
+ * 1 when a runner was started (or p waits its turn under
+ * agent.max_runners), 0 when none was (refused or failed: the caller's
+ * checks go on, or the wakeup is lost).  The caller has set
  * p->mark from the same answer: see runner_track.
  */
 int
@@ -71,6 +72,12 @@ start_runner(struct project *p, struct check_answer *a)
 			    -1 ? a->msg : "not prepared for a start");
 		p->skip_logged = 1;
 		return (0);
+	}
+	/* Queued (agent.max_runners): its turn's check starts it. */
+	if (!limit_admit(p)) {
+		close(dirfd);
+		close(logfd);
+		return (1);
 	}
 	if (st_spawn_runner_fds(p->path, dirfd, logfd, &pid, &err) == -1) {
 		if (!p->skip_logged)

@@ -111,6 +111,14 @@ status_write(void)
 		st_path_display(p->path, disp, sizeof(disp));
 		fprintf(f, ST_AGENT_HUNG_PROJECT " %s\n", disp);
 	}
+	/* The runner limit; the queue in order, the head first. */
+	fprintf(f, "%s %ld\n", K(ST_AGENT_MAX_RUNNERS), agent.max_runners);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_ALIVE), limit_alive());
+	fprintf(f, "%s %ld\n", K(ST_AGENT_QUEUED), limit_queued());
+	for (p = limit_first(); p != NULL; p = limit_next(p)) {
+		st_path_display(p->path, disp, sizeof(disp));
+		fprintf(f, ST_AGENT_QUEUED_PROJECT " %s\n", disp);
+	}
 	/*
 	 * ferror: any fprintf above that failed.  fsync before the rename,
 	 * or a crash can leave the new name on a file not yet written.

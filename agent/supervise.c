@@ -64,6 +64,8 @@ runner_track(const char *path, pid_t pid, int child, long mark)
 	r->child = child;
 	r->progress = mark;
 	TAILQ_INSERT_TAIL(&agent.runners, r, entry);
+	limit_drop(project_find(path));	/* it has its runner */
+	limit_kick(0);	/* the next head, if a slot is still free */
 	if (!child) {
 		r->pwb = agent.native;
 		if ((r->pw = r->pwb->pid_add(pid, r)) == NULL) {
@@ -86,6 +88,7 @@ runner_free(struct runner *r)
 		r->pwb->pid_del(r->pw);
 	free(r->path);
 	free(r);
+	limit_kick(0);	/* a slot is free: the head's turn */
 }
 
 void

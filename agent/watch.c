@@ -97,6 +97,7 @@ project_hang(struct project *p, const char *why)
 	p->ladder = 0;
 	p->ck_again = 0;
 	p->kept = 0;	/* its worker is gone, or dropped it */
+	limit_drop(p);	/* back in the queue once it answers */
 	ev_timer_stop(agent.loop, &p->check);
 	ev_timer_stop(agent.loop, &p->retry);
 	ev_timer_set(&p->retry, p->hung_delay, 0.);
@@ -177,8 +178,22 @@ retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * (look again); -1 when it could not tell (the lock held and no PID
  * written yet, the DB not readable, a start skipped).
  */
+static int	verdict(struct project *, struct check_answer *);
+
+/* A queued project whose check did not queue it again needs no place. */
 static int
 project_verdict(struct project *p, struct check_answer *a)
+{
+	int	rc = verdict(p, a);
+
+	if (p->waiting && !p->wait_now)
+		limit_drop(p);
+	p->wait_now = 0;
+	return (rc);
+}
+
+static int
+verdict(struct project *p, struct check_answer *a)
 {
 	if (project_answered(p, a, 1) == -1)
 		return (1);
@@ -618,6 +633,7 @@ project_free(struct project *p)
 	TAILQ_REMOVE(&agent.projects, p, entry);
 	hash_del(byname, p->path, strlen(p->path));
 	project_unqueue(p);
+	limit_drop(p);
 	project_unwatch(p);
 	backoff_save(p);
 	ev_timer_stop(agent.loop, &p->check);

@@ -241,6 +241,12 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 		for (i = 0; i < s.nhung; i++)
 			json_str(&c->js, NULL, s.hung_v[i]);
 		json_arr_end(&c->js);
+		json_int(&c->js, "max_runners", s.max_runners);
+		json_int(&c->js, "alive", s.alive);
+		json_arr_begin(&c->js, "queued");
+		for (i = 0; i < s.nqueued; i++)
+			json_str(&c->js, NULL, s.queued_v[i]);
+		json_arr_end(&c->js);
 		json_obj_end(&c->js);
 	} else if (!c->quiet) {
 		t = table_new(2, "KEY", "VALUE");
@@ -267,6 +273,20 @@ cmd_agent_status_exec(struct cli *c, struct cmd_args *a)
 		table_add(t, "hung", num);
 		for (i = 0; i < s.nhung; i++)
 			table_add(t, "", s.hung_v[i]);
+		if (s.max_runners > 0)
+			snprintf(num, sizeof(num), "%ld", s.max_runners);
+		else
+			strlcpy(num, "none", sizeof(num));
+		table_add(t, "runner limit", num);
+		snprintf(num, sizeof(num), "%ld", s.alive);
+		table_add(t, "runners alive", num);
+		snprintf(num, sizeof(num), "%ld", s.queued);
+		table_add(t, "queued", num);
+		for (i = 0; i < s.nqueued; i++) {
+			snprintf(line, sizeof(line), "%zu. %s", i + 1,
+			    s.queued_v[i]);
+			table_add(t, "", line);
+		}
 		table_print(t, stdout);
 		table_free(t);
 	}
@@ -291,8 +311,9 @@ const struct cmd_entry cmd_agent_stop_entry = {
 const struct cmd_entry cmd_agent_status_entry = {
 	"agent", "status", "",
 	"Show the agent's pid, uptime, watch backend, projects watched per\n"
-	"backend, runners tracked, last sweep, runners started and restarted\n"
-	"and projects in backoff.  Exit 1 when the agent is not running, 7\n"
+	"backend, runners tracked, last sweep, runners started and restarted,\n"
+	"projects in backoff, the runner limit (agent.max_runners), runners\n"
+	"alive and the projects queued under it.  Exit 1 when the agent is not running, 7\n"
 	"(HEALTH_FAILED) when it runs but its status file is missing, not\n"
 	"its own, cut short or corrupt.",
 	{ { NULL, 0, 0 } }, 0, 0,

@@ -46,6 +46,22 @@ agent_says_hung(const struct st_agent_status *as, const char *path)
 	return (0);
 }
 
+/* Its place in the agent's queue under agent.max_runners (1: next), 0 none. */
+static size_t
+agent_queue_place(const struct st_agent_status *as, const char *path)
+{
+	char	disp[ST_DISPLAY_MAX];
+	size_t	i;
+
+	if (as->nqueued == 0)
+		return (0);
+	st_path_display(path, disp, sizeof(disp));
+	for (i = 0; i < as->nqueued; i++)
+		if (strcmp(as->queued_v[i], disp) == 0)
+			return (i + 1);
+	return (0);
+}
+
 static int
 cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 {
@@ -56,7 +72,7 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 	st_gdb			*g;
 	char			 pending[32], ago[32], cbuf[64], runner[32];
 	const char		*state, *col;
-	size_t			 i, hidden = 0;
+	size_t			 i, hidden = 0, place;
 	long			 n;
 	pid_t			 holder;
 	int			 all = args_has(a, "all"), held;
@@ -106,6 +122,9 @@ cmd_projects_list_exec(struct cli *c, struct cmd_args *a)
 		else if (held == 1)
 			snprintf(runner, sizeof(runner), "pid %ld",
 			    (long)holder);
+		else if (held == 0 && l.v[i].enabled &&
+		    (place = agent_queue_place(&as, l.v[i].path)) > 0)
+			snprintf(runner, sizeof(runner), "queued #%zu", place);
 		else
 			strlcpy(runner, held == 0 ? "-" : "?", sizeof(runner));
 show:
@@ -124,6 +143,12 @@ show:
 				json_obj_end(&c->js);
 			} else
 				json_null(&c->js, "runner");
+			place = held == 0 && l.v[i].enabled ?
+			    agent_queue_place(&as, l.v[i].path) : 0;
+			if (place > 0)
+				json_int(&c->js, "queued", (long long)place);
+			else
+				json_null(&c->js, "queued");
 			if (n >= 0)
 				json_int(&c->js, "pending", n);
 			else

@@ -98,6 +98,9 @@ static const struct {
 	{ "restarts", offsetof(struct st_agent_status, restarts), 0 },
 	{ "backoff", offsetof(struct st_agent_status, backoff), 0 },
 	{ "hung", offsetof(struct st_agent_status, hung), 0 },
+	{ "max_runners", offsetof(struct st_agent_status, max_runners), 0 },
+	{ "alive", offsetof(struct st_agent_status, alive), 0 },
+	{ "queued", offsetof(struct st_agent_status, queued), 0 },
 };
 #define STATUS_NKEYS	(sizeof(status_keys) / sizeof(status_keys[0]))
 
@@ -140,6 +143,11 @@ st_agent_status_free(struct st_agent_status *s)
 	free(s->hung_v);
 	s->hung_v = NULL;
 	s->nhung = 0;
+	for (i = 0; i < s->nqueued; i++)
+		free(s->queued_v[i]);
+	free(s->queued_v);
+	s->queued_v = NULL;
+	s->nqueued = 0;
 }
 
 /* One "key value" line; -1 when a known key's value does not parse. */
@@ -156,6 +164,8 @@ status_line(struct st_agent_status *s, const char *key, const char *val)
 		return (status_list_add(&s->backoff_v, &s->nbackoff, val));
 	if (strcmp(key, ST_AGENT_HUNG_PROJECT) == 0)
 		return (status_list_add(&s->hung_v, &s->nhung, val));
+	if (strcmp(key, ST_AGENT_QUEUED_PROJECT) == 0)
+		return (status_list_add(&s->queued_v, &s->nqueued, val));
 	for (i = 0; i < STATUS_NKEYS; i++)
 		if (strcmp(key, status_keys[i].key) == 0)
 			break;
@@ -241,6 +251,9 @@ st_agent_status_read(const char *path, pid_t pid, struct st_agent_status *s,
 	if (what[0] == '\0' && (size_t)s->hung != s->nhung)
 		snprintf(what, sizeof(what), "is incomplete (hung %ld, but %zu "
 		    "hung_project lines)", s->hung, s->nhung);
+	if (what[0] == '\0' && (size_t)s->queued != s->nqueued)
+		snprintf(what, sizeof(what), "is incomplete (queued %ld, but "
+		    "%zu queued_project lines)", s->queued, s->nqueued);
 	if (what[0] == '\0')
 		return (0);
 	st_agent_status_free(s);

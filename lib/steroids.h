@@ -630,7 +630,9 @@ int	 st_cron_status(int *installed, char **line, char **upstream,
  * agentstatus.c -- the agent's word to the CLI: agent.pid and
  * agent.status, "key value" lines in the order of enum st_agent_key,
  * then one ST_AGENT_BACKOFF_PROJECT line per project in backoff after
- * "backoff" and one ST_AGENT_HUNG_PROJECT line per hung one after "hung".
+ * "backoff", one ST_AGENT_HUNG_PROJECT line per hung one after "hung"
+ * and one ST_AGENT_QUEUED_PROJECT line per project queued under
+ * agent.max_runners after "queued", the head of the queue first.
  */
 enum st_agent_key {
 	ST_AGENT_PID,
@@ -645,18 +647,25 @@ enum st_agent_key {
 	ST_AGENT_STARTS,
 	ST_AGENT_RESTARTS,
 	ST_AGENT_BACKOFF,
-	ST_AGENT_HUNG
+	ST_AGENT_HUNG,
+	ST_AGENT_MAX_RUNNERS,	/* agent.max_runners, 0: no limit */
+	ST_AGENT_ALIVE,		/* runners alive, as the limit counts them */
+	ST_AGENT_QUEUED
 };
 #define ST_AGENT_BACKOFF_PROJECT	"backoff_project"
 #define ST_AGENT_HUNG_PROJECT		"hung_project"
+#define ST_AGENT_QUEUED_PROJECT		"queued_project"
 struct st_agent_status {
 	long		  pid, started, native, polled, unwatched, runners;
 	long		  last_sweep, starts, restarts, backoff, hung;
+	long		  max_runners, alive, queued;
 	char		  backend[32], version[32];
 	char		**backoff_v;	/* displayed paths (st_path_display) */
 	size_t		  nbackoff;
 	char		**hung_v;
 	size_t		  nhung;
+	char		**queued_v;	/* the queue in order, head first */
+	size_t		  nqueued;
 	unsigned int	  seen;		/* a bit per enum st_agent_key */
 };
 /* The running agent of home's PID, 0: none runs, -1 and err. */
