@@ -94,9 +94,14 @@ add_note(char *buf, size_t len, const char *fmt, ...)
 	strlcat(buf, note, len);
 }
 
-static void	sweep_rest(const char *, int, struct st_probe *,
-		    st_sweep_hold, void *, const struct st_runstate *,
-		    struct st_sweep_result *);
+struct st_sweep_run;
+static void	limit_note(struct st_sweep_run *, struct st_sweep_result *,
+		    int);
+static int	limit_defer(struct st_sweep_run *, struct st_sweep_result *,
+		    int);
+static void	sweep_rest(struct st_sweep_run *, const char *, int,
+		    struct st_probe *, st_sweep_hold, void *,
+		    const struct st_runstate *, struct st_sweep_result *);
 
 /*
  * One project, the steps of SPEC 7 in order.  Its folder checks are *pr,
@@ -106,8 +111,8 @@ static void	sweep_rest(const char *, int, struct st_probe *,
  * else 0, *res complete.
  */
 static int
-sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
-    struct st_probe *pr, const struct st_rowpaths *rows,
+sweep_one(struct st_sweep_run *run, st_gdb *g, const struct st_project *p,
+    int flags, int prc, struct st_probe *pr, const struct st_rowpaths *rows,
     st_sweep_hold hold, void *arg, struct st_runstate *rs,
     struct st_sweep_result *res)
 {
@@ -160,24 +165,47 @@ sweep_one(st_gdb *g, const struct st_project *p, int flags, int prc,
 	}
 	if (rs->stop != NULL)
 		return (1);
-	sweep_rest(path, flags, pr, hold, arg, rs, res);
+	sweep_rest(run, path, flags, pr, hold, arg, rs, res);
+	return (0);
+}
+
+/* Start a runner for path (or say one would be, dry). */
+static int
+sweep_start(const char *path, int flags, int killed,
+    struct st_sweep_result *res)
+{
+	struct st_error	 e;
+	pid_t		 pid;
+
+	if (flags & ST_SWEEP_DRY_RUN) {
+		res->action = ST_SWEEP_WOULD_START;
+		return (0);
+	}
+	if (st_spawn_runner(path, (flags & ST_SWEEP_NO_DETACH) ? 0 :
+	    ST_SPAWN_DETACH, &pid, &e) == -1) {
+		res->action = ST_SWEEP_SKIPPED;
+		add_note(res->reason, sizeof(res->reason), "%s", e.msg);
+		return (-1);
+	}
+	res->action = killed ? ST_SWEEP_RESTARTED : ST_SWEEP_STARTED;
+	res->pid = pid;
 	return (0);
 }
 
 /*
  * What follows the row checks: report them, and start a runner where
- * there is work and none runs.
+ * there is work and none runs.  Under agent.max_runners (a run's limit)
+ * the start waits until every project's runners are known (sweep_limit).
  */
 static void
-sweep_rest(const char *path, int flags, struct st_probe *pr, st_sweep_hold hold,
-    void *arg, const struct st_runstate *rs, struct st_sweep_result *res)
+sweep_rest(struct st_sweep_run *run, const char *path, int flags,
+    struct st_probe *pr, st_sweep_hold hold, void *arg,
+    const struct st_runstate *rs, struct st_sweep_result *res)
 {
-	struct st_error	 e;
 	const char	*why;
 	char		*reason = res->reason;
 	size_t		 rlen = sizeof(res->reason);
 	int		 dry = (flags & ST_SWEEP_DRY_RUN) != 0;
-	pid_t		 pid;
 
 	if (rs->cleaned > 0) {
 		res->action = ST_SWEEP_CLEANED;
@@ -194,6 +222,8 @@ sweep_rest(const char *path, int flags, struct st_probe *pr, st_sweep_hold hold,
 		res->action = ST_SWEEP_ALIVE;
 		add_note(reason, rlen, "heartbeat refreshed when asked");
 	}
+	if (run != NULL)
+		limit_note(run, res, rs->running != 0 || rs->held);
 	if (rs->running != 0) {
 		add_note(reason, rlen, "runner running (pid %ld%s)",
 		    (long)rs->running, rs->running == rs->lockless ? ", the "
@@ -225,25 +255,16 @@ sweep_rest(const char *path, int flags, struct st_probe *pr, st_sweep_hold hold,
 		add_note(reason, rlen, "not started: %s", why);
 		return;
 	}
-	if (dry) {
-		res->action = ST_SWEEP_WOULD_START;
+	if (run != NULL && limit_defer(run, res, rs->killed != 0))
 		return;
-	}
-	if (st_spawn_runner(path, (flags & ST_SWEEP_NO_DETACH) ? 0 :
-	    ST_SPAWN_DETACH, &pid, &e) == -1) {
-		res->action = ST_SWEEP_SKIPPED;
-		add_note(reason, rlen, "%s", e.msg);
-		return;
-	}
-	res->action = rs->killed != 0 ? ST_SWEEP_RESTARTED : ST_SWEEP_STARTED;
-	res->pid = pid;
+	(void)sweep_start(path, flags, rs->killed != 0, res);
 }
 
 /* The project of sweep_one's 1, its stale runner's stop done. */
 static void
-sweep_resume(st_gdb *g, const char *path, int flags, struct st_probe *pr,
-    st_sweep_hold hold, void *arg, struct st_runstate *rs,
-    struct st_sweep_result *res)
+sweep_resume(struct st_sweep_run *run, st_gdb *g, const char *path,
+    int flags, struct st_probe *pr, st_sweep_hold hold, void *arg,
+    struct st_runstate *rs, struct st_sweep_result *res)
 {
 	struct st_error	e;
 
@@ -252,7 +273,7 @@ sweep_resume(st_gdb *g, const char *path, int flags, struct st_probe *pr,
 		add_note(res->reason, sizeof(res->reason), "%s", e.msg);
 		return;
 	}
-	sweep_rest(path, flags, pr, hold, arg, rs, res);
+	sweep_rest(run, path, flags, pr, hold, arg, rs, res);
 }
 
 /*
@@ -284,10 +305,11 @@ st_sweep_project(st_gdb *g, const char *path, int flags,
 	st_prober_init(&pb, paths, 1);
 	pb.local = (flags & ST_SWEEP_IN_PROCESS) != 0;
 	prc = p.enabled ? st_prober_get(&pb, 0, &pr) : 0;
-	if (sweep_one(g, &p, flags, prc, p.enabled ? &pr : NULL, NULL, NULL,
-	    NULL, &rs, res)) {
+	if (sweep_one(NULL, g, &p, flags, prc, p.enabled ? &pr : NULL, NULL,
+	    NULL, NULL, &rs, res)) {
 		st_stop_wait(&rs.stop, 1);
-		sweep_resume(g, p.path, flags, &pr, NULL, NULL, &rs, res);
+		sweep_resume(NULL, g, p.path, flags, &pr, NULL, NULL, &rs,
+		    res);
 	}
 	st_prober_stop(&pb);
 	st_project_free(&p);
@@ -342,7 +364,114 @@ struct st_sweep_run {
 	int			 stopping;	/* project k: rs.stop under way */
 	struct st_runstate	 rs;		/* ... and its rows, */
 	struct st_probe		 pr;		/* its folder's checks */
+
+	long			 limit;		/* agent.max_runners, 0: none */
+	long			 alive;		/* runners of settled projects */
+	char			*settled;	/* per project: runners known */
+	struct limit_cand	*cand;		/* starts waiting for the count */
+	size_t			 ncand;
 };
+
+/* A start held back until the sweep knows how many runners are alive. */
+struct limit_cand {
+	size_t	 i;			/* registry index of its result */
+	int	 action;		/* the result's action before */
+	int	 killed;		/* a hung runner was stopped */
+};
+
+/* Project res's runners are known now: alive 1 if one runs or starts. */
+static void
+limit_note(struct st_sweep_run *run, struct st_sweep_result *res, int alive)
+{
+	if (run->limit <= 0)
+		return;
+	run->settled[res - run->l.v] = 1;
+	if (alive)
+		run->alive++;
+}
+
+/* Under a limit, res's start waits for sweep_limit: 1, else 0. */
+static int
+limit_defer(struct st_sweep_run *run, struct st_sweep_result *res,
+    int killed)
+{
+	struct limit_cand	*c;
+
+	if (run->limit <= 0)
+		return (0);
+	c = &run->cand[run->ncand++];
+	c->i = (size_t)(res - run->l.v);
+	c->action = res->action;
+	c->killed = killed;
+	return (1);
+}
+
+/*
+ * The live runners of projects this sweep did not settle (disabled,
+ * skipped, not registered): their rows, judged by the lockless rule
+ * (a live writer, a fresh heartbeat), as no lock of theirs is probed.
+ */
+static long
+limit_elsewhere(struct st_sweep_run *run)
+{
+	struct st_runner_list	 l;
+	struct st_error		 e;
+	const char		*path;
+	long			 n = 0;
+	size_t			 i, k;
+
+	if (st_runners_list(run->g, NULL, &l, &e) == -1)
+		return (0);
+	for (i = 0; i < l.n; i++) {
+		if ((path = st_runner_project(&l.v[i])) == NULL ||
+		    st_runner_lockless_state(&l.v[i]) != ST_RUNNER_ALIVE)
+			continue;
+		for (k = 0; k < run->pl.n; k++)
+			if (strcmp(run->pl.v[k].path, path) == 0)
+				break;
+		if (k == run->pl.n || !run->settled[k])
+			n++;
+	}
+	st_runner_list_free(&l);
+	return (n);
+}
+
+/*
+ * agent.max_runners: every project's runners are known, so start as
+ * many of the held-back runners, in sweep order, as the limit leaves
+ * room for.  The next sweep begins with the first one left, so the
+ * projects late in the registry get their turn.
+ */
+static void
+sweep_limit(struct st_sweep_run *run)
+{
+	struct st_sweep_result	*res;
+	struct limit_cand	*c;
+	long			 alive;
+	size_t			 k;
+
+	if (run->ncand == 0)
+		return;
+	alive = run->alive + limit_elsewhere(run);
+	for (k = 0; k < run->ncand; k++) {
+		c = &run->cand[k];
+		res = &run->l.v[c->i];
+		if (alive < run->limit) {
+			if (sweep_start(res->project, run->flags, c->killed,
+			    res) == 0)
+				alive++;
+			continue;
+		}
+		res->action = c->action;
+		add_note(res->reason, sizeof(res->reason), "not started: "
+		    "agent.max_runners (%ld) reached, %ld runner%s alive",
+		    run->limit, alive, alive == 1 ? "" : "s");
+		if (run->cut == NULL)
+			run->cut = res->project;
+	}
+	run->ncand = 0;
+}
+
 
 /*
  * Take wakeup.lock, read the registry and the runner rows: 0 and *runp,
@@ -355,6 +484,8 @@ sweep_begin(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
     int patient, struct st_sweep_run **runp, struct st_error *err)
 {
 	struct st_sweep_run	*run;
+	struct st_error		 cerr;
+	st_config		*cfg;
 	char			 lock[PATH_MAX + 16];
 	size_t			 i, j, k;
 	int			 fd;
@@ -403,6 +534,14 @@ sweep_begin(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 	}
 	st_prober_init(&run->pb, run->paths, j);
 	run->pb.patient = patient;
+	/* A global config that does not load fails each project's probe. */
+	if (st_config_load(NULL, &cfg, &cerr) == 0) {
+		run->limit = st_config_int(cfg, "agent.max_runners");
+		st_config_free(cfg);
+	}
+	run->settled = st_xcalloc(run->pl.n == 0 ? 1 : run->pl.n, 1);
+	run->cand = st_xcalloc(run->pl.n == 0 ? 1 : run->pl.n,
+	    sizeof(*run->cand));
 	*runp = run;
 	return (0);
 }
@@ -441,6 +580,7 @@ static void
 sweep_finish(struct st_sweep_run *run)
 {
 	st_prober_stop(&run->pb);
+	sweep_limit(run);
 	if (!(run->flags & ST_SWEEP_DRY_RUN) && ftruncate(run->lockfd, 0) ==
 	    0 && run->cut != NULL)
 		(void)pwrite(run->lockfd, run->cut, strlen(run->cut), 0);
@@ -479,8 +619,9 @@ st_sweep_run_step(struct st_sweep_run *run)
 			if (!st_stop_step(run->rs.stop))
 				return (0);
 			run->stopping = 0;
-			sweep_resume(run->g, p->path, run->flags, &run->pr,
-			    run->hold, run->arg, &run->rs, &run->l.v[i]);
+			sweep_resume(run, run->g, p->path, run->flags,
+			    &run->pr, run->hold, run->arg, &run->rs,
+			    &run->l.v[i]);
 			run->k++;
 			continue;
 		}
@@ -497,7 +638,7 @@ st_sweep_run_step(struct st_sweep_run *run)
 				return (0);
 			run->j++;
 		}
-		if (sweep_one(run->g, p, run->flags, prc, p->enabled ?
+		if (sweep_one(run, run->g, p, run->flags, prc, p->enabled ?
 		    &run->pr : NULL, run->have_rows ? &run->rows : NULL,
 		    run->hold, run->arg, &run->rs, &run->l.v[i])) {
 			run->stopping = 1;
@@ -551,7 +692,8 @@ st_sweep_run_timeout(const struct st_sweep_run *run)
 const struct st_sweep_result *
 st_sweep_run_next(struct st_sweep_run *run)
 {
-	if (run->taken >= run->k)
+	/* Under a limit the starts are decided at the end (sweep_limit). */
+	if (run->taken >= run->k || (run->limit > 0 && !run->done))
 		return (NULL);
 	return (&run->l.v[(run->first + run->taken++) % run->pl.n]);
 }
@@ -602,12 +744,15 @@ st_sweep_run_end(struct st_sweep_run *run, struct st_sweep_list *l)
 		run->stopping = 0;
 	}
 	if (cut) {
+		run->ncand = 0;		/* nobody would take the runners */
 		sweep_cut(run, "sweep stopped before it got here; the next "
 		    "sweep starts here");
 		sweep_finish(run);
 	}
 	st_prober_reap(&run->pb, cut ? 500 : 0);
 	free(run->paths);
+	free(run->settled);
+	free(run->cand);
 	if (run->have_rows)
 		st_rowpaths_free(&run->rows);
 	if (l != NULL)
