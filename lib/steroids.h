@@ -546,6 +546,10 @@ int	 st_steroids_path(char *buf, size_t len);
  * that does not is stopped and replaced.  ST_SWEEP_NO_STALE judges no
  * heartbeat at all: for a caller that has just seen the machine resume
  * from a suspend (st_clock_slept), during which no runner could beat.
+ * Under agent.max_runners (global config) st_sweep and a run hold their
+ * starts back until every project was looked at, then start only as
+ * many as the limit leaves room for beside the runners alive (runner
+ * locks held, live rows of the rest); st_sweep_project does not count.
  *
  * The same sweep for an event loop, which it never blocks (st_sweep and
  * st_sweep_held are these steps with a wait between them):

@@ -70,23 +70,12 @@ start_agent() {
 	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
 }
 
-# The runners alive now: started ones whose process is still there.
+# The runners alive now, in one pass over the process table (pgrep), so
+# that a runner gone and the next one started between two looks at
+# separate PIDs cannot both be counted; a zombie has no command line and
+# is not counted either.
 alive() {
-	local n=0 pid
-	for pid in $(awk '$1 == "started" { print $2 }' "$RUNS"); do
-		kill -0 "$pid" 2>/dev/null && n=$((n + 1))
-	done
-	echo "$n"
-}
-
-# The same for runners the CLI started: not our children, so a zombie
-# left for a reaper that is slow to come is not alive.
-alive_cli() {
-	local n=0 pid
-	for pid in $(awk '$1 == "started" { print $2 }' "$RUNS"); do
-		zombie_or_gone "$pid" || n=$((n + 1))
-	done
-	echo "$n"
+	pgrep -f -- "$TEST_ROOT/runner $TEST_ROOT/" | wc -l | tr -d ' '
 }
 
 # A background sampler: the runners alive, every 50 ms, one line each.
@@ -142,15 +131,15 @@ status_is() {
 	    test "$(status_value "$1")" "$2" "$3"
 }
 
-# place_is PROJECT N / order_is ORDER / alive_is N: wait_for conditions.
+# place_is PROJECT N / order_is ORDER / alive_is N: for wait_for.
 place_is() {
 	[ "$(queued_place "$1")" = "$2" ]
 }
 order_is() {
 	[ "$(start_order)" = "$1" ]
 }
-alive_cli_is() {
-	[ "$(alive_cli)" -eq "$1" ]
+alive_is() {
+	[ "$(alive)" -eq "$1" ]
 }
 
 # queued_place PROJECT: its place in the queue by 'projects list --json'.
@@ -361,18 +350,18 @@ queued_then() {
 	[[ "$(action_of "$TEST_ROOT/w2")" == started\|* ]]
 	[[ "$(action_of "$TEST_ROOT/w3")" == "none|1 pending task; not started: agent.max_runners (3) reached, 3 runners alive|None" ]]
 	[[ "$(action_of "$TEST_ROOT/w5")" == none\|*"agent.max_runners (3) reached"* ]]
-	wait_for 5 alive_cli_is 2
+	wait_for 5 alive_is 2
 	run "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]
 	[[ "$output" != *'"action":"started"'* ]]
 	# One runner gone: the next sweep begins with the first one left.
 	kill "$(awk -v p="$TEST_ROOT/w1" '$3 == p { print $2 }' "$RUNS")"
-	wait_for 5 alive_cli_is 1
+	wait_for 5 alive_is 1
 	run "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]
 	[[ "$(action_of "$TEST_ROOT/w3")" == started\|* ]]
 	[[ "$(action_of "$TEST_ROOT/w1")" == none\|*"max_runners"* ]]
-	wait_for 5 alive_cli_is 2
+	wait_for 5 alive_is 2
 	# --dry-run says the same without starting.
 	run "$STEROIDS" runners wakeup --dry-run --json
 	[[ "$output" != *would_start* ]]
