@@ -143,16 +143,16 @@ show:
 				json_obj_end(&c->js);
 			} else
 				json_null(&c->js, "runner");
+			if (n >= 0)
+				json_int(&c->js, "pending", n);
+			else
+				json_null(&c->js, "pending");
 			place = held == 0 && l.v[i].enabled ?
 			    agent_queue_place(&as, l.v[i].path) : 0;
 			if (place > 0)
 				json_int(&c->js, "queued", (long long)place);
 			else
 				json_null(&c->js, "queued");
-			if (n >= 0)
-				json_int(&c->js, "pending", n);
-			else
-				json_null(&c->js, "pending");
 			json_str(&c->js, "registered_at",
 			    l.v[i].registered_at);
 			json_str(&c->js, "last_seen_at", l.v[i].last_seen_at);
