@@ -178,20 +178,6 @@ retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * (look again); -1 when it could not tell (the lock held and no PID
  * written yet, the DB not readable, a start skipped).
  */
-static int	verdict(struct project *, struct check_answer *);
-
-/* A queued project whose check did not queue it again needs no place. */
-static int
-project_verdict(struct project *p, struct check_answer *a)
-{
-	int	rc = verdict(p, a);
-
-	if (p->waiting && !p->wait_now)
-		limit_drop(p);
-	p->wait_now = 0;
-	return (rc);
-}
-
 static int
 verdict(struct project *p, struct check_answer *a)
 {
@@ -216,6 +202,19 @@ verdict(struct project *p, struct check_answer *a)
 	if (a->work == 0)
 		return (a->idle == 1 ? 1 : 0);
 	return (start_runner(p, a) ? 1 : -1);
+}
+
+/* A queued project whose check did not queue it again needs no place. */
+static int
+project_verdict(struct project *p, struct check_answer *a)
+{
+	int	rc;
+
+	p->wait_now = 0;	/* limit_admit sets it if it queues p */
+	rc = verdict(p, a);
+	if (p->waiting && !p->wait_now)
+		limit_drop(p);
+	return (rc);
 }
 
 static void
