@@ -3,7 +3,8 @@
  * (st_sweep_begin ...): a step never waits for a hung probe, the run
  * says what to wait on and how long, a second sweep is refused while it
  * holds wakeup.lock, ending it early kills and reaps its probe and leaves
- * the resume point, and a probe the caller reaped is the run's no more.
+ * the resume point, a probe the caller reaped is the run's no more, and
+ * under agent.max_runners the starts wait for the count of what is alive.
  */
 #include "config.h"
 
@@ -387,6 +388,77 @@ test_stale_runner_asked_in_steps(void **state)
 	st_gdb_close(g);
 }
 
+/*
+ * agent.max_runners 2 with one project's lock held: of three projects
+ * with work, the run hands out no result before it is done, then one
+ * would start and two are held back, saying why.
+ */
+static void
+test_limit_holds_starts_back(void **state)
+{
+	struct unit			*u = *state;
+	struct st_error			 err;
+	struct st_sweep_run		*run;
+	struct st_sweep_list		 l;
+	const struct st_sweep_result	*r;
+	struct pollfd			 pfd;
+	st_gdb				*g = unit_gdb();
+	char				 p[4][PATH_MAX], cfg[PATH_MAX];
+	char				 name[8];
+	pid_t				 holder;
+	int				 i, fd, would = 0, held = 0, done;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		project(u, g, name, 1, p[i], sizeof(p[i]));
+	}
+	unit_path(u, cfg, sizeof(cfg), "home/config");
+	unit_write(cfg, "agent.max_runners = 2\n");
+	/* p0 has a runner: its lock held by a process of ours. */
+	assert_int_equal(st_lock_acquire(p[0], &fd, &holder, &err), 0);
+
+	assert_int_equal(st_sweep_begin(g, ST_SWEEP_DRY_RUN, NULL, NULL, &run,
+	    &err), 0);
+	for (;;) {
+		done = st_sweep_run_step(run);
+		if (!done)
+			assert_null(st_sweep_run_next(run));
+		if (done)
+			break;
+		pfd.fd = st_sweep_run_fd(run);
+		pfd.events = POLLIN;
+		(void)poll(&pfd, pfd.fd == -1 ? 0 : 1,
+		    (int)(st_sweep_run_timeout(run) * 1000) + 1);
+	}
+	for (i = 0; i < 4; i++)
+		assert_non_null(st_sweep_run_next(run));
+	st_sweep_run_end(run, &l);
+	for (i = 1; i < 4; i++) {
+		r = result_of(&l, p[i]);
+		if (r->action == ST_SWEEP_WOULD_START)
+			would++;
+		else if (r->action == ST_SWEEP_NONE && strstr(r->reason,
+		    "not started: agent.max_runners (2) reached, 2 runners "
+		    "alive") != NULL)
+			held++;
+	}
+	assert_int_equal(would, 1);
+	assert_int_equal(held, 2);
+	st_sweep_list_free(&l);
+
+	/* No limit: every project with work and no runner. */
+	unit_write(cfg, "agent.max_runners = 0\n");
+	assert_int_equal(st_sweep(g, ST_SWEEP_DRY_RUN, &l, &err), 0);
+	for (i = 1; i < 4; i++)
+		assert_int_equal(result_of(&l, p[i])->action,
+		    ST_SWEEP_WOULD_START);
+	st_sweep_list_free(&l);
+	st_lock_release(fd);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	st_gdb_close(g);
+}
+
 int
 main(void)
 {
@@ -400,6 +472,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_stale_runner_asked_in_steps, unit_setup,
 		    kid_teardown),
+		cmocka_unit_test_setup_teardown(test_limit_holds_starts_back,
+		    unit_setup, unit_teardown),
 	};
 
 	return (unit_run_group(tests));
