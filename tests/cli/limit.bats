@@ -16,22 +16,28 @@ setup() {
 	RUNS="$STEROIDS_HOME/fake/runs"
 	: >"$RUNS"
 	GO="$TEST_ROOT/go"
-	# A runner: the lock, "started PID PATH", wait for go, one task done.
-	# A project named crash* exits 1 at once (a crash loop).
+	# A runner: the lock, "started PID PATH TIME", wait for go, one task
+	# done, "ended PID PATH TIME" (bash's EPOCHREALTIME, while it holds
+	# the lock).  A project named crash* exits 1 at once (a crash loop).
 	cat >"$TEST_ROOT/runner" <<-EOF
-	#!/bin/sh
+	#!/usr/bin/env bash
+	export LC_ALL=C
 	for last in "\$@"; do :; done
 	exec 9>>"\$last/.steroids/runner.lock"
 	"$FLOCK" -n 9 || exit 6
-	echo "started \$\$ \$last" >> "$RUNS"
+	echo "started \$\$ \$last \$EPOCHREALTIME" >> "$RUNS"
 	case \$last in
-	*/crash*) sleep 0.1; exit 1 ;;
+	*/crash*)
+		sleep 0.1
+		echo "ended \$\$ \$last \$EPOCHREALTIME" >> "$RUNS"
+		exit 1 ;;
 	esac
 	while [ ! -e "$GO" ]; do sleep 0.05; done
-	sleep "\${LIMIT_RUN_SLEEP:-0.1}"
+	sleep 0.1
 	sqlite3 "\$last/.steroids/steroids.db" ".timeout 5000" "UPDATE tasks
 	    SET status = 'completed' WHERE rowid = (SELECT min(rowid) FROM tasks
 	    WHERE status = 'pending')" >/dev/null
+	echo "ended \$\$ \$last \$EPOCHREALTIME" >> "$RUNS"
 	EOF
 	chmod +x "$TEST_ROOT/runner"
 	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/runner"
@@ -45,7 +51,7 @@ setup() {
 teardown() {
 	local pid
 	[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
-	for pid in $(awk '{ print $2 }' "$RUNS" 2>/dev/null); do
+	for pid in $(awk '$1 == "started" { print $2 }' "$RUNS" 2>/dev/null); do
 		track_pid "$pid"
 	done
 	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -f "$TEST_ROOT/agent.log" ]
@@ -92,6 +98,14 @@ start_sampler() {
 
 most_alive() {
 	sort -n "$TEST_ROOT/samples" | tail -1
+}
+
+# The most runners that held their lock at once, from the runners' own
+# start and end times: exact where the samples may miss a moment.
+most_overlap() {
+	awk '$1 == "started" { print $4, 1 } $1 == "ended" { print $4, -1 }' \
+	    "$RUNS" | sort -k1,1n -k2,2n |
+	    awk '{ n += $2; if (n > m) m = n } END { print m + 0 }'
 }
 
 logged() {
@@ -185,6 +199,10 @@ queued_place() {
 	echo "most alive: $(most_alive); samples: $(wc -l <"$TEST_ROOT/samples")"
 	[ "$(most_alive)" -le 3 ]
 	[ "$(most_alive)" -eq 3 ]
+	[ "$(grep -c '^ended' "$RUNS")" -eq 40 ]
+	echo "most at once by their own times: $(most_overlap)"
+	# 3: p01-p03 all held their locks until go; never more.
+	[ "$(most_overlap)" -eq 3 ]
 	# The first turn of each in the order they came; then each again,
 	# none before every first turn.
 	read -ra order <<<"$(start_order)"
@@ -219,7 +237,8 @@ queued_then() {
 	queued_then c
 	add_task "$TEST_ROOT/d" one
 	queued_then d
-	kill -KILL "$(awk -v p="$TEST_ROOT/a" '$3 == p { print $2 }' "$RUNS")"
+	kill -KILL "$(awk -v p="$TEST_ROOT/a" \
+	    '$1 == "started" && $3 == p { print $2 }' "$RUNS")"
 	# Its slot goes to the head at once; it goes behind d.
 	started_then c
 	wait_for 10 logged "$TEST_ROOT/a: queued (place 2)"
@@ -355,7 +374,8 @@ queued_then() {
 	[ "$status" -eq 0 ]
 	[[ "$output" != *'"action":"started"'* ]]
 	# One runner gone: the next sweep begins with the first one left.
-	kill "$(awk -v p="$TEST_ROOT/w1" '$3 == p { print $2 }' "$RUNS")"
+	kill "$(awk -v p="$TEST_ROOT/w1" \
+	    '$1 == "started" && $3 == p { print $2 }' "$RUNS")"
 	wait_for 5 alive_is 1
 	run "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]
