@@ -78,29 +78,32 @@ st_agent_pid(const char *home, struct st_error *err)
  * parses, each line must end in a newline, and there must be as many
  * backoff_project lines as "backoff" says.  A file cut short (a crash, a
  * full disk) or garbage is refused, never shown as the agent's word.
- * In the order of enum st_agent_key, which is the order written.
+ * In the order of enum st_agent_key, which is the order written.  The
+ * keys marked new may be missing: an agent from before them still runs
+ * after an upgrade, and has no limit (0).
  */
 static const struct {
 	const char	*key;
 	size_t		 off;	/* of a long, or of a string */
 	size_t		 len;	/* 0: a long */
+	int		 isnew;	/* 1: may be missing (0) */
 } status_keys[] = {
-	{ "pid", offsetof(struct st_agent_status, pid), 0 },
-	{ "started", offsetof(struct st_agent_status, started), 0 },
-	{ "version", offsetof(struct st_agent_status, version), 32 },
-	{ "backend", offsetof(struct st_agent_status, backend), 32 },
-	{ "watched_native", offsetof(struct st_agent_status, native), 0 },
-	{ "watched_poll", offsetof(struct st_agent_status, polled), 0 },
-	{ "unwatched", offsetof(struct st_agent_status, unwatched), 0 },
-	{ "runners", offsetof(struct st_agent_status, runners), 0 },
-	{ "last_sweep", offsetof(struct st_agent_status, last_sweep), 0 },
-	{ "starts", offsetof(struct st_agent_status, starts), 0 },
-	{ "restarts", offsetof(struct st_agent_status, restarts), 0 },
-	{ "backoff", offsetof(struct st_agent_status, backoff), 0 },
-	{ "hung", offsetof(struct st_agent_status, hung), 0 },
-	{ "max_runners", offsetof(struct st_agent_status, max_runners), 0 },
-	{ "alive", offsetof(struct st_agent_status, alive), 0 },
-	{ "queued", offsetof(struct st_agent_status, queued), 0 },
+	{ "pid", offsetof(struct st_agent_status, pid), 0, 0 },
+	{ "started", offsetof(struct st_agent_status, started), 0, 0 },
+	{ "version", offsetof(struct st_agent_status, version), 32, 0 },
+	{ "backend", offsetof(struct st_agent_status, backend), 32, 0 },
+	{ "watched_native", offsetof(struct st_agent_status, native), 0, 0 },
+	{ "watched_poll", offsetof(struct st_agent_status, polled), 0, 0 },
+	{ "unwatched", offsetof(struct st_agent_status, unwatched), 0, 0 },
+	{ "runners", offsetof(struct st_agent_status, runners), 0, 0 },
+	{ "last_sweep", offsetof(struct st_agent_status, last_sweep), 0, 0 },
+	{ "starts", offsetof(struct st_agent_status, starts), 0, 0 },
+	{ "restarts", offsetof(struct st_agent_status, restarts), 0, 0 },
+	{ "backoff", offsetof(struct st_agent_status, backoff), 0, 0 },
+	{ "hung", offsetof(struct st_agent_status, hung), 0, 0 },
+	{ "max_runners", offsetof(struct st_agent_status, max_runners), 0, 1 },
+	{ "alive", offsetof(struct st_agent_status, alive), 0, 1 },
+	{ "queued", offsetof(struct st_agent_status, queued), 0, 1 },
 };
 #define STATUS_NKEYS	(sizeof(status_keys) / sizeof(status_keys[0]))
 
@@ -242,7 +245,7 @@ st_agent_status_read(const char *path, pid_t pid, struct st_agent_status *s,
 		return (-1);
 	}
 	for (i = 0; what[0] == '\0' && i < STATUS_NKEYS; i++)
-		if (!(s->seen & (1U << i)))
+		if (!(s->seen & (1U << i)) && !status_keys[i].isnew)
 			snprintf(what, sizeof(what), "is incomplete (no %s "
 			    "line)", status_keys[i].key);
 	if (what[0] == '\0' && (size_t)s->backoff != s->nbackoff)

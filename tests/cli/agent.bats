@@ -994,10 +994,25 @@ hang_projects() {
 	[[ "$output" == *"already running"* ]]
 	# Stopped, so that it cannot write the file again meanwhile.
 	kill -STOP "$pid"
-	rm "$STEROIDS_HOME/agent.status"
+	S="$STEROIDS_HOME/agent.status"
+	cp "$S" "$TEST_ROOT/status.saved"
+	# An agent from before the runner limit (still running after an
+	# upgrade) writes no max_runners, alive or queued: no limit.
+	grep -v -E '^(max_runners|alive|queued) ' "$TEST_ROOT/status.saved" >"$S"
+	run "$STEROIDS" agent status
+	st_old=$status
+	out_old=$output
+	# Any other key missing: the file is not the agent's word.
+	grep -v '^hung ' "$TEST_ROOT/status.saved" >"$S"
+	run "$STEROIDS" agent status
+	st_nohung=$status
+	rm "$S"
 	run "$STEROIDS" agent status
 	kill -CONT "$pid"
 	[ "$status" -eq 7 ]
+	[ "$st_old" -eq 0 ]
+	[[ "$out_old" == *"none"* ]]
+	[ "$st_nohung" -eq 7 ]
 	run "$STEROIDS" agent stop
 	[ "$status" -eq 0 ]
 	# stop returns once agent.pid is released, the agent's last act.
