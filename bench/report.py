@@ -22,8 +22,8 @@ def pct(v, p):
 def lat_rows(raw, n):
     rows = {}
     for name in ("floor-react", "floor-restart", "inotify-react",
-                 "agent-react", "agent-restart", "agent-restart-noprogress",
-                 "cron1s"):
+                 "agent-react", "agent-react-keep", "agent-react-burst",
+                 "agent-restart", "agent-restart-noprogress", "cron1s"):
         f = os.path.join(raw, "%s-%s.tsv" % (name, n))
         if not os.path.exists(f):
             continue
@@ -40,6 +40,45 @@ def lat_rows(raw, n):
                       "p50_ms": pct(ok, 50), "p99_ms": pct(ok, 99),
                       "max_ms": max(ok) if ok else None}
     return rows
+
+
+WRITER_ROWS = (("agent-react", "close"), ("agent-react-keep", "keep"),
+               ("agent-react-burst", "burst"))
+
+
+def ref_floor(raw, n):
+    """ROW -> the reference floor run just before it (issue 14), in ms."""
+    out = {}
+    f = os.path.join(raw, "reffloor-%s" % n)
+    if not os.path.exists(f):
+        return out
+    for line in open(f):
+        p = line.split()
+        if len(p) < 3:
+            continue
+        kv = dict(x.split("=", 1) for x in p[2:] if "=" in x)
+        if "p50" not in kv:
+            continue
+        ms = lambda k: int(kv[k].rstrip("us")) / 1000.0
+        out[p[0]] = {"samples": int(p[1]), "misses": int(p[1]) - int(kv["n"]),
+                     "p50_ms": ms("p50"), "p99_ms": ms("p99"),
+                     "max_ms": ms("max")}
+    return out
+
+
+def agent_cpu(raw, n):
+    """ROW -> (load at its start, agent + workers CPU ticks over it)."""
+    out, start = {}, {}
+    f = os.path.join(raw, "agent-cpu-%s" % n)
+    if not os.path.exists(f):
+        return out
+    for line in open(f):
+        p = line.split()
+        if len(p) == 5 and p[3] == "cpu0":
+            start[p[0]] = (p[2], int(p[4]))
+        elif len(p) == 5 and p[3] == "cpu1" and p[0] in start:
+            out[p[0]] = (start[p[0]][0], int(p[4]) - start[p[0]][1])
+    return out
 
 
 def main():
@@ -72,6 +111,10 @@ def main():
                 ("floor-react", "reaction: floor (C watcher)", None),
                 ("inotify-react", "reaction: inotifywait+sh", floor_r),
                 ("agent-react", "reaction: steroids-agent", floor_r),
+                ("agent-react-keep", "reaction: agent, writer keeps conn",
+                 floor_r),
+                ("agent-react-burst", "reaction: agent, writer bursts",
+                 floor_r),
                 ("floor-restart", "restart: floor", None),
                 ("agent-restart", "restart: agent (after progress)",
                  floor_k),
@@ -91,6 +134,36 @@ def main():
                 row(n, what, r)
             elif name.startswith("agent") and machine.get("agent") == "0":
                 row(n, what.replace("steroids-agent", "agent"), None)
+        rf = ref_floor(raw, n)
+        cpu = agent_cpu(raw, n)
+        hz = os.sysconf("SC_CLK_TCK")
+        d["writers"] = {}
+        for name, wm in WRITER_ROWS:
+            a = lat.get(name)
+            if a is None:
+                continue
+            w = {"agent": a}
+            if name in cpu and a["samples"]:
+                w["load"] = cpu[name][0]
+                w["cpu_ms_per_1000_reactions"] = (cpu[name][1] * 1000.0 /
+                                                  hz) * 1000 / a["samples"]
+                row(n, "  writer %s: agent+workers CPU/1000 (load %s)" % (
+                    wm, w["load"]), {"value": "%.0f" %
+                                     w["cpu_ms_per_1000_reactions"]},
+                    unit="ms")
+            if name in rf:
+                r = dict(rf[name])
+                if a["p50_ms"] is not None and r["p50_ms"]:
+                    w["x_ref_p50"] = a["p50_ms"] / r["p50_ms"]
+                    w["x_ref_p99"] = a["p99_ms"] / r["p99_ms"]
+                    r["x_floor_p50"] = w["x_ref_p50"]
+                    r["x_floor_p99"] = w["x_ref_p99"]
+                w["ref_floor"] = rf[name]
+                row(n, "  writer %s: ref floor (agent x it)" % wm, r)
+            elif machine.get("reffloor", "none") == "none":
+                row(n, "  writer %s: ref floor" % wm, {"value":
+                    "not run (BENCH_FLOOR_SRC unset)"}, unit="")
+            d["writers"][wm] = w
         sweep = os.path.join(raw, "sweep-%d" % n)
         if os.path.exists(sweep):
             t, m = [], []
@@ -126,7 +199,8 @@ def main():
                  (st["start"][4] + st["start"][5]),
                  "threads": st["idle"][6]}
             k = lat.get("agent-react", {}).get("samples") or 0
-            if k:
+            if k and not os.path.exists(os.path.join(raw,
+                                                     "agent-cpu-%s" % n)):
                 c["cpu_ms_per_1000_reactions"] = ((st["reacted"][3] -
                     st["idle"][3]) * 1000 / hz) * 1000 / k
             d["agent_cost"] = c

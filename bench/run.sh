@@ -11,6 +11,13 @@
 #   BENCH_KEEP=1                keep the work directory
 #   BENCH_ONLY="sweep cron"     only these parts (floor inotify agent sweep
 #                               cron); default all
+#   BENCH_WRITERS="close keep burst"  the agent's reaction rows, by how the
+#                               writer holds its connection (writer.c -w)
+#   BENCH_BURST=3               commits a sample in the burst rows
+#   BENCH_FLOOR_SRC=FILE        the reference floor's source (issue 14),
+#                               built with `cc FILE -lsqlite3`, run with
+#                               SETTLE=1 beside every agent row; unset: no
+#                               reference floor column
 set -u
 B=${BENCH_BUILDDIR:-$(pwd)}
 S=${BENCH_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -22,6 +29,8 @@ CSAMPLES=${BENCH_CRON_SAMPLES:-30}
 IDLE=${BENCH_IDLE:-60}
 SWEEPS=${BENCH_SWEEPS:-5}
 ONLY=${BENCH_ONLY:-"floor inotify agent sweep cron"}
+WRITERS=${BENCH_WRITERS:-"close keep burst"}
+BURST=${BENCH_BURST:-3}
 W=$(mktemp -d /tmp/steroids-bench.XXXXXX) || exit 1
 R=$W/raw
 mkdir -p "$R"
@@ -80,6 +89,28 @@ settle_pid() {
 	done
 }
 
+# CPU ticks of pid and of its live children of the same name (the check
+# workers, which do the agent's reads; not its runners).  A worker that
+# exited took its ticks along (they are in the agent's cutime with the
+# runners'), so this is a lower bound.
+agent_cpu() {
+	comm=$(cat "/proc/$1/comm")
+	for f in /proc/[0-9]*/stat; do
+		awk -v p="$1" -v c="($comm)" '$1 == p || ($4 == p && $2 == c) \
+		    { print $14 + $15 }' "$f" 2>/dev/null
+	done | awk '{ t += $1 } END { print t + 0 }'
+}
+
+# The reference floor of issue 14, in the same command as the agent's rows:
+# ref_floor N ROW: "reffloor-N" gets ROW, the samples asked for and the
+# floor's summary line (us).
+ref_floor() {
+	[ -x "$W/reffloor" ] || return 0
+	say "N=$1: reference floor ($SAMPLES samples)"
+	SETTLE=1 "$W/reffloor" "$SAMPLES" 2>>"$W/watchers.log" |
+	    sed "s/^/$2 $SAMPLES /" >>"$R/reffloor-$1"
+}
+
 # pid -> "rss_kib hwm_kib fds cpu_ticks vcsw nvcsw threads", all threads.
 proc_stats() {
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$1/status")
@@ -129,6 +160,16 @@ agent_works && have_agent=1
 have_inw=0
 command -v inotifywait >/dev/null && have_inw=1
 echo "agent $have_agent" >>"$R/machine"
+# The reference floor: built from its own source, never copied in here
+# (it carries no licence).
+if [ -n "${BENCH_FLOOR_SRC:-}" ]; then
+	cc -o "$W/reffloor" "$BENCH_FLOOR_SRC" -lsqlite3 ||
+	    { say "cannot build $BENCH_FLOOR_SRC"; exit 1; }
+	echo "reffloor $BENCH_FLOOR_SRC" >>"$R/machine"
+else
+	say "BENCH_FLOOR_SRC not set: no reference floor column"
+	echo "reffloor none" >>"$R/machine"
+fi
 echo "inotifywait $have_inw" >>"$R/machine"
 
 for n in $NS; do
@@ -176,7 +217,17 @@ for n in $NS; do
 		say "N=$n: agent idle ${IDLE}s"
 		sleep "$IDLE"
 		echo "idle $(proc_stats "$a")" >>"$R/agent-cost-$n"
-		react agent-react "$n" "$SAMPLES"
+		for wm in $WRITERS; do
+			nm=agent-react
+			[ "$wm" = close ] || nm=agent-react-$wm
+			ref_floor "$n" "$nm"
+			say "N=$n: agent reaction, writer $wm"
+			echo "$nm load $(cut -d' ' -f1 /proc/loadavg) cpu0" \
+			    "$(agent_cpu "$a")" >>"$R/agent-cpu-$n"
+			react "$nm" "$n" "$SAMPLES" -w "$wm" -b "$BURST"
+			echo "$nm load $(cut -d' ' -f1 /proc/loadavg) cpu1" \
+			    "$(agent_cpu "$a")" >>"$R/agent-cpu-$n"
+		done
 		echo "reacted $(proc_stats "$a")" >>"$R/agent-cost-$n"
 		react agent-restart "$n" "$RSAMPLES" -k
 		if [ "$n" = 1000 ]; then

@@ -3,7 +3,8 @@
  *
  *	writer DB
  *	writer [-k | -K] [-n samples] [-s spacing-ms] [-t timeout-ms] [-S seed]
- *	    -r RESULTS -m MODEFILE -o OUT PROJECTS
+ *	    [-w close | keep | burst] [-b commits] -r RESULTS -m MODEFILE -o OUT
+ *	    PROJECTS
  *
  * The first form inserts one pending task into DB (a project DB in WAL
  * mode) and prints CLOCK_MONOTONIC, in ns, read right after COMMIT returned.
@@ -23,8 +24,22 @@
  *	entry - the clock read just before kill(2).  -K: the same with one
  *	task and "hold" (a crash without progress, where SPEC 8 backs off).
  *
- * The writer closes its connection right after COMMIT, as `steroids tasks
- * add` or any other short-lived writer does.  Nothing counts as a start but a line from a runner that got the lock.
+ * How the reaction's writer holds its connection (-w, issue 14):
+ *
+ *	close (default): opens, commits, closes right after COMMIT, as
+ *	`steroids tasks add` or any other short-lived writer does; the close
+ *	is a second file event, after the commit is visible.
+ *
+ *	keep: one connection per project, opened at the project's first
+ *	sample and kept across samples (a daemon, a web UI, a runner adding
+ *	tasks), with no checkpoint between (wal_autocheckpoint off): the
+ *	commit's WAL write is the only event, and it comes before the commit
+ *	is visible.  The settle reads go over the same connection.
+ *
+ *	burst: as keep, and each sample commits -b tasks (default 3) in a
+ *	row, one transaction each; latency is from the first COMMIT.
+ *
+ *   Nothing counts as a start but a line from a runner that got the lock.
  * No start within the timeout (default 5 s) is a miss.  After every sample
  * it waits until the project is settled (no pending work, lock free), then
  * sleeps spacing plus a random part of it, so samples never coalesce.  It
@@ -37,6 +52,7 @@
 
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -56,6 +72,10 @@
 
 #include "bench.h"
 
+#define W_CLOSE	0
+#define W_KEEP	1
+#define W_BURST	2
+
 #define PENDING_SQL	"SELECT count(*) FROM tasks WHERE status IN " \
 			    "('pending', 'in_progress', 'review')"
 
@@ -66,6 +86,11 @@ struct bench {
 	char		**projects;
 	size_t		 nprojects;
 	int		 restart;
+	int		 wmode;		/* W_CLOSE, W_KEEP, W_BURST */
+	int		 burst;		/* commits a sample in W_BURST */
+	sqlite3		**conns;	/* W_KEEP, W_BURST: one a project */
+	size_t		 nconns;
+	size_t		 maxconns;	/* open at once, for the fd limit */
 	long		 samples;
 	long		 spacing_ms;
 	long		 timeout_ms;
@@ -92,7 +117,8 @@ usage(void)
 	fprintf(stderr, "usage: writer DB\n"
 	    "       writer [-k | -K] [-n samples] [-s spacing-ms] [-t timeout-ms] "
 	    "[-S seed]\n"
-	    "           -r results -m modefile -o out projects\n");
+	    "           [-w close | keep | burst] [-b commits] -r results "
+	    "-m modefile\n           -o out projects\n");
 	exit(2);
 }
 
@@ -279,31 +305,69 @@ settle(sqlite3 *db, const char *project)
 
 /* Clear a project a watcher did not serve, so the next sample is clean. */
 static void
-clear(sqlite3 *db, const char *project)
+clear(sqlite3 *db, const char *project, int kept)
 {
-	sqlite3	*w;
+	sqlite3	*w = db;
 
-	if (settle(db, project) == 0 || (w = db_open(project, 0, 0)) == NULL)
+	if (settle(db, project) == 0 ||
+	    (!kept && (w = db_open(project, 0, 0)) == NULL))
 		return;
 	exec_sql(w, "UPDATE tasks SET status = 'completed' WHERE status IN "
 	    "('pending', 'in_progress', 'review')");
-	sqlite3_close(w);
+	if (!kept)
+		sqlite3_close(w);
 	settle(db, project);
 }
 
-static void
-sample(struct bench *b, const char *project)
+/*
+ * The kept connection of project i (keep, burst), opened at its first
+ * sample.  Past maxconns another one is closed first (a close is an event
+ * on that project, outside any sample's timing).
+ */
+static sqlite3 *
+kept_conn(struct bench *b, size_t i)
 {
-	sqlite3	*db;
-	int64_t	 tb, t0, entry;
-	pid_t	 pid, first;
+	size_t	j;
 
-	if ((db = db_open(project, 0, 0)) == NULL)
+	if (b->conns[i] != NULL)
+		return (b->conns[i]);
+	if (b->nconns >= b->maxconns) {
+		for (j = (size_t)random() % b->nprojects; b->conns[j] == NULL;
+		    j = (j + 1) % b->nprojects)
+			;
+		sqlite3_close(b->conns[j]);
+		b->conns[j] = NULL;
+		b->nconns--;
+	}
+	if ((b->conns[i] = db_open(b->projects[i], 0, 0)) == NULL ||
+	    exec_sql(b->conns[i], "PRAGMA wal_autocheckpoint = 0") == -1)
+		exit(1);
+	b->nconns++;
+	return (b->conns[i]);
+}
+
+static void
+sample(struct bench *b, size_t idx)
+{
+	const char	*project = b->projects[idx];
+	sqlite3		*db;
+	int64_t		 tb, t0, entry;
+	pid_t		 pid, first;
+	int		 kept = b->wmode != W_CLOSE, i;
+
+	if ((db = kept ? kept_conn(b, idx) : db_open(project, 0, 0)) == NULL)
 		exit(1);
 	/* Only lines from runners started from now on count. */
 	skip_results(b);
 	tb = now_ns();
-	if (!b->restart) {
+	if (!b->restart && kept) {
+		if ((t0 = insert_task(db)) == -1)
+			exit(1);
+		for (i = 1; b->wmode == W_BURST && i < b->burst; i++)
+			if (insert_task(db) == -1)
+				exit(1);
+		entry = wait_start(b, project, tb, 0, &pid);
+	} else if (!b->restart) {
 		if ((t0 = insert_task(db)) == -1)
 			exit(1);
 		/* As a CLI writer does: close at once (its fds close too). */
@@ -321,8 +385,9 @@ sample(struct bench *b, const char *project)
 		    (b->restart == 1 && wait_pending(db, 1) == -1)) {
 			fprintf(b->out, "%s\t0\t0\t0\tnostart\n", project);
 			set_mode(b, "complete");
-			clear(db, project);
-			sqlite3_close(db);
+			clear(db, project, kept);
+			if (!kept)
+				sqlite3_close(db);
 			return;
 		}
 		sleep_ms(20);		/* let the watcher see it run */
@@ -341,8 +406,9 @@ sample(struct bench *b, const char *project)
 		fprintf(b->out, "%s\t%lld\t0\t0\tmiss\n", project,
 		    (long long)t0);
 	fflush(b->out);
-	clear(db, project);
-	sqlite3_close(db);
+	clear(db, project, kept);
+	if (!kept)
+		sqlite3_close(db);
 }
 
 static void
@@ -395,8 +461,24 @@ main(int argc, char *argv[])
 	b.samples = 500;
 	b.spacing_ms = 20;
 	b.timeout_ms = 5000;
-	while ((ch = getopt(argc, argv, "kKm:n:o:r:s:S:t:")) != -1) {
+	b.burst = 3;
+	while ((ch = getopt(argc, argv, "b:kKm:n:o:r:s:S:t:w:")) != -1) {
 		switch (ch) {
+		case 'b':
+			b.burst = (int)strtol(optarg, NULL, 10);
+			if (b.burst < 1)
+				usage();
+			break;
+		case 'w':
+			if (strcmp(optarg, "close") == 0)
+				b.wmode = W_CLOSE;
+			else if (strcmp(optarg, "keep") == 0)
+				b.wmode = W_KEEP;
+			else if (strcmp(optarg, "burst") == 0)
+				b.wmode = W_BURST;
+			else
+				usage();
+			break;
 		case 'k':
 			b.restart = 1;
 			break;
@@ -444,6 +526,17 @@ main(int argc, char *argv[])
 	if (b.modefile == NULL || out == NULL)
 		usage();
 	read_projects(&b, argv[0]);
+	if (b.wmode != W_CLOSE) {
+		struct rlimit	rl;
+
+		/* A connection holds the DB, -wal and -shm open. */
+		b.maxconns = 1000;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 300 &&
+		    rl.rlim_cur != RLIM_INFINITY)
+			b.maxconns = (rl.rlim_cur - 100) / 3;
+		if ((b.conns = calloc(b.nprojects, sizeof(*b.conns))) == NULL)
+			abort();
+	}
 	if ((b.out = fopen(out, "a")) == NULL) {
 		perror(out);
 		return (1);
@@ -462,7 +555,7 @@ main(int argc, char *argv[])
 	set_mode(&b, "complete");
 	srandom(seed);
 	for (i = 0; i < b.samples; i++) {
-		sample(&b, b.projects[random() % (long)b.nprojects]);
+		sample(&b, (size_t)(random() % (long)b.nprojects));
 		sleep_ms(b.spacing_ms + (b.spacing_ms > 0 ?
 		    random() % b.spacing_ms : 0));
 	}
