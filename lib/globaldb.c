@@ -370,6 +370,7 @@ st_gdb_close(st_gdb *g)
 {
 	if (g == NULL)
 		return;
+	sqlite3_finalize(g->list);
 	sqlite3_close(g->db);
 	free(g);
 }

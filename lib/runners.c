@@ -102,6 +102,58 @@ same_project(const struct st_runner *r, const char *project)
 	    realpath(path, real) != NULL && strcmp(real, project) == 0);
 }
 
+/* The registry's schema version, -1 if it cannot be read. */
+static int
+schema_version(st_gdb *g)
+{
+	sqlite3_stmt	*stmt;
+	int		 v = -1;
+
+	if (sqlite3_prepare_v2(g->db, "PRAGMA schema_version", -1, &stmt,
+	    NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return (v);
+}
+
+/*
+ * st_runners_list's statement, prepared once per connection (its parse
+ * was most of a start's work on the agent's loop).  Fresh rows of other
+ * paths: maybe another spelling, or a session's (same_project).  The
+ * session's project where the upstream tool's tables are there; a list
+ * prepared without them is prepared again once the schema changed, so
+ * tables created later are seen.
+ */
+static sqlite3_stmt *
+list_stmt(st_gdb *g, struct st_error *err)
+{
+	if (g->list != NULL && g->list_schema != -1 &&
+	    schema_version(g) != g->list_schema) {
+		sqlite3_finalize(g->list);
+		g->list = NULL;
+	}
+	if (g->list != NULL)
+		return (g->list);
+	if (sqlite3_prepare_v2(g->db, "SELECT " RUNNER_COLUMNS SESSION_SQL
+	    LIST_WHERE, -1, &g->list, NULL) == SQLITE_OK) {
+		g->list_schema = -1;
+		return (g->list);
+	}
+	g->list = NULL;
+	if (st_sql_prepare(g->db, "SELECT " RUNNER_COLUMNS ", NULL" LIST_WHERE,
+	    &g->list, err) == -1) {
+		g->list = NULL;
+		return (NULL);
+	}
+	if ((g->list_schema = schema_version(g)) == -1) {
+		/* Not kept: prepared again next time. */
+		g->list_schema = -2;
+	}
+	return (g->list);
+}
+
 /*
  * The rows of a project (NULL: all); a project's are matched by its
  * canonical path, or another spelling of it (same_project).
@@ -117,15 +169,7 @@ st_runners_list(st_gdb *g, const char *project, struct st_runner_list *l,
 
 	l->v = NULL;
 	l->n = 0;
-	/*
-	 * Fresh rows of other paths: maybe another spelling, or a session's
-	 * (same_project).  The session's project where the upstream tool's
-	 * tables are there.
-	 */
-	if (sqlite3_prepare_v2(g->db, "SELECT " RUNNER_COLUMNS SESSION_SQL
-	    LIST_WHERE, -1, &stmt, NULL) != SQLITE_OK &&
-	    st_sql_prepare(g->db, "SELECT " RUNNER_COLUMNS ", NULL" LIST_WHERE,
-	    &stmt, err) == -1)
+	if ((stmt = list_stmt(g, err)) == NULL)
 		return (-1);
 	st_sql_bind_path(stmt, 1, project);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -150,7 +194,9 @@ st_runners_list(st_gdb *g, const char *project, struct st_runner_list *l,
 			l->n--;
 		}
 	}
-	sqlite3_finalize(stmt);
+	/* Kept for the next list; the reset ends its read transaction. */
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
 	if (rc != SQLITE_DONE) {
 		st_runner_list_free(l);
 		return (st_sql_err(g->db, rc, err, "cannot list runners"));

@@ -34,6 +34,8 @@ struct st_gdb {
 	char	 home[PATH_MAX];
 	int	 readonly;	/* we may not write it: opened read only */
 	int	 mount_point;	/* projects.mount_point is there */
+	sqlite3_stmt *list;	/* st_runners_list's, kept */
+	int	 list_schema;	/* schema_version of a list without sessions */
 };
 
 struct st_pdb {
