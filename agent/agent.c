@@ -309,6 +309,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	if (w->signum == SIGHUP) {
 		log_info("SIGHUP: reloading config and registry");
 		before = agent.max_runners;
+		check_forget(NULL);	/* what the workers keep is read anew */
 		if (load_config(0) == 0) {
 			watch_poll_interval(agent.poll_interval);
 			sweep_timer_start();

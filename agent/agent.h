@@ -99,6 +99,7 @@ extern struct agent agent;
 #define CHECK_STEPS	15
 #define FAST_TRIES	20	/* 100 us apart, in the worker */
 #define PDB_KEEP_MAX	32	/* project DBs a worker keeps open at once */
+#define SPARE_TTL	5.0	/* s: a kept DB no ladder reads is closed */
 #define CHECK_TIMEOUT	2.0	/* s: a check unanswered by then: hung */
 #define HUNG_RETRY_MAX	30.0	/* s: a hung project is tried at least this often */
 extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT */
@@ -111,14 +112,16 @@ extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT *
 /* check.c: requests to the check workers and their answers. */
 #define OP_CHECK	0	/* lock, work, mark; a start's fds */
 #define OP_STAT		1	/* stat of .steroids */
-#define OP_RELEASE	2	/* close the DB kept for the path */
+#define OP_RELEASE	2	/* the DB kept for the path: a spare now */
 #define OP_FILES	3	/* a poll: the path (a .steroids), DB, -wal */
+#define OP_FORGET	4	/* close it (CK_ALL: every one kept) */
 
-#define CK_FRESH	0x01	/* drop the kept connection first */
+#define CK_FRESH	0x01	/* drop the kept DB if replaced on disk */
 #define CK_KEEP		0x02	/* keep the connection opened */
 #define CK_IDLE		0x04	/* ask whether a writer is mid-commit */
 #define CK_START	0x08	/* work: open the folder and runner log */
 #define CK_HOME		0x10	/* .steroids is $STEROIDS_HOME */
+#define CK_ALL		0x20	/* OP_FORGET: every path */
 
 #define CK_URGENT	0	/* events and exits, before */
 #define CK_BULK		1	/* rescans and revalidation */
@@ -179,6 +182,7 @@ void	checks_init(void);
 void	check_submit(int, const char *, int, int, int, check_cb *, void *);
 size_t	check_backlog(void);
 int	check_gen_current(unsigned);
+void	check_forget(const char *);
 int	check_reaped(pid_t);
 int	check_stuck(const char *);
 void	checks_done(void);

@@ -31,6 +31,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -109,11 +110,53 @@ static void	queue_head(struct creq *);
 
 /* ---- the worker process ---- */
 
+/*
+ * A ladder's connection, with what it was opened on: the DB, -wal and
+ * -shm (dev, ino; 0 where missing), and a descriptor on the -shm and the
+ * DB for the writer probe, closed only after the connection is.
+ */
+#define KEPT_FILES	3
 struct kept {
 	char	*path;
 	st_pdb	*pdb;
+	dev_t	 dev[KEPT_FILES];
+	ino_t	 ino[KEPT_FILES];
+	int	 shmfd;
+	int	 dbfd;
+	int	 spare;		/* its ladder is over (OP_RELEASE) */
+	double	 since;		/* a spare since (monotonic s) */
 };
 static struct kept	kept[PDB_KEEP_MAX];
+static double		spare_ttl = SPARE_TTL;
+
+static void	kept_drop(struct kept *);
+
+static double
+mono_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+/* Close the spares past their time; ms until the next one is due, or -1. */
+static int
+spares_expire(void)
+{
+	double	now = mono_now(), left, next = -1;
+	size_t	i;
+
+	for (i = 0; i < PDB_KEEP_MAX; i++) {
+		if (kept[i].path == NULL || !kept[i].spare)
+			continue;
+		if ((left = kept[i].since + spare_ttl - now) <= 0)
+			kept_drop(&kept[i]);
+		else if (next < 0 || left < next)
+			next = left;
+	}
+	return (next < 0 ? -1 : (int)(next * 1000) + 1);
+}
 
 static struct kept *
 kept_find(const char *path)
@@ -131,10 +174,135 @@ kept_drop(struct kept *k)
 {
 	if (k == NULL)
 		return;
+	/* SQLite first: closing our descriptors would drop its locks. */
 	st_pdb_close(k->pdb);
+	if (k->shmfd != -1)
+		close(k->shmfd);
+	if (k->dbfd != -1)
+		close(k->dbfd);
 	free(k->path);
 	k->path = NULL;
 	k->pdb = NULL;
+	k->shmfd = k->dbfd = -1;
+	k->spare = 0;
+}
+
+/* No slot free: the spare longest unread makes room (before an open). */
+static void
+spare_evict(void)
+{
+	struct kept	*old = NULL;
+	size_t		 i;
+
+	for (i = 0; i < PDB_KEEP_MAX; i++) {
+		if (kept[i].path == NULL)
+			return;
+		if (kept[i].spare && (old == NULL || kept[i].since < old->since))
+			old = &kept[i];
+	}
+	if (old != NULL)
+		kept_drop(old);
+}
+
+/* lstat the DB, -wal and -shm of path: -1 if the name is too long. */
+static int
+files_id(const char *path, dev_t dev[KEPT_FILES], ino_t ino[KEPT_FILES])
+{
+	static const char	*const sfx[KEPT_FILES] = { "", "-wal", "-shm" };
+	char			 f[PATH_MAX];
+	struct stat		 sb;
+	int			 i;
+
+	for (i = 0; i < KEPT_FILES; i++) {
+		if (snprintf(f, sizeof(f), "%s/" ST_PROJECT_DIR "/"
+		    ST_PROJECT_DB "%s", path, sfx[i]) >= (int)sizeof(f))
+			return (-1);
+		dev[i] = 0;
+		ino[i] = 0;
+		if (lstat(f, &sb) == 0) {
+			dev[i] = sb.st_dev;
+			ino[i] = sb.st_ino;
+		}
+	}
+	return (0);
+}
+
+/*
+ * Is k still on the files at its path?  A file event asks: a DB (or its
+ * -wal or -shm) replaced on disk is read anew on a fresh connection,
+ * one merely written goes on being read on the kept one.
+ */
+static int
+kept_same(const struct kept *k)
+{
+	dev_t	dev[KEPT_FILES];
+	ino_t	ino[KEPT_FILES];
+
+	return (files_id(k->path, dev, ino) == 0 &&
+	    memcmp(dev, k->dev, sizeof(dev)) == 0 &&
+	    memcmp(ino, k->ino, sizeof(ino)) == 0);
+}
+
+/* Open fd on path's file sfx, -1 unless it is (dev, ino). */
+static int
+open_same(const char *path, const char *sfx, dev_t dev, ino_t ino)
+{
+	char		f[PATH_MAX];
+	struct stat	sb;
+	int		fd;
+
+	if (ino == 0 || snprintf(f, sizeof(f), "%s/" ST_PROJECT_DIR "/"
+	    ST_PROJECT_DB "%s", path, sfx) >= (int)sizeof(f))
+		return (-1);
+	if ((fd = open(f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return (-1);
+	if (fstat(fd, &sb) == -1 || sb.st_dev != dev || sb.st_ino != ino) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * Keep pdb, opened on path with the files before[] said were there, if
+ * they are the same now and a slot is free; else it is closed.
+ */
+static struct kept *
+kept_add(const char *path, st_pdb *pdb, const dev_t bdev[KEPT_FILES],
+    const ino_t bino[KEPT_FILES])
+{
+	struct kept	*k;
+	size_t		 i;
+
+	for (i = 0; i < PDB_KEEP_MAX && kept[i].path != NULL; i++)
+		;
+	if (i == PDB_KEEP_MAX)
+		goto no;
+	k = &kept[i];
+	if (files_id(path, k->dev, k->ino) == -1 ||
+	    memcmp(bdev, k->dev, sizeof(k->dev)) != 0 ||
+	    memcmp(bino, k->ino, sizeof(k->ino)) != 0)
+		goto no;	/* changed under the open: not known which */
+	k->shmfd = open_same(path, "-shm", k->dev[2], k->ino[2]);
+	if (k->ino[2] != 0 && k->shmfd == -1)
+		goto no;
+	if ((k->dbfd = open_same(path, "", k->dev[0], k->ino[0])) == -1) {
+		if (k->shmfd != -1)
+			close(k->shmfd);
+		k->shmfd = -1;
+		goto no;
+	}
+	if ((k->path = strdup(path)) == NULL) {
+		k->pdb = NULL;
+		kept_drop(k);	/* closes the two descriptors */
+		goto no;
+	}
+	k->pdb = pdb;
+	k->spare = 0;
+	return (k);
+no:
+	st_pdb_close(pdb);
+	return (NULL);
 }
 
 /*
@@ -178,9 +346,14 @@ read_counts(const char *path, int keep, int tries, struct check_answer *a,
 	struct timespec	 tick = { 0, 100 * 1000 };
 	struct kept	*k = kept_find(path);
 	st_pdb		*pdb = k != NULL ? k->pdb : NULL;
-	size_t		 i;
+	dev_t		 dev[KEPT_FILES];
+	ino_t		 ino[KEPT_FILES];
 	int		 rc;
 
+	if (pdb == NULL && keep && files_id(path, dev, ino) == -1)
+		keep = 0;
+	if (pdb == NULL && keep)
+		spare_evict();
 	if (pdb == NULL && st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK,
 	    &pdb, err) == -1)
 		return (-1);
@@ -199,16 +372,12 @@ read_counts(const char *path, int keep, int tries, struct check_answer *a,
 			st_pdb_close(pdb);
 		return (-1);
 	}
-	if (k == NULL && keep) {
-		for (i = 0; i < PDB_KEEP_MAX && kept[i].path != NULL; i++)
-			;
-		if (i < PDB_KEEP_MAX && (kept[i].path = strdup(path)) != NULL) {
-			kept[i].pdb = pdb;
-			k = &kept[i];
-		}
-	}
-	if (k == NULL)
+	if (k == NULL && keep)
+		(void)kept_add(path, pdb, dev, ino);
+	else if (k == NULL)
 		st_pdb_close(pdb);
+	else if (keep)
+		k->spare = 0;	/* a ladder reads it again */
 	return (0);
 }
 
@@ -268,8 +437,10 @@ serve_check(const struct wire_req *rq, const char *path,
 	struct st_error	err;
 	struct kept	*k;
 
-	if (rq->flags & CK_FRESH)
-		kept_drop(kept_find(path));
+	/* A spare was read by nobody since: it is checked too. */
+	if ((k = kept_find(path)) != NULL && ((rq->flags & CK_FRESH) ||
+	    k->spare) && !kept_same(k))
+		kept_drop(k);
 	a->held = st_lock_probe(path, &a->holder);
 	if (a->held == -1) {
 		strlcpy(a->msg, "cannot read the runner lock", sizeof(a->msg));
@@ -292,25 +463,29 @@ serve_check(const struct wire_req *rq, const char *path,
 		if (a->holder > 0 && read_counts(path, 0, 0, a, &err) == -1)
 			a->mark = -1;
 		a->work = -1;
+		/* Still kept by its ladder: the agent releases it at the end. */
+		a->kept = (k = kept_find(path)) != NULL && !k->spare;
 		return;
 	}
 	/*
-	 * No writer mid-commit (asked only with no connection of ours open
-	 * on the file: closing the descriptor it opens drops every POSIX
-	 * lock this process holds there, SQLite's included; never for
-	 * $STEROIDS_HOME, the registry): every commit whose event came
-	 * before is then visible to the read below.
+	 * No writer mid-commit (by path only with no connection of ours
+	 * open on the file: closing the descriptor it opens drops every
+	 * POSIX lock this process holds there, SQLite's included; with one,
+	 * on the descriptors kept beside it; never for $STEROIDS_HOME, the
+	 * registry): every commit whose event came before is then visible
+	 * to the read below.
 	 */
 	k = kept_find(path);
-	if ((rq->flags & CK_IDLE) && k == NULL && !(rq->flags & CK_HOME))
-		a->idle = st_pdb_writer_idle(path) == 1;
+	if ((rq->flags & CK_IDLE) && !(rq->flags & CK_HOME))
+		a->idle = (k == NULL ? st_pdb_writer_idle(path) :
+		    st_pdb_writer_idle_fd(k->shmfd, k->dbfd)) == 1;
 	if (read_counts(path, (rq->flags & CK_KEEP) != 0, a->idle == 1 ? 0 :
 	    rq->tries, a, &err) == -1) {
 		a->code = err.code == 0 ? ST_EGENERAL : err.code;
 		strlcpy(a->msg, err.msg, sizeof(a->msg));
 		return;
 	}
-	a->kept = kept_find(path) != NULL;
+	a->kept = (k = kept_find(path)) != NULL && !k->spare;
 	if (a->work > 0 && (rq->flags & CK_START))
 		prepare_start(path, a, fds);
 }
@@ -393,6 +568,7 @@ worker_main(void)
 				    SIGCHLD, SIGALRM };
 	struct check_answer	 a;
 	struct wire_req		 rq;
+	struct kept		*k;
 	char			 path[PATH_MAX];
 	int			 fds[2];
 	size_t			 i;
@@ -400,6 +576,12 @@ worker_main(void)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
 	for (;;) {
+		struct pollfd	pfd = { 3, POLLIN, 0 };
+		int		ms;
+
+		/* Asleep with no spare; else up to the next one's end. */
+		while ((ms = spares_expire()) != -1 && poll(&pfd, 1, ms) == 0)
+			;
 		if (read_full(3, &rq, sizeof(rq)) == -1 || rq.len == 0 ||
 		    rq.len >= sizeof(path) || read_full(3, path, rq.len) == -1)
 			_exit(0);	/* the agent is done with us */
@@ -418,7 +600,17 @@ worker_main(void)
 			serve_stat(path, &a);
 			break;
 		case OP_RELEASE:
-			kept_drop(kept_find(path));
+			/* Kept a while for the project's next reaction. */
+			if ((k = kept_find(path)) != NULL && !k->spare) {
+				k->spare = 1;
+				k->since = mono_now();
+			}
+			break;
+		case OP_FORGET:
+			for (i = 0; i < PDB_KEEP_MAX; i++)
+				if (kept[i].path != NULL && ((rq.flags &
+				    CK_ALL) || strcmp(kept[i].path, path) == 0))
+					kept_drop(&kept[i]);
 			break;
 		case OP_FILES:
 			watch_files_read(path, &a.files);
@@ -862,11 +1054,40 @@ checks_init(void)
 	double		 t;
 
 	ev_timer_init(&retry_timer, retry_cb, 0., 0.);
-	if (s == NULL || *s == '\0')
+	if (s != NULL && *s != '\0') {
+		t = strtod(s, &end);
+		if (*end == '\0' && t > 0 && t <= 3600)
+			check_timeout = t;
+	}
+	/* STEROIDS_AGENT_SPARE_TTL=S: the tests' spares outlive them. */
+	s = getenv("STEROIDS_AGENT_SPARE_TTL");
+	if (s != NULL && *s != '\0') {
+		t = strtod(s, &end);
+		if (*end == '\0' && t >= 0 && t <= 3600)
+			spare_ttl = t;
+	}
+}
+
+static void
+forget_answer(const char *path, struct check_answer *a, void *arg)
+{
+	(void)path;
+	(void)a;
+	(void)arg;
+}
+
+/*
+ * The primary closes what it keeps for path (NULL: everything): the
+ * project is gone, or SIGHUP said anything may have changed.  No primary,
+ * nothing kept: none is started for this.
+ */
+void
+check_forget(const char *path)
+{
+	if (primary == NULL)
 		return;
-	t = strtod(s, &end);
-	if (*end == '\0' && t > 0 && t <= 3600)
-		check_timeout = t;
+	check_submit(OP_FORGET, path != NULL ? path : "/", path != NULL ? 0 :
+	    CK_ALL, 0, CK_URGENT, forget_answer, NULL);
 }
 
 /* Bulk requests not yet sent: a rescan keeps this short. */

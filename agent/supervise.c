@@ -172,13 +172,13 @@ runner_exit(struct runner *r, int known, int status)
 		return;
 	}
 	/*
-	 * No writer mid-commit (CK_IDLE, asked before the DB is opened): a
-	 * commit whose event came while the runner ran is visible to the
-	 * read, so with nothing open no re-checks are due.  CK_START: the
-	 * folder and log for a start at once, if it comes to that.
-	 * CK_FRESH: a connection still kept from the ladder that started
-	 * the runner (its release is a bulk request, behind this one)
-	 * would keep the worker from asking.
+	 * No writer mid-commit (CK_IDLE, asked before the read, on the
+	 * descriptors kept beside a kept connection): a commit whose event
+	 * came while the runner ran is visible to the read, so no re-checks
+	 * are due.  CK_START: the folder and log for a start at once, if it
+	 * comes to that.  CK_FRESH: a connection still kept from the ladder
+	 * that started the runner (its release is a bulk request, behind
+	 * this one) is checked against the files on disk first.
 	 */
 	p->exiting++;
 	check_submit(OP_CHECK, r->path, CK_FRESH | CK_IDLE | CK_START |

@@ -508,6 +508,7 @@ stat_apply(const char *path, struct check_answer *a)
 		log_info("%s: .steroids is gone or replaced", p->path);
 		project_unwatch(p);
 		project_release(p);
+		check_forget(p->path);
 		status_changed();
 	}
 	if (p->w != NULL)
@@ -629,6 +630,7 @@ project_free(struct project *p)
 {
 	p->ladder = 0;
 	project_release(p);
+	check_forget(p->path);
 	TAILQ_REMOVE(&agent.projects, p, entry);
 	hash_del(byname, p->path, strlen(p->path));
 	project_unqueue(p);
@@ -817,6 +819,7 @@ agent_gone(void *arg)
 	p->ladder = 0;
 	ev_timer_stop(agent.loop, &p->check);
 	project_release(p);
+	check_forget(p->path);
 	status_changed();
 	/*
 	 * Gone, or given up by its backend (kqueue past a limit) while still

@@ -804,23 +804,30 @@ again:
  * if none does (or path is missing and may be), -1 if unknown.
  */
 static int
-lock_held(const char *path, off_t start, off_t len, int may_miss)
+lock_held_fd(int fd, off_t start, off_t len)
 {
 	struct flock	fl;
-	int		fd, rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return (errno == ENOENT && may_miss ? 0 : -1);
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	fl.l_start = start;
 	fl.l_len = len;
-	rc = fcntl(fd, F_GETLK, &fl);
-	close(fd);
-	if (rc == -1)
+	if (fcntl(fd, F_GETLK, &fl) == -1)
 		return (-1);
 	return (fl.l_type != F_UNLCK);
+}
+
+static int
+lock_held(const char *path, off_t start, off_t len, int may_miss)
+{
+	int	fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return (errno == ENOENT && may_miss ? 0 : -1);
+	rc = lock_held_fd(fd, start, len);
+	close(fd);
+	return (rc);
 }
 
 /*
@@ -854,6 +861,24 @@ st_pdb_writer_idle(const char *dir)
 	if ((held = lock_held(shm, SHM_WRITE_LOCK, 1, 1)) != 0)
 		return (held == 1 ? 0 : -1);
 	if ((held = lock_held(path, DB_PENDING_BYTE, DB_LOCK_BYTES, 0)) != 0)
+		return (held == 1 ? 0 : -1);
+	return (1);
+}
+
+/*
+ * The same on descriptors the caller keeps open on the -shm (-1: there
+ * was none) and the DB, for as long as its own connection there is open:
+ * then no close(2) of ours drops that connection's locks.
+ */
+int
+st_pdb_writer_idle_fd(int shmfd, int dbfd)
+{
+	int	held;
+
+	if (shmfd != -1 &&
+	    (held = lock_held_fd(shmfd, SHM_WRITE_LOCK, 1)) != 0)
+		return (held == 1 ? 0 : -1);
+	if ((held = lock_held_fd(dbfd, DB_PENDING_BYTE, DB_LOCK_BYTES)) != 0)
 		return (held == 1 ? 0 : -1);
 	return (1);
 }

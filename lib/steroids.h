@@ -191,6 +191,7 @@ int	 st_project_pending(const char *dir, int flags, long *count,
 	    struct st_error *err);
 /* 1 no process writes dir's DB, 0 one may, -1 cannot tell (projectdb.c). */
 int	 st_pdb_writer_idle(const char *dir);
+int	 st_pdb_writer_idle_fd(int shmfd, int dbfd);
 
 /* config.c */
 typedef struct st_config st_config;
