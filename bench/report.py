@@ -74,7 +74,9 @@ def agent_cpu(raw, n):
         return out
     for line in open(f):
         p = line.split()
-        if len(p) == 5 and p[3] == "cpu0":
+        if len(p) == 2 and p[0] == "workers_rss":
+            out["workers_rss_kib"] = int(p[1])
+        elif len(p) == 5 and p[3] == "cpu0":
             start[p[0]] = (p[2], int(p[4]))
         elif len(p) == 5 and p[3] == "cpu1" and p[0] in start:
             out[p[0]] = (start[p[0]][0], int(p[4]) - start[p[0]][1])
@@ -138,6 +140,11 @@ def main():
         cpu = agent_cpu(raw, n)
         hz = os.sysconf("SC_CLK_TCK")
         d["writers"] = {}
+        if "workers_rss_kib" in cpu:
+            d["workers_rss_kib"] = cpu.pop("workers_rss_kib")
+            row(n, "check workers' RSS after the reactions",
+                {"value": "%.1f" % (d["workers_rss_kib"] / 1024.0)},
+                unit="MiB")
         for name, wm in WRITER_ROWS:
             a = lat.get(name)
             if a is None:

@@ -101,6 +101,17 @@ agent_cpu() {
 	done | awk '{ t += $1 } END { print t + 0 }'
 }
 
+# VmRSS (KiB) of pid's live children of the same name: its check workers.
+worker_rss() {
+	comm=$(cat "/proc/$1/comm")
+	for f in /proc/[0-9]*/stat; do
+		awk -v p="$1" -v c="($comm)" '$4 == p && $2 == c { print $1 }' \
+		    "$f" 2>/dev/null
+	done | while read -r w; do
+		awk '/^VmRSS/ { print $2 }' "/proc/$w/status" 2>/dev/null
+	done | awk '{ t += $1 } END { print t + 0 }'
+}
+
 # The reference floor of issue 14, in the same command as the agent's rows:
 # ref_floor N ROW: "reffloor-N" gets ROW, the samples asked for and the
 # floor's summary line (us).
@@ -229,6 +240,7 @@ for n in $NS; do
 			    "$(agent_cpu "$a")" >>"$R/agent-cpu-$n"
 		done
 		echo "reacted $(proc_stats "$a")" >>"$R/agent-cost-$n"
+		echo "workers_rss $(worker_rss "$a")" >>"$R/agent-cpu-$n"
 		react agent-restart "$n" "$RSAMPLES" -k
 		if [ "$n" = 1000 ]; then
 			react agent-restart-noprogress "$n" 10 -K -t 10000
