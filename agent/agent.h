@@ -100,6 +100,7 @@ extern struct agent agent;
 #define FAST_TRIES	20	/* 100 us apart, in the worker */
 #define PDB_KEEP_MAX	32	/* project DBs a worker keeps open at once */
 #define SPARE_TTL	5.0	/* s: a kept DB no ladder reads is closed */
+#define SPARE_MAX	8	/* of the PDB_KEEP_MAX, kept with no ladder */
 #define CHECK_TIMEOUT	2.0	/* s: a check unanswered by then: hung */
 #define HUNG_RETRY_MAX	30.0	/* s: a hung project is tried at least this often */
 extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT */

@@ -204,6 +204,28 @@ spare_evict(void)
 		kept_drop(old);
 }
 
+/* Past SPARE_MAX spares, the one longest unread goes (~100 KiB each). */
+static void
+spares_trim(void)
+{
+	struct kept	*old;
+	size_t		 i, n;
+
+	for (;;) {
+		old = NULL;
+		for (i = n = 0; i < PDB_KEEP_MAX; i++) {
+			if (kept[i].path == NULL || !kept[i].spare)
+				continue;
+			n++;
+			if (old == NULL || kept[i].since < old->since)
+				old = &kept[i];
+		}
+		if (n <= SPARE_MAX)
+			return;
+		kept_drop(old);
+	}
+}
+
 /* lstat the DB, -wal and -shm of path: -1 if the name is too long. */
 static int
 files_id(const char *path, dev_t dev[KEPT_FILES], ino_t ino[KEPT_FILES])
@@ -604,6 +626,7 @@ worker_main(void)
 			if ((k = kept_find(path)) != NULL && !k->spare) {
 				k->spare = 1;
 				k->since = mono_now();
+				spares_trim();
 			}
 			break;
 		case OP_FORGET:
