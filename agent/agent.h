@@ -99,7 +99,13 @@ extern struct agent agent;
 #define CHECK_STEPS	15
 #define FAST_TRIES	20	/* 100 us apart, in the worker */
 #define PDB_KEEP_MAX	32	/* project DBs a worker keeps open at once */
-#define SPARE_TTL	5.0	/* s: a kept DB no ladder reads is closed */
+/*
+ * s: a kept DB no ladder reads is closed after this.  0 (closed with its
+ * ladder's release): a spare closed later, between or during other
+ * requests, would hang its worker on a dead mount with another project's
+ * request in hand, and that project would be called hung.
+ */
+#define SPARE_TTL	0.0
 #define SPARE_MAX	8	/* of the PDB_KEEP_MAX, kept with no ladder */
 #define CHECK_TIMEOUT	2.0	/* s: a check unanswered by then: hung */
 #define HUNG_RETRY_MAX	30.0	/* s: a hung project is tried at least this often */

@@ -623,7 +623,9 @@ worker_main(void)
 			break;
 		case OP_RELEASE:
 			/* Kept a while for the project's next reaction. */
-			if ((k = kept_find(path)) != NULL && !k->spare) {
+			if ((k = kept_find(path)) != NULL && spare_ttl <= 0)
+				kept_drop(k);
+			else if (k != NULL && !k->spare) {
 				k->spare = 1;
 				k->since = mono_now();
 				spares_trim();
@@ -1082,7 +1084,7 @@ checks_init(void)
 		if (*end == '\0' && t > 0 && t <= 3600)
 			check_timeout = t;
 	}
-	/* STEROIDS_AGENT_SPARE_TTL=S: the tests' spares outlive them. */
+	/* STEROIDS_AGENT_SPARE_TTL=S: spares (off by default; the tests'). */
 	s = getenv("STEROIDS_AGENT_SPARE_TTL");
 	if (s != NULL && *s != '\0') {
 		t = strtod(s, &end);

@@ -613,7 +613,7 @@ agent_dbs_are() {
 # While a writer holds its write lock the commit may not be visible, so
 # the re-checks after its events go on (2 s), each ladder reading on one
 # connection it keeps: 32 kept at most by a worker (each is 3 fds, and 2
-# for the writer probe), kept SPARE_TTL after the checks end for the
+# for the writer probe), kept (if spares are on) SPARE_TTL after the checks end for the
 # project's next reaction, then closed.  Here 40 writers spill pages to their -wal (events) and
 # hold their locks for 2 s before they commit a task each.
 @test "agent: re-checks behind busy writers keep at most 32 DBs open, none after" {
@@ -661,7 +661,7 @@ agent_dbs_are() {
 	# 32 kept, and the one a check reads on when all 32 are its ladders'.
 	[ "$max" -le 33 ]
 	# The last checks end 2 s after the last event; what they kept is
-	# closed SPARE_TTL (5 s) after that.
+	# closed with them (SPARE_TTL 0), or SPARE_TTL after.
 	wait_for 15 agent_dbs_are "$held" || {
 		echo "open after: $(agent_project_dbs "$AGENT_PID")"
 		false
