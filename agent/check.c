@@ -781,6 +781,17 @@ deliver(struct creq *r, struct check_answer *a)
 	req_free(r);
 }
 
+/* The answer to a request no worker answered (why: CK_TIMEOUT, ...). */
+static void
+no_answer(struct check_answer *a, int why)
+{
+	memset(a, 0, sizeof(*a));
+	a->timeout = why;
+	a->held = a->idle = -1;
+	a->work = a->mark = -1;
+	a->dirfd = a->logfd = -1;
+}
+
 /* w's request is over without an answer (why: CK_TIMEOUT, CK_DIED, ...). */
 static void
 worker_fail(struct worker *w, int why)
@@ -790,11 +801,7 @@ worker_fail(struct worker *w, int why)
 
 	worker_kill(w);
 	if (r != NULL) {
-		memset(&a, 0, sizeof(a));
-		a.timeout = why;
-		a.held = a.idle = -1;
-		a.work = a.mark = -1;
-		a.dirfd = a.logfd = -1;
+		no_answer(&a, why);
 		deliver(r, &a);
 	}
 	dispatch();
@@ -1016,11 +1023,7 @@ retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	while ((r = TAILQ_FIRST(&undelivered)) != NULL) {
 		TAILQ_REMOVE(&undelivered, r, entry);
-		memset(&a, 0, sizeof(a));
-		a.timeout = CK_DIED;
-		a.held = a.idle = -1;
-		a.work = a.mark = -1;
-		a.dirfd = a.logfd = -1;
+		no_answer(&a, CK_DIED);
 		deliver(r, &a);
 	}
 	dispatch();
@@ -1161,11 +1164,7 @@ checks_done(void)
 	struct creq		*r;
 	struct creqs		*q;
 
-	memset(&a, 0, sizeof(a));
-	a.timeout = CK_CANCELLED;
-	a.held = a.idle = -1;
-	a.work = a.mark = -1;
-	a.dirfd = a.logfd = -1;
+	no_answer(&a, CK_CANCELLED);
 	while ((w = TAILQ_FIRST(&workers)) != NULL) {
 		r = w->req;
 		w->req = NULL;
