@@ -21,20 +21,41 @@ setup_home() {
 	umask 022
 }
 
+# pid_start PID: when PID started (clock ticks since boot, /proc), or
+# nothing if it is gone or there is no /proc.  With pid_max at 32768 and
+# two suites at once, a PID a test tracked may be another test's process
+# by its teardown: only the same PID started at the same time is killed.
+pid_start() {
+	local line f
+	read -r line 2>/dev/null <"/proc/$1/stat" || return 0
+	read -ra f <<<"${line##*) }"
+	echo "${f[19]}"
+}
+
 # Remember a PID to kill (with its process group if it leads one) at the end.
 track_pid() {
-	TEST_PIDS+=("$1")
+	TEST_PIDS+=("$1:$(pid_start "$1")")
+}
+
+# kill_tracked SIG: each tracked PID still the process tracked, and each
+# tracked group.
+kill_tracked() {
+	local e p
+	for e in "${TEST_PIDS[@]}"; do
+		p=${e%%:*}
+		if [ "$p" -gt 0 ] && [ -d /proc/self ] &&
+		    { [ -z "${e#*:}" ] || [ "$(pid_start "$p")" != "${e#*:}" ]; }
+		then
+			continue	# gone, perhaps reused since
+		fi
+		kill "-$1" -- "$p" 2>/dev/null || true
+	done
 }
 
 teardown_home() {
-	local p
 	tty_kill
-	for p in "${TEST_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${TEST_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	kill_tracked TERM
+	kill_tracked KILL
 	unmount_all
 	[ -n "${TEST_ROOT:-}" ] && rm -rf "$TEST_ROOT"
 }
@@ -180,7 +201,7 @@ hold_lock() {
 
 # Kill a process group at teardown (a handler's, by the PGID it wrote).
 track_pgid() {
-	TEST_PIDS+=("-$1")
+	TEST_PIDS+=("-$1:")
 }
 
 # A uid that is not ours, for ownership tests (needs root to chown).
