@@ -285,6 +285,13 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	(void)revents;
 	r->wstatus = w->rstatus;
 	r->exited = 1;
+	/*
+	 * The exit and the deadline both due (a runner stopped past it and
+	 * continued): the deadline, whichever libev hands us first.
+	 */
+	if (ev_is_active(&r->deadline) &&
+	    ev_timer_remaining(r->loop, &r->deadline) <= 0.)
+		r->timed_out = 1;
 	ev_child_stop(r->loop, &r->child);
 	ev_timer_stop(r->loop, &r->deadline);
 	if (!group_alive(r->pid) || (r->stop != NULL &&
