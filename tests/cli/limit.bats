@@ -76,12 +76,16 @@ start_agent() {
 	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
 }
 
-# The runners alive now, in one pass over the process table (pgrep), so
+# The runners alive now, from one pass over the process table (pgrep), so
 # that a runner gone and the next one started between two looks at
 # separate PIDs cannot both be counted; a zombie has no command line and
-# is not counted either.
+# is not counted either, nor is a subshell of the runner script (the same
+# command line, a runner its parent).
 alive() {
-	pgrep -f -- "$TEST_ROOT/runner $TEST_ROOT/" | wc -l | tr -d ' '
+	local pids
+	pids=$(pgrep -d, -f -- "$TEST_ROOT/runner $TEST_ROOT/") || { echo 0; return; }
+	ps -o pid= -o ppid= -p "$pids" | awk '{ pp[$1] = $2 }
+	    END { for (p in pp) if (!(pp[p] in pp)) n++; print n + 0 }'
 }
 
 # A background sampler: the runners alive, every 50 ms, one line each.
