@@ -11,7 +11,7 @@ set -eu
 : "${FUZZ_SRCDIR:?}" "${FUZZ_BUILDDIR:?}"
 FUZZ_CC=${FUZZ_CC:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
-FUZZ_TARGETS=${FUZZ_TARGETS:-"config paths args agent_status cron globaldb projectdb"}
+FUZZ_TARGETS=${FUZZ_TARGETS:-"config paths args agent_status cron globaldb projectdb starts"}
 FUZZ_CFLAGS=${FUZZ_CFLAGS:-}
 FUZZ_LIBS=${FUZZ_LIBS:-"-lsqlite3 -lev -lbsd"}
 

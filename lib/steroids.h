@@ -323,6 +323,23 @@ int	 st_runner_state(st_gdb *g, const struct st_runner *r, int *state,
 /* The state's name ("alive", ...), static. */
 const char *st_runner_state_name(int state);
 
+/*
+ * starts.c -- agent.max_runners across processes: a starter counts and
+ * starts under the flock of $STEROIDS_HOME/starts, which lists the
+ * runners started in the last minute that are still alive, as a runner
+ * is seen by nobody else until it holds its lock or writes its row.
+ */
+typedef struct st_starts st_starts;
+/* Lock and read the list, never waiting: 0 and *s, 1 if held elsewhere. */
+int	 st_starts_lock(st_gdb *g, st_starts **s, struct st_error *err);
+/* The listed runners whose PID is not one of known[]: counted by nobody. */
+long	 st_starts_others(const st_starts *s, const pid_t *known,
+	    size_t nknown);
+/* List pid as a runner started now. */
+void	 st_starts_add(st_starts *s, pid_t pid);
+/* Write the list back, unlock and free s (NULL: nothing). */
+void	 st_starts_unlock(st_starts *s);
+
 /* tasks.c */
 #define ST_TASK_NSTATUS		7
 #define ST_TASK_STATUS_LEN	16
