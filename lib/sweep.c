@@ -410,9 +410,11 @@ limit_defer(struct st_sweep_run *run, struct st_sweep_result *res,
  * The live runners of projects this sweep did not settle (disabled,
  * skipped, not registered): their rows, judged by the lockless rule
  * (a live writer, a fresh heartbeat), as no lock of theirs is probed.
+ * *known: the PIDs counted some way, every row's and every settled
+ * project's runner's, for st_starts_others; to free.
  */
 static long
-limit_elsewhere(struct st_sweep_run *run)
+limit_elsewhere(struct st_sweep_run *run, pid_t **known, size_t *nknown)
 {
 	struct st_runner_list	 l;
 	struct st_error		 e;
@@ -421,8 +423,14 @@ limit_elsewhere(struct st_sweep_run *run)
 	size_t			 i, k;
 
 	if (st_runners_list(run->g, NULL, &l, &e) == -1)
-		return (0);
+		memset(&l, 0, sizeof(l));
+	*known = st_xcalloc(l.n + run->pl.n + 1, sizeof(**known));
+	*nknown = 0;
+	for (k = 0; k < run->pl.n; k++)
+		if (run->settled[k] && run->l.v[k].pid > 0)
+			(*known)[(*nknown)++] = run->l.v[k].pid;
 	for (i = 0; i < l.n; i++) {
+		(*known)[(*nknown)++] = l.v[i].pid;
 		if ((path = st_runner_project(&l.v[i])) == NULL ||
 		    st_runner_lockless_state(&l.v[i]) != ST_RUNNER_ALIVE)
 			continue;
@@ -437,41 +445,78 @@ limit_elsewhere(struct st_sweep_run *run)
 }
 
 /*
+ * $STEROIDS_HOME/starts, for the count and the starts: 0 and *sp, else
+ * -1 and *err.  A patient run (the CLI) waits a little for a starter
+ * that holds it; the agent's does not wait.
+ */
+static int
+limit_lock(struct st_sweep_run *run, st_starts **sp, struct st_error *err)
+{
+	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
+	int		 i, rc;
+
+	for (i = 0; (rc = st_starts_lock(run->g, sp, err)) == 1 &&
+	    run->pb.patient && i < 100; i++)
+		nanosleep(&ts, NULL);
+	return (rc == 0 ? 0 : -1);
+}
+
+/*
  * agent.max_runners: every project's runners are known, so start as
  * many of the held-back runners, in sweep order, as the limit leaves
- * room for.  The next sweep begins with the first one left, so the
- * projects late in the registry get their turn.
+ * room for, counted and started under $STEROIDS_HOME/starts with the
+ * runners others started that are not visible yet.  The next sweep
+ * begins with the first one left, so the projects late in the registry
+ * get their turn.
  */
 static void
 sweep_limit(struct st_sweep_run *run)
 {
 	struct st_sweep_result	*res;
 	struct limit_cand	*c;
+	st_starts		*st = NULL;
+	struct st_error		 why;
+	pid_t			*known;
+	size_t			 k, nknown;
 	long			 alive;
-	size_t			 k;
 
 	if (run->ncand == 0)
 		return;
-	alive = run->alive + limit_elsewhere(run);
+	why.msg[0] = '\0';
+	alive = run->alive + limit_elsewhere(run, &known, &nknown);
+	if (alive < run->limit && !(run->flags & ST_SWEEP_DRY_RUN)) {
+		if (limit_lock(run, &st, &why) == 0)
+			alive += st_starts_others(st, known, nknown);
+	}
+	free(known);
 	for (k = 0; k < run->ncand; k++) {
 		c = &run->cand[k];
 		res = &run->l.v[c->i];
-		if (alive < run->limit) {
+		if (alive < run->limit && (st != NULL ||
+		    (run->flags & ST_SWEEP_DRY_RUN))) {
 			if (sweep_start(res->project, run->flags, c->killed,
-			    res) == 0)
+			    res) == 0) {
 				alive++;
+				if (st != NULL)
+					st_starts_add(st, res->pid);
+			}
 			continue;
 		}
 		res->action = c->action;
-		add_note(res->reason, sizeof(res->reason), "not started: "
-		    "agent.max_runners (%ld) reached, %ld runner%s alive",
-		    run->limit, alive, alive == 1 ? "" : "s");
+		if (alive < run->limit)
+			add_note(res->reason, sizeof(res->reason), "not "
+			    "started: %s", why.msg);
+		else
+			add_note(res->reason, sizeof(res->reason), "not "
+			    "started: agent.max_runners (%ld) reached, %ld "
+			    "runner%s alive", run->limit, alive, alive == 1 ?
+			    "" : "s");
 		if (run->cut == NULL)
 			run->cut = res->project;
 	}
+	st_starts_unlock(st);
 	run->ncand = 0;
 }
-
 
 /*
  * Take wakeup.lock, read the registry and the runner rows: 0 and *runp,
