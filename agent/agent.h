@@ -208,6 +208,7 @@ long	limit_queued(void);
 struct project *limit_first(void);
 struct project *limit_next(struct project *);
 int	limit_admit(struct project *);
+void	limit_started(pid_t);
 void	limit_drop(struct project *);
 void	limit_kick(int);
 void	limit_changed(long);

@@ -17,22 +17,30 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
 
+#define RETRY_BUSY	0.05	/* s: another starter holds the list */
+#define RETRY_UNSEEN	0.25	/* s: its runner is not visible yet */
+#define RETRY_FAILED	5.	/* s: the list cannot be opened */
+
 static TAILQ_HEAD(, project) waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static long	nwaiting;
+static ev_timer	retry;
+static st_starts *admitted;	/* locked from limit_admit to limit_started */
 
 /*
  * The runners alive now: the ones the agent tracks (its children, and
  * those it adopted by their lock), and the live rows of projects with
  * none tracked (the upstream tool's runners, which take no lock, and
  * ours started elsewhere that it has not adopted yet).  Read from the
- * registry only: nothing in a project's folder.
+ * registry only: nothing in a project's folder.  known (NULL: not
+ * wanted): every PID counted or in a row, for st_starts_others; to free.
  */
-long
-limit_alive(void)
+static long
+limit_count(pid_t **known, size_t *nknown)
 {
 	struct st_runner_list	 l;
 	struct st_error		 err;
@@ -41,11 +49,21 @@ limit_alive(void)
 	long			 n = 0;
 	size_t			 i;
 
-	TAILQ_FOREACH(r, &agent.runners, entry)
-		n++;
 	if (st_runners_list(agent.gdb, NULL, &l, &err) == -1) {
 		log_debug("runner limit: %s", err.msg);
-		return (n);
+		memset(&l, 0, sizeof(l));
+	}
+	TAILQ_FOREACH(r, &agent.runners, entry)
+		n++;
+	if (known != NULL) {
+		if ((*known = calloc((size_t)n + l.n + 1,
+		    sizeof(**known))) == NULL)
+			fatalx("out of memory");
+		*nknown = 0;
+		TAILQ_FOREACH(r, &agent.runners, entry)
+			(*known)[(*nknown)++] = r->pid;
+		for (i = 0; i < l.n; i++)
+			(*known)[(*nknown)++] = l.v[i].pid;
 	}
 	for (i = 0; i < l.n; i++) {
 		if ((path = st_runner_project(&l.v[i])) == NULL ||
@@ -56,6 +74,12 @@ limit_alive(void)
 	}
 	st_runner_list_free(&l);
 	return (n);
+}
+
+long
+limit_alive(void)
+{
+	return (limit_count(NULL, NULL));
 }
 
 long
@@ -77,13 +101,63 @@ limit_next(struct project *p)
 	return (TAILQ_NEXT(p, wait_entry));
 }
 
-/* The slots free now; a large number when there is no limit. */
-static long
-limit_free(void)
+/* Count again soon: another starter has the list, or a start of its own. */
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	(void)loop;
+	(void)w;
+	(void)revents;
+	limit_kick(0);
+}
+
+static void
+retry_soon(double after)
+{
+	if (ev_is_active(&retry))
+		return;
+	ev_timer_init(&retry, retry_cb, after, 0.);
+	ev_timer_start(agent.loop, &retry);
+}
+
+/*
+ * The slots free now (a large number when there is no limit), counted
+ * under $STEROIDS_HOME/starts (st_starts_lock): *sp the list, still
+ * locked, when sp is not NULL and a slot is free, else unlocked here.
+ * Another starter holding it, or one of its runners not visible yet,
+ * makes a retry soon, as nothing else would say when it is over.
+ */
+static long
+limit_free(st_starts **sp)
+{
+	struct st_error	 err;
+	st_starts	*st;
+	pid_t		*known;
+	size_t		 nknown;
+	long		 n, others;
+	int		 rc;
+
+	if (sp != NULL)
+		*sp = NULL;
 	if (agent.max_runners <= 0)
 		return (LONG_MAX);
-	return (agent.max_runners - limit_alive());
+	if ((rc = st_starts_lock(agent.gdb, &st, &err)) != 0) {
+		if (rc == -1)
+			log_warnx("runner limit: %s", err.msg);
+		retry_soon(rc == 1 ? RETRY_BUSY : RETRY_FAILED);
+		return (0);
+	}
+	n = agent.max_runners - limit_count(&known, &nknown);
+	others = st_starts_others(st, known, nknown);
+	n -= others;
+	free(known);
+	if (n <= 0 && others > 0)
+		retry_soon(RETRY_UNSEEN);
+	if (sp != NULL && n > 0)
+		*sp = st;
+	else
+		st_starts_unlock(st);
+	return (n);
 }
 
 /*
@@ -97,7 +171,7 @@ limit_kick(int force)
 	struct project	*p;
 
 	if ((p = TAILQ_FIRST(&waiting)) == NULL || (p->wait_kicked &&
-	    !force) || limit_free() <= 0)
+	    !force) || limit_free(NULL) <= 0)
 		return;
 	p->wait_kicked = 1;
 	log_debug("%s: its turn in the queue: checking it", p->path);
@@ -126,13 +200,10 @@ limit_drop(struct project *p)
 int
 limit_admit(struct project *p)
 {
-	long	free;
-
 	p->wait_kicked = 0;
-	free = limit_free();
 	/* No limit (any more): the rest of the queue drains as it may. */
-	if (agent.max_runners <= 0 || (free > 0 && (nwaiting == 0 ||
-	    TAILQ_FIRST(&waiting) == p))) {
+	if (agent.max_runners <= 0 || ((nwaiting == 0 ||
+	    TAILQ_FIRST(&waiting) == p) && limit_free(&admitted) > 0)) {
 		if (p->waiting) {
 			log_info("%s: its turn in the queue after %.1fs; "
 			    "starting", p->path, ev_now(agent.loop) -
@@ -152,12 +223,26 @@ limit_admit(struct project *p)
 		nwaiting++;
 		log_info("%s: queued (place %ld): agent.max_runners is %ld "
 		    "and %ld runner(s) are alive", p->path, nwaiting,
-		    agent.max_runners, agent.max_runners - free);
+		    agent.max_runners, limit_alive());
 		status_changed();
 	}
 	/* A slot may be free for the head (p just had its turn). */
 	limit_kick(0);
 	return (0);
+}
+
+/*
+ * The start limit_admit let through is made: pid its runner (0: none),
+ * listed for the other starters, who may count again.
+ */
+void
+limit_started(pid_t pid)
+{
+	if (admitted == NULL)
+		return;
+	st_starts_add(admitted, pid);
+	st_starts_unlock(admitted);
+	admitted = NULL;
 }
 
 /* The limit changed (SIGHUP): those now within it are checked. */

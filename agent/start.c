@@ -80,11 +80,13 @@ start_runner(struct project *p, struct check_answer *a)
 		return (1);
 	}
 	if (st_spawn_runner_fds(p->path, dirfd, logfd, &pid, &err) == -1) {
+		limit_started(0);
 		if (!p->skip_logged)
 			log_warnx("%s: skipped: %s", p->path, err.msg);
 		p->skip_logged = 1;
 		return (0);
 	}
+	limit_started(pid);
 	p->skip_logged = 0;
 	runner_track(p->path, pid, 1, p->mark);
 	agent.starts++;

@@ -16,15 +16,20 @@ setup() {
 	RUNS="$STEROIDS_HOME/fake/runs"
 	: >"$RUNS"
 	GO="$TEST_ROOT/go"
-	# A runner: the lock, "started PID PATH TIME", wait for go, one task
-	# done, "ended PID PATH TIME" (bash's EPOCHREALTIME, while it holds
-	# the lock).  A project named crash* exits 1 at once (a crash loop).
+	# A runner: "spawned PID PATH TIME", RUNNER_DELAY seconds' sleep if
+	# set, the lock with its PID in it (as ours), "started PID PATH
+	# TIME", wait for go, one task done, "ended PID PATH TIME" (bash's
+	# EPOCHREALTIME, while it holds the lock).  A project named crash*
+	# exits 1 at once (a crash loop).
 	cat >"$TEST_ROOT/runner" <<-EOF
 	#!/usr/bin/env bash
 	export LC_ALL=C
 	for last in "\$@"; do :; done
+	echo "spawned \$\$ \$last \$EPOCHREALTIME" >> "$RUNS"
+	[ -z "\${RUNNER_DELAY:-}" ] || sleep "\$RUNNER_DELAY"
 	exec 9>>"\$last/.steroids/runner.lock"
 	"$FLOCK" -n 9 || exit 6
+	echo "\$\$" >"\$last/.steroids/runner.lock"
 	echo "started \$\$ \$last \$EPOCHREALTIME" >> "$RUNS"
 	case \$last in
 	*/crash*)
@@ -51,7 +56,7 @@ setup() {
 teardown() {
 	local pid
 	[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
-	for pid in $(awk '$1 == "started" { print $2 }' "$RUNS" 2>/dev/null); do
+	for pid in $(awk '$1 == "spawned" { print $2 }' "$RUNS" 2>/dev/null); do
 		track_pid "$pid"
 	done
 	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -f "$TEST_ROOT/agent.log" ]
@@ -444,4 +449,60 @@ queued_then() {
 	kill -HUP "$AGENT_PID"
 	wait_for 5 logged "agent.max_runners is now 4"
 	wait_for 5 status_is max_runners = 4
+}
+
+# The runners spawned for PROJECT (a name under $TEST_ROOT) so far.
+spawned() {
+	awk -v p="$TEST_ROOT/$1" '$1 == "spawned" && $3 == p' "$RUNS" | wc -l
+}
+
+# Each runner here sleeps 3 s before it takes its lock: till then nobody
+# but its starter can see it, and only $STEROIDS_HOME/starts tells the
+# other starter that the one slot is taken.
+@test "limit: a CLI sweep while the agent's runner is not visible yet starts none beside it" {
+	new_project "$TEST_ROOT/a"
+	add_task "$TEST_ROOT/a" one
+	new_project "$TEST_ROOT/b"
+	add_task "$TEST_ROOT/b" one
+	global_config agent.max_runners 1
+	export RUNNER_DELAY=3
+	start_agent
+	wait_for 10 grep -q '^spawned ' "$RUNS"
+	first=$(awk '$1 == "spawned" { print $3; exit }' "$RUNS")
+	first=${first##*/}
+	case $first in
+	a) other=b ;;
+	b) other=a ;;
+	*) false ;;
+	esac
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"agent.max_runners (1) reached, 1 runner alive"* ]]
+	[ "$(spawned "$first")" -eq 1 ]
+	[ "$(spawned "$other")" -eq 0 ]
+	: >"$GO"
+	wait_for 30 all_done "$TEST_ROOT/a" "$TEST_ROOT/b"
+	[ "$(most_overlap)" -eq 1 ]
+}
+
+@test "limit: the agent, started while a CLI sweep's runner is not visible yet, queues the rest" {
+	new_project "$TEST_ROOT/a"
+	add_task "$TEST_ROOT/a" one
+	new_project "$TEST_ROOT/b"
+	add_task "$TEST_ROOT/b" one
+	global_config agent.max_runners 1
+	export RUNNER_DELAY=3
+	run "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[[ "$(action_of "$TEST_ROOT/a")" == started\|* ]]
+	[[ "$(action_of "$TEST_ROOT/b")" == none\|*"agent.max_runners (1) reached"* ]]
+	track_pid "$(awk '$1 == "spawned" { print $2; exit }' "$RUNS")"
+	start_agent
+	wait_for 10 logged "$TEST_ROOT/b: queued (place"
+	wait_for 10 logged "$TEST_ROOT/a: queued (place"
+	[ "$(spawned a)" -eq 1 ]
+	[ "$(spawned b)" -eq 0 ]
+	: >"$GO"
+	wait_for 30 all_done "$TEST_ROOT/a" "$TEST_ROOT/b"
+	[ "$(most_overlap)" -eq 1 ]
 }
