@@ -123,14 +123,7 @@ in_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 static int
 in_init(struct ev_loop *loop)
 {
-	const char	*s;
-	char		*end;
-
-	if ((s = getenv("STEROIDS_AGENT_MAX_WATCHES")) != NULL && *s != '\0') {
-		in_max = strtol(s, &end, 10);
-		if (*end != '\0' || in_max < 0)
-			in_max = -1;
-	}
+	in_max = watch_max_env();
 	if ((in_wds = hash_new()) == NULL) {
 		errno = ENOMEM;
 		return (-1);

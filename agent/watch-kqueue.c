@@ -378,15 +378,8 @@ kq_limits(void)
 {
 	struct rlimit	 rl;
 	rlim_t		 want;
-	const char	*s;
-	char		*end;
 
-	kq_max = -1;
-	if ((s = getenv("STEROIDS_AGENT_MAX_WATCHES")) != NULL && *s != '\0') {
-		kq_max = strtol(s, &end, 10);
-		if (*end != '\0' || kq_max < 0)
-			kq_max = -1;
-	}
+	kq_max = watch_max_env();
 	kq_fdmax = LONG_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;

@@ -310,6 +310,18 @@ watch_poll_interval(double secs)
 	}
 }
 
+long
+watch_max_env(void)
+{
+	const char	*s, *errstr;
+	long		 n;
+
+	if ((s = getenv("STEROIDS_AGENT_MAX_WATCHES")) == NULL || *s == '\0')
+		return (-1);
+	n = (long)strtonum(s, 0, LONG_MAX, &errstr);
+	return (errstr == NULL ? n : -1);
+}
+
 const struct watch_backend watch_poll = {
 	"poll",
 	poll_init,

@@ -47,6 +47,9 @@ extern const struct watch_backend watch_kqueue;
 #define WATCH_NATIVE	(&watch_poll)
 #endif
 
+/* STEROIDS_AGENT_MAX_WATCHES (a test's watch limit), -1 unset or bad. */
+long	watch_max_env(void);
+
 /* watch-poll.c: the interval, in seconds, of the stat and kill(0) polls. */
 void	watch_poll_interval(double);
 
