@@ -435,7 +435,7 @@ struct st_run_info {
 };
 struct st_run_opts {
 	int	 flags;
-	void	(*cb)(const struct st_run_info *, void *);
+	void	(*cb)(const struct st_run_info *info, void *arg);
 	void	*arg;
 };
 struct st_run_result {
@@ -518,7 +518,7 @@ double	 st_stop_timeout(const st_stop *s);
 void	 st_stop_wait(st_stop **v, size_t n);
 void	 st_stop_free(st_stop *s);
 /* The most seconds a stop with these flags takes. */
-unsigned int st_stop_bound(int);
+unsigned int st_stop_bound(int flags);
 /* The state's name, static. */
 const char *st_stop_state_name(int state);
 
@@ -613,7 +613,7 @@ struct st_sweep_list {
 };
 /* The action's name ("started", ...), static. */
 const char *st_sweep_action_name(int action);
-typedef const char *(*st_sweep_hold)(const char *, void *);
+typedef const char *(*st_sweep_hold)(const char *path, void *arg);
 int	 st_sweep(st_gdb *g, int flags, struct st_sweep_list *l,
 	    struct st_error *err);
 unsigned int st_sweep_bound(void);
