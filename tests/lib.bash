@@ -122,6 +122,18 @@ wait_for() {
 	done
 }
 
+# start_agent [ARG...]: the agent in the background with -v and ARGs, its
+# log appended to $TEST_ROOT/agent.log, its PID in AGENT_PID and tracked;
+# returns once it has written agent.status.  fd 3 (bats' own) is closed,
+# so no runner it starts keeps bats waiting.
+start_agent() {
+	rm -f "$STEROIDS_HOME/agent.status"
+	"$STEROIDS_AGENT" -v "$@" >>"$TEST_ROOT/agent.log" 2>&1 3>&- &
+	AGENT_PID=$!
+	track_pid "$AGENT_PID"
+	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+}
+
 # Exit-code check after `run --separate-stderr`: status CODE, exactly one
 # line on stderr ("steroids: ..."), and it matches the glob PATTERN if given.
 expect_status() {

@@ -42,15 +42,6 @@ global_config() {
 	"$STEROIDS" config set "$1" "$2" --global >/dev/null
 }
 
-# start_agent [ARGS]: a foreground agent in the background, ready.
-start_agent() {
-	rm -f "$STEROIDS_HOME/agent.status"
-	"$STEROIDS_AGENT" -v "$@" >>"$TEST_ROOT/agent.log" 2>&1 &
-	AGENT_PID=$!
-	track_pid "$AGENT_PID"
-	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
-}
-
 starts() {
 	if [ -f "$RUNS" ]; then grep -c '^started' "$RUNS"; else echo 0; fi
 }

@@ -56,15 +56,6 @@ global_config() {
 	"$STEROIDS" config set "$1" "$2" --global >/dev/null
 }
 
-start_agent() {
-	rm -f "$STEROIDS_HOME/agent.status"
-	# shellcheck disable=SC2086 # AGENT_ARGS: words
-	"$STEROIDS_AGENT" -v ${AGENT_ARGS:-} >>"$TEST_ROOT/agent.log" 2>&1 &
-	AGENT_PID=$!
-	track_pid "$AGENT_PID"
-	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
-}
-
 now_ms() {
 	echo $(( $(date +%s%N) / 1000000 ))
 }
@@ -327,7 +318,7 @@ blocked_at_least() {
 	fuse_project p
 	H="$TEST_ROOT/mnt/p"
 	global_config agent.poll_interval 1
-	AGENT_ARGS=-P start_agent
+	start_agent -P
 	wait_for 10 grep -qF "$H: watched (poll)" "$TEST_ROOT/agent.log"
 	wait_for 10 grep -qF "$OK: watched (poll)" "$TEST_ROOT/agent.log"
 	touch "$HANG"

@@ -73,14 +73,6 @@ global_config() {
 	"$STEROIDS" config set "$1" "$2" --global >/dev/null
 }
 
-start_agent() {
-	rm -f "$STEROIDS_HOME/agent.status"
-	"$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 &
-	AGENT_PID=$!
-	track_pid "$AGENT_PID"
-	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
-}
-
 # The runners alive now, from one pass over the process table (pgrep), so
 # that a runner gone and the next one started between two looks at
 # separate PIDs cannot both be counted; a zombie has no command line and

@@ -77,16 +77,12 @@ spawned_at_least() {
 	[ "$(spawned)" -ge "$1" ]
 }
 
-# start_agent: a foreground agent, ready, its sweep timer off.
-start_agent() {
+# start_quiet_agent: start_agent, its sweep timer off, backoff 1-60 s.
+start_quiet_agent() {
 	"$STEROIDS" config set agent.sweep_interval 86400 --global >/dev/null
 	"$STEROIDS" config set agent.backoff_initial 1 --global >/dev/null
 	"$STEROIDS" config set agent.backoff_max 60 --global >/dev/null
-	rm -f "$STEROIDS_HOME/agent.status"
-	"$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 3>&- &
-	AGENT_PID=$!
-	track_pid "$AGENT_PID"
-	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+	start_agent
 }
 
 @test "SPEC 11.2: a heartbeat in ISO 'T' form (the upstream tool's) is aged by SQLite, not compared as text" {
@@ -216,7 +212,7 @@ start_agent() {
 		[ "$status" -eq 0 ]
 		[ "$(action_of "$P")" = "none|runner running (pid $LOOP_PID)|$LOOP_PID" ]
 	done
-	start_agent
+	start_quiet_agent
 	# Adopted from its first sweep's results, in its loop: after the
 	# status file start_agent waits for.
 	wait_for 5 grep -q "adopted the runner with pid $LOOP_PID" "$TEST_ROOT/agent.log"
@@ -331,7 +327,7 @@ start_agent() {
 	export STEROIDS_LOOP_COMMAND="$FAKE"
 	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=0
 	new_project "$TEST_ROOT/p"
-	start_agent
+	start_quiet_agent
 	add_task "$TEST_ROOT/p" t
 	wait_for 5 spawned_at_least 1
 	sleep 6

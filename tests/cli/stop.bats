@@ -82,14 +82,6 @@ stale_for() {
 	[ "$(gdb "SELECT count(*) FROM runners WHERE project_path = '$P' AND datetime(heartbeat_at) >= datetime('now', '-$1 seconds')")" -eq 0 ]
 }
 
-start_agent() {
-	rm -f "$STEROIDS_HOME/agent.status"
-	"$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 3>&- &
-	AGENT_PID=$!
-	track_pid "$AGENT_PID"
-	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
-}
-
 # The pid in the runner row of P.
 row_pid() {
 	gdb "SELECT pid FROM runners WHERE project_path = '$P'"
