@@ -295,16 +295,23 @@ kept_add(const char *path, st_pdb *pdb, const dev_t bdev[KEPT_FILES],
 {
 	struct kept	*k;
 	size_t		 i;
+	int		 j;
 
 	for (i = 0; i < PDB_KEEP_MAX && kept[i].path != NULL; i++)
 		;
 	if (i == PDB_KEEP_MAX)
 		goto no;
 	k = &kept[i];
-	if (files_id(path, k->dev, k->ino) == -1 ||
-	    memcmp(bdev, k->dev, sizeof(k->dev)) != 0 ||
-	    memcmp(bino, k->ino, sizeof(k->ino)) != 0)
-		goto no;	/* changed under the open: not known which */
+	if (files_id(path, k->dev, k->ino) == -1)
+		goto no;
+	/*
+	 * Changed under the open: not known which file it read.  A -wal or
+	 * -shm that was not there before is the one the open made.
+	 */
+	for (j = 0; j < KEPT_FILES; j++)
+		if ((j == 0 || bino[j] != 0) && (bdev[j] != k->dev[j] ||
+		    bino[j] != k->ino[j]))
+			goto no;
 	k->shmfd = open_same(path, "-shm", k->dev[2], k->ino[2]);
 	if (k->ino[2] != 0 && k->shmfd == -1)
 		goto no;
