@@ -224,13 +224,18 @@ note_kept(struct project *p, const struct check_answer *a)
 	p->kept_gen = a->gen;
 }
 
-/* A check of p came back: a ladder waiting for it goes on now. */
+/*
+ * A check of p came back: a ladder waiting for it goes on now, unless a
+ * runner of p is tracked by now (events while it runs are its work).
+ */
 static int
 check_done(struct project *p)
 {
 	p->ck_busy = 0;
-	if (!p->ck_again)
+	if (!p->ck_again || runner_find(p->path) != NULL) {
+		p->ck_again = 0;
 		return (0);
+	}
 	p->ck_again = 0;
 	ladder_send(p);
 	return (1);
@@ -310,10 +315,16 @@ project_kick(struct project *p)
 	ladder_start(p, 0);
 }
 
-/* A file event: check on a fresh connection, the first step finely. */
+/*
+ * A file event: check on a fresh connection, the first step finely.
+ * None while a runner of p is tracked: its own commits are most of these
+ * events, it does the work, and its exit is checked (supervise.c).
+ */
 static void
 project_event(struct project *p)
 {
+	if (runner_find(p->path) != NULL)
+		return;
 	p->ck_fresh = 1;
 	ladder_start(p, 1);
 }

@@ -601,6 +601,44 @@ agent_dbs_are() {
 	[ "$(agent_project_dbs "$AGENT_PID")" -eq "$1" ]
 }
 
+# A runner's own commits are most of a busy project's file events.  While
+# the agent tracks the runner they need no check (each would have a
+# worker open the DB only to learn that a runner runs): one ladder for
+# the commit that started it, none for its five.
+@test "agent: a tracked runner's own commits start no checks" {
+	cat >"$TEST_ROOT/slow" <<-EOF
+	#!/bin/sh
+	exec 9>>"\$1/.steroids/runner.lock"
+	"$FLOCK" -n 9 || exit 6
+	echo "started \$(date +%s) \$\$" >> "$RUNS"
+	for _ in 1 2 3 4 5; do
+		sleep 0.2
+		sqlite3 "\$1/.steroids/steroids.db" ".timeout 5000" \
+		    "UPDATE tasks SET status = 'completed' WHERE rowid = (SELECT min(rowid) FROM tasks WHERE status = 'pending')"
+	done
+	EOF
+	chmod +x "$TEST_ROOT/slow"
+	export STEROIDS_LOOP_COMMAND="$TEST_ROOT/slow"
+	mkdir -p "$STEROIDS_HOME/fake"
+	new_project "$TEST_ROOT/p"
+	start_agent
+	sqlite3 "$TEST_ROOT/p/.steroids/steroids.db" ".timeout 5000" "BEGIN;
+	    INSERT INTO tasks (id, title) VALUES ('a', 'a'), ('b', 'b'),
+	    ('c', 'c'), ('d', 'd'), ('e', 'e'); COMMIT;"
+	wait_for 10 starts_at_least 1
+	wait_for 10 no_pending "$TEST_ROOT/p/.steroids/steroids.db"
+	# The runner gone and its exit checked: the lock free, nothing left.
+	wait_for 5 "$FLOCK" -n "$TEST_ROOT/p/.steroids/runner.lock" true
+	sleep 1
+	# The ladder that started it ends just after; no other.
+	n=$(sed -n '/started a runner/,$p' "$TEST_ROOT/agent.log" |
+	    grep -c 'checks over' || true)
+	echo "ladders from the start on: $n"
+	[ "$n" -eq 1 ]
+	[ "$(starts)" -eq 1 ]
+	agent_alive
+}
+
 # While a writer holds its write lock the commit may not be visible, so
 # the re-checks after its events go on (2 s), each ladder reading on one
 # connection it keeps: 32 kept at most by a worker (each is 3 fds, and 2
