@@ -451,13 +451,17 @@ spawned() {
 # Each runner here sleeps 3 s before it takes its lock: till then nobody
 # but its starter can see it, and only $STEROIDS_HOME/starts tells the
 # other starter that the one slot is taken.
-@test "limit: a CLI sweep while the agent's runner is not visible yet starts none beside it" {
+two_projects_one_slot() {
 	new_project "$TEST_ROOT/a"
 	add_task "$TEST_ROOT/a" one
 	new_project "$TEST_ROOT/b"
 	add_task "$TEST_ROOT/b" one
 	global_config agent.max_runners 1
 	export RUNNER_DELAY=3
+}
+
+@test "limit: a CLI sweep while the agent's runner is not visible yet starts none beside it" {
+	two_projects_one_slot
 	start_agent
 	wait_for 10 grep -q '^spawned ' "$RUNS"
 	first=$(awk '$1 == "spawned" { print $3; exit }' "$RUNS")
@@ -478,12 +482,7 @@ spawned() {
 }
 
 @test "limit: the agent, started while a CLI sweep's runner is not visible yet, queues the rest" {
-	new_project "$TEST_ROOT/a"
-	add_task "$TEST_ROOT/a" one
-	new_project "$TEST_ROOT/b"
-	add_task "$TEST_ROOT/b" one
-	global_config agent.max_runners 1
-	export RUNNER_DELAY=3
+	two_projects_one_slot
 	run "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]
 	[[ "$(action_of "$TEST_ROOT/a")" == started\|* ]]

@@ -20,27 +20,8 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		child = 0;
-	}
+	unit_reap(&child);
 	return (0);
-}
-
-/* A child that waits to be killed. */
-static pid_t
-spawn_child(void)
-{
-	pid_t	pid;
-
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		for (;;)
-			pause();
-	}
-	return (pid);
 }
 
 static void
@@ -70,7 +51,7 @@ test_start_of_a_child(void **state)
 
 	(void)state;
 	before = time(NULL);
-	child = spawn_child();
+	child = unit_sleeper();
 	after = time(NULL);
 	assert_int_equal(st_proc_start_time(child, &start), 1);
 	assert_true(start >= before - 1);
@@ -87,7 +68,7 @@ test_exited_is_gone(void **state)
 {
 	siginfo_t	si;
 	time_t		start;
-	pid_t		pid = spawn_child();
+	pid_t		pid = unit_sleeper();
 
 	(void)state;
 	child = pid;
@@ -109,7 +90,7 @@ test_start_of_a_child(void **state)
 	time_t	start = 1;
 
 	(void)state;
-	child = spawn_child();
+	child = unit_sleeper();
 	assert_int_equal(st_proc_start_time(child, &start), 0);
 	assert_int_equal(start, 0);
 }
@@ -118,7 +99,7 @@ static void
 test_exited_is_gone(void **state)
 {
 	time_t	start;
-	pid_t	pid = spawn_child();
+	pid_t	pid = unit_sleeper();
 
 	(void)state;
 	assert_int_equal(kill(pid, SIGKILL), 0);

@@ -20,11 +20,7 @@ static pid_t	child;		/* killed by teardown, pass or fail */
 static int
 teardown(void **state)
 {
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		child = 0;
-	}
+	unit_reap(&child);
 	return (unit_teardown(state));
 }
 
@@ -176,27 +172,6 @@ urow(const struct unit *u, const char *id, long pid, const char *project,
 	unit_sql(db, sql);
 }
 
-/* A process of ours standing in for an upstream runner, gone in a minute. */
-static pid_t
-stand_in(void)
-{
-	pid_t	pid;
-	int	fd;
-
-	if ((pid = fork()) == 0) {
-		if ((fd = open("/dev/null", O_RDWR)) != -1) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		alarm(60);
-		pause();
-		_exit(0);
-	}
-	assert_true(pid > 0);
-	return (pid);
-}
-
 static int
 lockless(st_gdb *g, const char *project, const char *id)
 {
@@ -234,7 +209,7 @@ test_lockless_rows(void **state)
 		_exit(0);
 	assert_true(dead > 0);
 	assert_int_equal(waitpid(dead, NULL, 0), dead);
-	child = stand_in();
+	child = unit_sleeper();
 	assert_int_equal(st_gdb_open(&g, &err), 0);
 	urow(u, "live", child, "/p", now, now);
 	urow(u, "reused", child, "/p", "datetime('now', '-1 hour')", now);
@@ -288,7 +263,7 @@ test_lockless_spelling(void **state)
 		_exit(0);
 	assert_true(dead > 0);
 	assert_int_equal(waitpid(dead, NULL, 0), dead);
-	child = stand_in();
+	child = unit_sleeper();
 	assert_int_equal(st_gdb_open(&g, &err), 0);
 	urow(u, "dead", dead, link, now, now);
 	assert_int_equal(st_runners_list(g, proj, &l, &err), 0);
@@ -331,7 +306,7 @@ test_lockless_session(void **state)
 	unit_path(u, clone, sizeof(clone), "p/ws-1");
 	assert_int_equal(mkdir(proj, 0700), 0);
 	assert_int_equal(mkdir(clone, 0700), 0);
-	child = stand_in();
+	child = unit_sleeper();
 	assert_int_equal(st_gdb_open(&g, &err), 0);
 	urow(u, "ws", child, clone, now, now);
 	assert_int_equal(st_runner_lockless_live(g, proj, 0, &pid, &err), 0);

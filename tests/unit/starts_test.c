@@ -19,26 +19,8 @@ static pid_t	child;		/* killed by teardown, pass or fail */
 static int
 teardown(void **state)
 {
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		child = 0;
-	}
+	unit_reap(&child);
 	return (unit_teardown(state));
-}
-
-static pid_t
-spawn_child(void)
-{
-	pid_t	pid;
-
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		for (;;)
-			pause();
-	}
-	return (pid);
 }
 
 static st_starts *
@@ -62,7 +44,7 @@ test_listed_until_gone_or_known(void **state)
 	pid_t		 known;
 
 	(void)state;
-	child = spawn_child();
+	child = unit_sleeper();
 	s = lock_it(g);
 	assert_int_equal(st_starts_others(s, NULL, 0), 0);
 	st_starts_add(s, child);
@@ -98,7 +80,7 @@ test_stale_reused_and_garbage_dropped(void **state)
 	st_starts	*s;
 	time_t		 now = time(NULL), start;
 
-	child = spawn_child();
+	child = unit_sleeper();
 	assert_int_equal(st_proc_start_time(child, &start), 1);
 	unit_path(u, path, sizeof(path), "home/starts");
 	snprintf(text, sizeof(text),

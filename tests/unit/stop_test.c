@@ -28,11 +28,7 @@ static int	rec = -1;	/* what the child writes down */
 static int
 teardown(void **state)
 {
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		child = 0;
-	}
+	unit_reap(&child);
 	if (rec != -1)
 		close(rec);
 	rec = -1;

@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +116,41 @@ unit_teardown(void **state)
 	free(u);
 	*state = NULL;
 	return (0);
+}
+
+/*
+ * A child that waits to be killed (an hour at most, should the test die
+ * without its teardown), its output on /dev/null; unit_reap kills and
+ * reaps it and zeroes *pid, for a teardown to call pass or fail.
+ */
+static inline pid_t
+unit_sleeper(void)
+{
+	pid_t	pid;
+	int	fd;
+
+	if ((pid = fork()) == 0) {
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		alarm(3600);
+		for (;;)
+			pause();
+	}
+	assert_true(pid > 0);
+	return (pid);
+}
+
+static inline void
+unit_reap(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
 }
 
 /* The global DB of the test's STEROIDS_HOME, opened or the test fails. */
