@@ -129,6 +129,7 @@ extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT *
 #define CK_START	0x08	/* work: open the folder and runner log */
 #define CK_HOME		0x10	/* .steroids is $STEROIDS_HOME */
 #define CK_ALL		0x20	/* OP_FORGET: every path */
+#define CK_WATCH	0x40	/* OP_STAT: a directory is watched too */
 
 #define CK_URGENT	0	/* events and exits, before */
 #define CK_BULK		1	/* rescans and revalidation */
@@ -150,6 +151,9 @@ struct check_answer {
 	int		 isdir;		/* OP_STAT */
 	dev_t		 dev;
 	ino_t		 ino;
+	int		 watched;	/* CK_WATCH: 1 token, -1 werr */
+	long		 token;		/* for the backend's add_token */
+	int		 werr;
 	struct watch_files files;	/* OP_FILES */
 	int		 startable;	/* 1 fds below, -1 refused (msg) */
 	int		 dirfd;		/* the receiver takes them, or not */

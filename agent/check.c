@@ -22,11 +22,13 @@
  * WORKERS_MAX, and its path is not asked again until it is reaped
  * (check_stuck), so a dead mount holds one process a project.
  *
- * What can still hold the loop, in a window of its own: a watch is added
- * on the loop (inotify_add_watch resolves the path; kqueue opens it) just
- * after a worker's stat answered, so a mount that hangs between the two;
- * and the periodic sweep (lib/sweep.c) probes a runner lock on the loop
- * after its probe child answered for the project.
+ * With inotify the worker that stats a .steroids also adds its watch
+ * (fd 4: the agent's inotify instance, shared), so no path is looked up
+ * on the loop.  What can still hold the loop, in a window of its own:
+ * with kqueue, the watch's open on the loop just after a worker's stat
+ * answered, and the DB and -wal it opens at events; and the periodic
+ * sweep (lib/sweep.c), which probes a runner lock on the loop after its
+ * probe child answered for the project.
  */
 #include "config.h"
 
@@ -128,6 +130,7 @@ struct kept {
 };
 static struct kept	kept[PDB_KEEP_MAX];
 static double		spare_ttl = SPARE_TTL;
+static int		watch_fd = -1;	/* the backend's, in a worker */
 
 static void	kept_drop(struct kept *);
 
@@ -520,7 +523,8 @@ serve_check(const struct wire_req *rq, const char *path,
 }
 
 static void
-serve_stat(const char *path, struct check_answer *a)
+serve_stat(const struct wire_req *rq, const char *path,
+    struct check_answer *a)
 {
 	char		dir[PATH_MAX + 16];
 	struct stat	sb;
@@ -536,6 +540,13 @@ serve_stat(const char *path, struct check_answer *a)
 	a->isdir = S_ISDIR(sb.st_mode);
 	a->dev = sb.st_dev;
 	a->ino = sb.st_ino;
+	if ((rq->flags & CK_WATCH) && a->isdir && watch_fd != -1) {
+		if ((a->token = agent.native->worker_add(watch_fd, dir)) == -1) {
+			a->watched = -1;
+			a->werr = errno;
+		} else
+			a->watched = 1;
+	}
 }
 
 static int
@@ -589,7 +600,7 @@ send_answer(int fd, const struct check_answer *a, const int fds[2])
 	return (n == (ssize_t)sizeof(*a) ? 0 : -1);
 }
 
-/* The worker: fd 3 is its socket, the only fd of the agent's it keeps. */
+/* The worker: fd 3 is its socket; 4 the watch backend's, if it has one. */
 static void __attribute__((noreturn))
 worker_main(void)
 {
@@ -626,7 +637,7 @@ worker_main(void)
 			serve_check(&rq, path, &a, fds);
 			break;
 		case OP_STAT:
-			serve_stat(path, &a);
+			serve_stat(&rq, path, &a);
 			break;
 		case OP_RELEASE:
 			/* Kept a while for the project's next reaction. */
@@ -655,6 +666,31 @@ worker_main(void)
 		if (fds[1] != -1)
 			close(fds[1]);
 	}
+}
+
+/*
+ * The worker's fds: 3 its socket, 4 (watch_fd) the watch backend's own
+ * where it adds watches off the loop; nothing else of the agent's.
+ */
+static int
+worker_fds(int sock)
+{
+	int	wfd = -1, s;
+
+	if (agent.native->worker_fd != NULL)
+		wfd = agent.native->worker_fd();
+	if (wfd == -1) {
+		watch_fd = -1;
+		return (st_child_fds(-1, -1, -1, sock));
+	}
+	/* Above 4 first, so neither dup2 below closes the other. */
+	if ((s = fcntl(sock, F_DUPFD, 5)) == -1 ||
+	    (wfd = fcntl(wfd, F_DUPFD, 5)) == -1 ||
+	    dup2(s, 3) == -1 || dup2(wfd, 4) == -1)
+		return (-1);
+	closefrom(5);
+	watch_fd = 4;
+	return (0);
 }
 
 /* ---- the loop's side ---- */
@@ -697,7 +733,7 @@ worker_new(void)
 		 */
 		if (st_die_with_parent(parent) == -1)
 			_exit(1);
-		if (st_child_fds(-1, -1, -1, sv[1]) == -1)
+		if (worker_fds(sv[1]) == -1)
 			_exit(1);
 		worker_main();
 	}

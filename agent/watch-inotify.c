@@ -158,21 +158,38 @@ in_done(void)
 	in_count = 0;
 }
 
+/* A check worker's copy of the instance, at a number the worker picks. */
+static int
+in_worker_fd(void)
+{
+	return (in_fd);
+}
+
+/*
+ * In the worker, off the loop: the path lookup (a hung mount can hold it)
+ * adds the watch to the instance the agent reads, which shares it.
+ */
+static long
+in_worker_add(int fd, const char *dir)
+{
+	return (inotify_add_watch(fd, dir, IN_DIR_MASK));
+}
+
+/* The loop's side of a watch made by a worker: wd its token. */
 static struct watch *
-in_add(const char *dir, void *arg)
+in_add_token(long token, void *arg)
 {
 	struct watch	*w;
-	int		 wd;
+	int		 wd = (int)token;
 
-	if (in_max != -1 && in_count >= in_max) {
-		errno = ENOSPC;
-		return (NULL);
-	}
-	if ((wd = inotify_add_watch(in_fd, dir, IN_DIR_MASK)) == -1)
-		return (NULL);
 	/* Two spellings of one directory share a wd: keep them apart. */
 	if (in_find(wd) != NULL) {
 		errno = EEXIST;
+		return (NULL);
+	}
+	if (in_max != -1 && in_count >= in_max) {
+		inotify_rm_watch(in_fd, wd);
+		errno = ENOSPC;
 		return (NULL);
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
@@ -191,6 +208,20 @@ in_add(const char *dir, void *arg)
 	TAILQ_INSERT_TAIL(&in_watches, w, entry);
 	in_count++;
 	return (w);
+}
+
+static struct watch *
+in_add(const char *dir, void *arg)
+{
+	int	wd;
+
+	if (in_max != -1 && in_count >= in_max) {
+		errno = ENOSPC;
+		return (NULL);
+	}
+	if ((wd = inotify_add_watch(in_fd, dir, IN_DIR_MASK)) == -1)
+		return (NULL);
+	return (in_add_token(wd, arg));
 }
 
 static void
@@ -250,5 +281,8 @@ const struct watch_backend watch_inotify = {
 	in_add,
 	in_del,
 	in_pid_add,
-	in_pid_del
+	in_pid_del,
+	in_worker_fd,
+	in_worker_add,
+	in_add_token
 };

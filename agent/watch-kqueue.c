@@ -556,5 +556,8 @@ const struct watch_backend watch_kqueue = {
 	kq_add,
 	kq_del,
 	kq_pid_add,
-	kq_pid_del
+	kq_pid_del,
+	NULL,		/* watches are added on the loop */
+	NULL,
+	NULL
 };

@@ -329,5 +329,8 @@ const struct watch_backend watch_poll = {
 	poll_add,
 	poll_del,
 	poll_pid_add,
-	poll_pid_del
+	poll_pid_del,
+	NULL,		/* watches are added on the loop */
+	NULL,
+	NULL
 };

@@ -474,17 +474,26 @@ project_unwatch(struct project *p)
 }
 
 /*
- * Watch .steroids natively, else poll it; 0 watched, -1 it is gone.  Its
+ * Watch .steroids natively, else poll it; 0 watched, -1 it is gone.  A
+ * backend that can (inotify) had the worker make the watch with its stat
+ * (a's token), so the path is never looked up on the loop.  Else its
  * worker has just stat()ed it, so the path answered a moment ago: a mount
- * that hangs in between can still hold the loop in inotify_add_watch.
+ * that hangs in between can still hold the loop (kqueue's open).
  */
 static int
-project_watch(struct project *p)
+project_watch(struct project *p, const struct check_answer *a)
 {
 	int	e;
 
 	p->wb = agent.native;
-	if ((p->w = p->wb->add(p->dir, p)) != NULL)
+	if (a->watched == 1)
+		p->w = p->wb->add_token(a->token, p);
+	else if (a->watched == -1) {
+		p->w = NULL;
+		errno = a->werr;
+	} else
+		p->w = p->wb->add(p->dir, p);
+	if (p->w != NULL)
 		return (0);
 	e = errno;
 	if (e == ENOENT || e == ENOTDIR) {
@@ -501,6 +510,13 @@ project_watch(struct project *p)
 		return (0);
 	p->wb = NULL;
 	return (-1);
+}
+
+/* Does a stat's worker make the watch too (the backend can, natively)? */
+static int
+stat_watches(void)
+{
+	return (agent.native->worker_add != NULL);
 }
 
 static void
@@ -524,11 +540,16 @@ stat_apply(const char *path, struct check_answer *a)
 	}
 	if (p->w != NULL)
 		return;
+	/* Asked while it was watched: ask again, for the watch too. */
+	if (a->isdir && a->watched == 0 && stat_watches()) {
+		project_stat(p, p->then, CK_URGENT);
+		return;
+	}
 	first = !p->known;
 	then = p->then;
 	p->then = THEN_NOTHING;
 	if (!a->isdir || (p->dev = a->dev, p->ino = a->ino,
-	    project_watch(p) == -1)) {
+	    project_watch(p, a) == -1)) {
 		if (first)
 			log_info("%s: not found; the sweep will look for it "
 			    "again", p->path);
@@ -575,8 +596,9 @@ project_stat(struct project *p, int then, int prio)
 	/* Before the agent is ready: counted in first_stats (arg). */
 	if (first_wait != -1)
 		first_stats++;
-	check_submit(OP_STAT, p->path, 0, 0, prio, stat_answer,
-	    first_wait != -1 ? &first_stats : NULL);
+	check_submit(OP_STAT, p->path, p->w == NULL && stat_watches() ?
+	    CK_WATCH : 0, 0, prio, stat_answer, first_wait != -1 ?
+	    &first_stats : NULL);
 }
 
 static void

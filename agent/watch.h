@@ -30,6 +30,15 @@ struct watch_backend {
 	/* Watch a PID that is not our child; NULL with errno set. */
 	struct pidwatch	*(*pid_add)(pid_t, void *);
 	void		 (*pid_del)(struct pidwatch *);
+	/*
+	 * Optional (NULL: add on the loop): a watch made off the loop.  A
+	 * check worker keeps worker_fd() (as its own fd n), worker_add(n,
+	 * dir) there gives a token (-1 and errno: as add's errors), and the
+	 * loop's add_token(token, arg) makes the watch of it, as add would.
+	 */
+	int		 (*worker_fd)(void);
+	long		 (*worker_add)(int, const char *);
+	struct watch	*(*add_token)(long, void *);
 };
 
 /* The names a watched directory reports changes for. */

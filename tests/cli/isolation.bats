@@ -420,3 +420,38 @@ new_holder() {
 	wait_for 15 new_holder "$S" "$R"
 	kill -0 "$AGENT_PID"
 }
+
+# Nothing on the loop looks a project's path up: with inotify the check
+# worker that stats .steroids makes its watch too (the agent shares the
+# instance with it), so a mount that hangs just after the stat holds that
+# worker, never the agent.  strace (no -f) sees the agent's own calls only.
+@test "isolation: the agent's own process adds no watch on a project's path" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+	new_project "$TEST_ROOT/b"
+	rm -f "$STEROIDS_HOME/agent.status"
+	strace -o "$TEST_ROOT/trace" -e trace=inotify_add_watch \
+	    "$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 3>&- &
+	track_pid $!
+	wait_for 10 test -s "$STEROIDS_HOME/agent.pid"
+	AGENT_PID=$(cat "$STEROIDS_HOME/agent.pid")
+	track_pid "$AGENT_PID"
+	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+	grep -q '^backend inotify$' "$STEROIDS_HOME/agent.status" ||
+	    skip "only the inotify backend adds its watches off the loop"
+	# One registered while it runs goes the same way.
+	new_project "$TEST_ROOT/c"
+	wait_for 10 grep -q "$TEST_ROOT/c: watched (inotify)" \
+	    "$TEST_ROOT/agent.log"
+	grep -q "$OK: watched (inotify)" "$TEST_ROOT/agent.log"
+	grep -q "$TEST_ROOT/b: watched (inotify)" "$TEST_ROOT/agent.log"
+	# And its watches work: a task in c gets its runner.
+	add_task "$TEST_ROOT/c" one
+	wait_for 5 runner_for "$TEST_ROOT/c"
+	cat "$TEST_ROOT/trace"
+	# The agent watched its home itself, and no project.
+	grep -q "inotify_add_watch(.*\"$STEROIDS_HOME\"" "$TEST_ROOT/trace"
+	run grep -c -e "\"$OK/" -e "\"$TEST_ROOT/b/" -e "\"$TEST_ROOT/c/" \
+	    "$TEST_ROOT/trace"
+	[ "$output" = 0 ]
+}
