@@ -151,7 +151,7 @@ struct check_answer {
 	int		 isdir;		/* OP_STAT */
 	dev_t		 dev;
 	ino_t		 ino;
-	int		 watched;	/* CK_WATCH: 1 token, -1 werr */
+	int		 watched;	/* CK_WATCH: 1 token, -1 werr, 2 not */
 	long		 token;		/* for the backend's add_token */
 	int		 werr;
 	struct watch_files files;	/* OP_FILES */

@@ -540,13 +540,15 @@ serve_stat(const struct wire_req *rq, const char *path,
 	a->isdir = S_ISDIR(sb.st_mode);
 	a->dev = sb.st_dev;
 	a->ino = sb.st_ino;
-	if ((rq->flags & CK_WATCH) && a->isdir && watch_fd != -1) {
-		if ((a->token = agent.native->worker_add(watch_fd, dir)) == -1) {
-			a->watched = -1;
-			a->werr = errno;
-		} else
-			a->watched = 1;
-	}
+	if (!(rq->flags & CK_WATCH) || !a->isdir)
+		return;
+	if (watch_fd == -1)
+		a->watched = 2;		/* none here: the loop adds it */
+	else if ((a->token = agent.native->worker_add(watch_fd, dir)) == -1) {
+		a->watched = -1;
+		a->werr = errno;
+	} else
+		a->watched = 1;
 }
 
 static int
