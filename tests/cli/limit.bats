@@ -20,7 +20,9 @@ setup() {
 	# set, the lock with its PID in it (as ours), "started PID PATH
 	# TIME", wait for go, one task done, "ended PID PATH TIME" (bash's
 	# EPOCHREALTIME, while it holds the lock).  A project named crash*
-	# exits 1 at once (a crash loop).
+	# exits 1 at once (a crash loop).  Its children get no fd 9, as the
+	# real runner's get no lock: a sleep left by a killed runner would
+	# hold its lock for a moment after it.
 	cat >"$TEST_ROOT/runner" <<-EOF
 	#!/usr/bin/env bash
 	export LC_ALL=C
@@ -37,11 +39,11 @@ setup() {
 		echo "ended \$\$ \$last \$EPOCHREALTIME" >> "$RUNS"
 		exit 1 ;;
 	esac
-	while [ ! -e "$GO" ]; do sleep 0.05; done
-	sleep 0.1
+	while [ ! -e "$GO" ]; do sleep 0.05 9>&-; done
+	sleep 0.1 9>&-
 	sqlite3 "\$last/.steroids/steroids.db" ".timeout 5000" "UPDATE tasks
 	    SET status = 'completed' WHERE rowid = (SELECT min(rowid) FROM tasks
-	    WHERE status = 'pending')" >/dev/null
+	    WHERE status = 'pending')" >/dev/null 9>&-
 	echo "ended \$\$ \$last \$EPOCHREALTIME" >> "$RUNS"
 	EOF
 	chmod +x "$TEST_ROOT/runner"
@@ -378,9 +380,13 @@ queued_then() {
 	kill "$(awk -v p="$TEST_ROOT/w1" \
 	    '$1 == "started" && $3 == p { print $2 }' "$RUNS")"
 	wait_for 5 alive_is 1
+	wait_for 5 "$FLOCK" -n "$TEST_ROOT/w1/.steroids/runner.lock" true
 	run "$STEROIDS" runners wakeup --json
 	[ "$status" -eq 0 ]
-	[[ "$(action_of "$TEST_ROOT/w3")" == started\|* ]]
+	[[ "$(action_of "$TEST_ROOT/w3")" == started\|* ]] || {
+		echo "$output"
+		false
+	}
 	[[ "$(action_of "$TEST_ROOT/w1")" == none\|*"max_runners"* ]]
 	wait_for 5 alive_is 2
 	# --dry-run says the same without starting.
