@@ -509,13 +509,21 @@ enum st_stop_state {
 	ST_STOP_UNCHECKED	/* its lock cannot be read: never signalled */
 };
 typedef struct st_stop st_stop;
+/* Begin stopping r (its first signal now, if any); never NULL, to free. */
 st_stop	*st_stop_begin(st_gdb *g, const struct st_runner *r, int flags);
+/* The next step, if due: 1 when the stop is over, else 0. */
 int	 st_stop_step(st_stop *s);
+/* 1 when the stop is over, else 0. */
 int	 st_stop_done(const st_stop *s);
+/* Where it stands (enum st_stop_state); once done, how it ended. */
 int	 st_stop_state(const st_stop *s);
+/* A pidfd readable at the runner's exit, owned by s; -1: none. */
 int	 st_stop_fd(const st_stop *s);
+/* Seconds until the next step is due. */
 double	 st_stop_timeout(const st_stop *s);
+/* Step the n stops of v to their end, waiting in poll(2). */
 void	 st_stop_wait(st_stop **v, size_t n);
+/* Free s, and close its pidfd; NULL: nothing.  Signals nothing. */
 void	 st_stop_free(st_stop *s);
 /* The most seconds a stop with these flags takes. */
 unsigned int st_stop_bound(int flags);
@@ -578,9 +586,9 @@ int	 st_steroids_path(char *buf, size_t len);
  * has not answered in time is then killed and its project reported),
  * until it returns 1.  Each step does what needs no waiting, ~10 ms of
  * work at most (a stale runner's ask and stop too: the fd and the
- * timeout are then its), and may start runners: st_sweep_run_next hands out each
- * new result (in sweep order, NULL when none is left), to take after
- * every step.  st_sweep_run_end ends a run, done or not (the projects a
+ * timeout are then its), and may start runners: st_sweep_run_next
+ * hands out each new result (in sweep order, NULL when none is left), to
+ * take after every step.  st_sweep_run_end ends a run, done or not (the projects a
  * run did not reach are skipped and the next sweep begins with them),
  * kills and reaps its probe children, gives every result in registry
  * order (l may be NULL) and frees run.  A caller that reaps children
@@ -613,19 +621,30 @@ struct st_sweep_list {
 };
 /* The action's name ("started", ...), static. */
 const char *st_sweep_action_name(int action);
+/* NULL: start path's runner; else why not, copied into its result. */
 typedef const char *(*st_sweep_hold)(const char *path, void *arg);
+/* Sweep every project into *l (to st_sweep_list_free): 0, 1 held, -1. */
 int	 st_sweep(st_gdb *g, int flags, struct st_sweep_list *l,
 	    struct st_error *err);
+/* The most seconds st_sweep takes. */
 unsigned int st_sweep_bound(void);
 struct st_sweep_run;
+/* Begin a stepped sweep: 0 and *run, 1 held elsewhere, -1. */
 int	 st_sweep_begin(st_gdb *g, int flags, st_sweep_hold hold, void *arg,
 	    struct st_sweep_run **run, struct st_error *err);
+/* Do what is due without waiting: 1 when every project has a result. */
 int	 st_sweep_run_step(struct st_sweep_run *run);
+/* The fd whose readability makes a step due, owned by run; -1: none. */
 int	 st_sweep_run_fd(const struct st_sweep_run *run);
+/* Seconds until a step is due at the latest (0: at once). */
 double	 st_sweep_run_timeout(const struct st_sweep_run *run);
+/* The next new result (owned by run, valid until the next step), or NULL. */
 const struct st_sweep_result *st_sweep_run_next(struct st_sweep_run *run);
+/* Tell run of a reaped pid: 1 if it was its probe, else 0. */
 int	 st_sweep_run_child(struct st_sweep_run *run, pid_t pid);
+/* End run, done or not (probes killed, reaped); results into l; frees. */
 void	 st_sweep_run_end(struct st_sweep_run *run, struct st_sweep_list *l);
+/* Sweep one registered project into *res (to st_sweep_result_free). */
 int	 st_sweep_project(st_gdb *g, const char *path, int flags,
 	    struct st_sweep_result *res, struct st_error *err);
 /* Free r's project and set it NULL. */
