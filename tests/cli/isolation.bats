@@ -419,6 +419,16 @@ new_holder() {
 	# replaced by a new runner.
 	wait_for 15 new_holder "$S" "$R"
 	kill -0 "$AGENT_PID"
+	# That runner and its handler (sleep 300) end with the test, not when
+	# they notice their folder gone: the agent first, so it starts no
+	# other; SIGTERM, so the runner stops its handler.
+	N=$(lock_pid "$S") || true
+	kill -TERM "$AGENT_PID"
+	wait_for 5 gone "$AGENT_PID"
+	[ -n "$N" ] || return 0
+	track_pid "$N"
+	kill -TERM "$N"
+	wait_for 15 gone "$N"
 }
 
 # Nothing on the loop looks a project's path up: with inotify the check
