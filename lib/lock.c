@@ -30,6 +30,27 @@ lock_path(const char *project, char *buf, size_t len)
 	    project) >= (int)len ? -1 : 0);
 }
 
+/*
+ * Open the lock file: O_NONBLOCK, so that a FIFO put in its place cannot
+ * hold the open, and a file that is not regular is refused (EINVAL).
+ */
+static int
+lock_open(const char *path, int flags)
+{
+	struct stat	sb;
+	int		fd;
+
+	if ((fd = open(path, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1)
+		return (-1);
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return (-1);
+	}
+	return (fd);
+}
+
 /* The pid written at the start of a lock or pid file; 0: none yet. */
 pid_t
 st_pid_read(int fd)
@@ -64,10 +85,9 @@ st_lock_acquire(const char *project, int *fdp, pid_t *holder,
 		*holder = 0;
 	if (lock_path(project, path, sizeof(path)) == -1)
 		return (st_seterr(err, ST_EARGS, "path too long: %s", project));
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1)
+	if ((fd = lock_open(path, O_RDWR | O_CREAT)) == -1)
 		return (st_seterr(err, ST_EPERM, "cannot open %s: %s", path,
-		    strerror(errno)));
+		    errno == EINVAL ? "not a regular file" : strerror(errno)));
 	for (i = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; i++) {
 		if ((errno != EWOULDBLOCK && errno != EINTR) ||
 		    i == LOCK_TRIES) {
@@ -110,7 +130,7 @@ st_lock_holder(const char *project)
 
 	if (lock_path(project, path, sizeof(path)) == -1)
 		return (0);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((fd = lock_open(path, O_RDONLY)) == -1)
 		return (0);
 	pid = st_pid_read(fd);
 	close(fd);
@@ -131,7 +151,7 @@ st_lock_probe(const char *project, pid_t *holder)
 		*holder = 0;
 	if (lock_path(project, path, sizeof(path)) == -1)
 		return (-1);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((fd = lock_open(path, O_RDONLY)) == -1)
 		return (errno == ENOENT ? 0 : -1);
 	/* A shared lock we get is free; the close below drops it. */
 	if (flock(fd, LOCK_SH | LOCK_NB) == 0)

@@ -179,14 +179,13 @@ state_of() {
 }
 
 # hang_probe DIR: the sweep's check of project DIR blocks, as a read on a
-# dead mount would: the probe opens the runner lock for reading, here a
-# fifo, and that waits for a writer.  (Not the config: it is opened
-# O_NONBLOCK and a fifo there is refused at once.)  Make it while no sweep
-# runs: a sweep that had the probe's answer already reads the lock itself,
-# and so does an agent looking at a project (at its start, on events).
+# dead mount would: its steroids.db-shm is now a fifo, and SQLite's read
+# of it waits for a writer.  (Not the config nor the runner lock: those
+# are opened O_NONBLOCK and a fifo there is refused; nor the DB, which is
+# stat'ed before it is opened.)  Its tasks stay: remove the fifo to heal.
 hang_probe() {
-	rm -f "$1/.steroids/runner.lock"
-	mkfifo "$1/.steroids/runner.lock"
+	rm -f "$1/.steroids/steroids.db-shm"
+	mkfifo "$1/.steroids/steroids.db-shm"
 }
 
 # set_config DIR KEY VALUE: a key in the project's .steroids/config.

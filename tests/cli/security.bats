@@ -272,3 +272,19 @@ pdb_status() {
 	[[ "$(action_of "$P")" == "skipped|"*"config: cannot read: not a regular file|None" ]]
 	[ ! -e "$MARK" ]
 }
+
+# The runner lock too: a fifo there (what a hung mount's open looks like)
+# once held the sweep's probe, and the agent's loop that read it after.
+@test "a fifo as the runner lock is refused at once, never waited on" {
+	project
+	mkfifo "$P/.steroids/runner.lock"
+	run --separate-stderr test_timeout 10 "$STEROIDS" loop --project "$P"
+	expect_status 5 "*runner.lock: not a regular file"
+	run --separate-stderr test_timeout 10 "$STEROIDS" runners wakeup --json
+	[ "$status" -eq 0 ]
+	[ "$(action_of "$P")" = "skipped|cannot read the runner lock of $P|None" ]
+	run --separate-stderr test_timeout 10 "$STEROIDS" runners list
+	[ "$status" -eq 0 ]
+	[ ! -e "$MARK" ]
+	[ -p "$P/.steroids/runner.lock" ]
+}

@@ -49,13 +49,14 @@ project(const struct unit *u, st_gdb *g, const char *name, int work,
 }
 
 /*
- * Its probe blocks opening the runner lock, a fifo, until a writer comes
- * (the config is opened O_NONBLOCK: a fifo there does not block).
+ * Its probe blocks in SQLite's read of the -shm, a fifo, until a writer
+ * comes (the config and the runner lock are opened O_NONBLOCK and a fifo
+ * there is refused; the DB is stat'ed first).
  */
 static void
 hang(const char *path, char *fifo, size_t len)
 {
-	snprintf(fifo, len, "%s/.steroids/runner.lock", path);
+	snprintf(fifo, len, "%s/.steroids/steroids.db-shm", path);
 	(void)unlink(fifo);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 }
@@ -207,9 +208,9 @@ test_caller_reaps_the_probe(void **state)
 	    &err), 0);
 	assert_int_equal(st_sweep_run_step(run), 0);
 	/*
-	 * Let the probe go on: it has the lock open once we have its other
-	 * end; gone then, the lock cannot block the run's own look at it.
-	 * The probe answers, then exits.
+	 * Let the probe go on: it has the -shm open once we have its other
+	 * end, and reads it empty once we close it.  The probe answers,
+	 * then exits.
 	 */
 	assert_true((fd = open(fifo, O_WRONLY)) != -1);
 	assert_int_equal(unlink(fifo), 0);
