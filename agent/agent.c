@@ -96,7 +96,9 @@ static ev_timer			 sweep_wait;	/* the probe's deadline */
  * the project may be older than that runner's start); nor one queued
  * under agent.max_runners (limit.c).  A project the agent watches it
  * hands to the agent's own check, which starts its runner off the loop's
- * files (check.c, start.c).
+ * files (check.c, start.c); one it does not watch yet is watched and
+ * checked when the sweep ends.  So the sweep starts nothing itself, nor
+ * counts tasks on the loop.
  */
 static const char *
 sweep_hold(const char *path, void *arg)
@@ -111,10 +113,10 @@ sweep_hold(const char *path, void *arg)
 	}
 	if (runner_find(path) != NULL)
 		return ("the agent tracks a runner of it");
+	/* Registered since the agent last read the registry: the sync at
+	 * the sweep's end watches and checks it. */
 	if (p == NULL)
-		return (agent.max_runners > 0 && (limit_queued() > 0 ||
-		    limit_alive() >= agent.max_runners) ?
-		    "agent.max_runners reached" : NULL);
+		return ("not watched yet: the agent reads the registry next");
 	if (p->waiting)
 		return ("queued: agent.max_runners reached");
 	if (p->hung)

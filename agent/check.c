@@ -24,11 +24,11 @@
  *
  * With inotify the worker that stats a .steroids also adds its watch
  * (fd 4: the agent's inotify instance, shared), so no path is looked up
- * on the loop.  What can still hold the loop, in a window of its own:
- * with kqueue, the watch's open on the loop just after a worker's stat
- * answered, and the DB and -wal it opens at events; and the periodic
- * sweep (lib/sweep.c), which probes a runner lock on the loop after its
- * probe child answered for the project.
+ * on the loop.  The periodic sweep (lib/sweep.c) judges runners by the
+ * lock as its probe child saw it and starts nothing itself.  What can
+ * still hold the loop, in a window of its own: with kqueue, the watch's
+ * open on the loop just after a worker's stat answered, and the DB and
+ * -wal it opens at events.
  */
 #include "config.h"
 

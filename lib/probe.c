@@ -97,7 +97,9 @@ probe_local(const char *path, const st_config *global, struct st_probe *pr)
 	 * the sweep finds the lock free after all, it counts then
 	 * (probe_count).
 	 */
-	if (st_lock_probe(path, NULL) == 1) {
+	if ((pr->lock.held = st_lock_probe(path, &pr->lock.holder)) == 1) {
+		if (st_proc_start_time(pr->lock.holder, &pr->lock.start) != 1)
+			pr->lock.start = 0;
 		pr->pending = ST_PENDING_HELD;
 		return;
 	}

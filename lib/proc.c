@@ -202,6 +202,28 @@ st_proc_start_time(pid_t pid, time_t *start)
 }
 
 /*
+ * Is pid still the process whose start time was start?  1 yes; 0 no: it
+ * is gone, a zombie, or its PID is another process's now; -1 cannot tell
+ * (start 0, or no start times here).  Two readings of one start may
+ * differ by a second (it is computed from two clocks, read apart).
+ */
+int
+st_proc_same(pid_t pid, time_t start)
+{
+	time_t	now;
+
+	switch (st_proc_start_time(pid, &now)) {
+	case -1:
+		return (0);
+	case 0:
+		return (-1);
+	}
+	if (start == 0)
+		return (-1);
+	return (now >= start - 1 && now <= start + 1);
+}
+
+/*
  * A pidfd for pid, readable once it has exited (close-on-exec); -1 and
  * errno where there is none (ENOSYS: not Linux 5.3 or later).
  */

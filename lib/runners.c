@@ -496,22 +496,34 @@ st_rowpaths_free(struct st_rowpaths *rp)
  * runner and no row to check (a row written since is a runner's that has
  * died since, and is cleaned by the next sweep); any other project's
  * rows are read afresh.
+ *
+ * The lock is as *lock saw it (the sweep's probe child), a moment ago:
+ * this opens nothing in the project's folder.  A holder gone since has
+ * dropped it; a runner started since wrote a row with a live writer and
+ * a fresh heartbeat, which the lockless rule keeps, and is not stopped.
  */
 int
 st_runners_check(st_gdb *g, const char *path, long stale_timeout, int dry,
-    const struct st_rowpaths *rows, struct st_runstate *rs,
-    struct st_error *err)
+    const struct st_rowpaths *rows, const struct st_lockseen *lock,
+    struct st_runstate *rs, struct st_error *err)
 {
 	struct st_runner_list	 l;
 	struct st_runner	*r, *mine = NULL;
-	pid_t			 holder;
+	pid_t			 holder = lock->holder;
 	size_t			 i;
-	int			 held, stale;
+	int			 held = lock->held, stale;
 
 	memset(rs, 0, sizeof(*rs));
-	if ((held = st_lock_probe(path, &holder)) == -1)
+	if (held == -1)
 		return (st_seterr(err, ST_EGENERAL, "cannot read the runner "
 		    "lock of %s", path));
+	/* It exited since: the kernel freed its lock.  (Start 0: the PID
+	 * written may be an earlier holder's, a new one not written yet.) */
+	if (held == 1 && holder > 0 && lock->start != 0 &&
+	    st_proc_same(holder, lock->start) == 0)
+		held = 0;
+	if (!held)
+		holder = 0;
 	if (!held && rows != NULL && (rows->n == 0 || bsearch(&path, rows->v,
 	    rows->n, sizeof(*rows->v), cmp_path) == NULL))
 		return (0);
@@ -552,7 +564,8 @@ st_runners_check(st_gdb *g, const char *path, long stale_timeout, int dry,
 		goto out;
 	if (!dry) {
 		/* Asked, or stopped, in steps: st_runners_stop_end goes on. */
-		rs->stop = st_stop_begin(g, mine, ST_STOP_ASK);
+		rs->stop = st_stop_begin_seen(g, mine, lock->start,
+		    ST_STOP_ASK);
 		rs->stop_id = st_xstrdup(mine->id);
 		goto out;
 	}

@@ -63,6 +63,7 @@ pid_t	 st_pid_read(int);
 
 /* proc.c */
 int	 st_proc_start_time(pid_t, time_t *);
+int	 st_proc_same(pid_t, time_t);
 
 /* runners.c: rows only the runner (runner.c) and the sweep write */
 void	 st_uuid(char [37]);
@@ -135,6 +136,7 @@ int	 st_config_load_over(const st_config *, const char *, st_config **,
 #define ST_STOP_KILL_MS		2000
 #define ST_STOP_RUNNER_GRACE_MS	(ST_STOP_GRACE_MS + ST_STOP_KILL_MS + 1000)
 st_stop	*st_stop_group(pid_t);
+st_stop	*st_stop_begin_seen(st_gdb *, const struct st_runner *, time_t, int);
 
 /* probe.c: the sweep's probe children */
 #define ST_PROBE_TIMEOUT_MS	2000	/* a project's folder and DB checks */
@@ -150,6 +152,17 @@ enum st_probe_status {
 	ST_PROBE_BROKEN		/* not a project any more, bad config, ... */
 };
 
+/*
+ * The runner lock as a probe saw it, so that the sweep (on the agent's
+ * loop) need not open it again: who held it, and since when that
+ * process has lived, which tells it from a later one with its PID.
+ */
+struct st_lockseen {
+	int	 held;			/* st_lock_probe's answer */
+	pid_t	 holder;		/* 0: not written yet (or free) */
+	time_t	 start;			/* the holder's start, 0: unknown */
+};
+
 /* What the probe child sends back; well under PIPE_BUF, so atomic. */
 struct st_probe {
 	size_t	 seq;			/* which path of the prober's */
@@ -157,6 +170,7 @@ struct st_probe {
 	long	 pending;		/* -1: could not count, msg says why;
 					   ST_PENDING_HELD: not counted */
 	long	 stale_timeout;
+	struct st_lockseen lock;	/* status ST_PROBE_OK only */
 	char	 msg[240];
 };
 
@@ -216,8 +230,8 @@ struct st_runstate {
 int	 st_rowpaths_load(st_gdb *, struct st_rowpaths *);
 void	 st_rowpaths_free(struct st_rowpaths *);
 int	 st_runners_check(st_gdb *, const char *, long, int,
-	    const struct st_rowpaths *, struct st_runstate *,
-	    struct st_error *);
+	    const struct st_rowpaths *, const struct st_lockseen *,
+	    struct st_runstate *, struct st_error *);
 int	 st_runners_stop_end(st_gdb *, const char *, struct st_runstate *,
 	    struct st_error *);
 

@@ -40,20 +40,6 @@ struct st_starts {
 	}		 v[STARTS_MAX];
 };
 
-/* The process listed as started at start is still that one, alive. */
-static int
-alive(pid_t pid, time_t start)
-{
-	time_t	now;
-
-	switch (st_proc_start_time(pid, &now)) {
-	case -1:
-		return (0);
-	case 1:
-		return (start == 0 || now == start);
-	}
-	return (1);
-}
 
 /* Parse the file: lines that do not read as "PID EPOCH" are dropped. */
 static void
@@ -81,7 +67,8 @@ starts_read(struct st_starts *s)
 		start = strtonum(f[1], 0, LLONG_MAX, &e2);
 		t = strtonum(f[2], 0, LLONG_MAX, &e3);
 		if (e1 != NULL || e2 != NULL || e3 != NULL || t > now ||
-		    now - t > STARTS_TTL || !alive((pid_t)pid, (time_t)start))
+		    now - t > STARTS_TTL ||
+		    st_proc_same((pid_t)pid, (time_t)start) == 0)
 			continue;
 		s->v[s->n].pid = (pid_t)pid;
 		s->v[s->n].start = (time_t)start;

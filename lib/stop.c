@@ -33,6 +33,8 @@ struct st_stop {
 	int		 state;		/* enum st_stop_state */
 	int		 killed;	/* SIGKILL went */
 	int		 fd;		/* pidfd, -1: none */
+	time_t		 start;		/* the holder's start, as the caller
+					   saw it hold the lock; 0: probe */
 	struct timespec	 since;		/* when the state began */
 };
 
@@ -43,8 +45,11 @@ struct st_stop {
  * on SIGUSR1 and dies of SIGTERM.  Asked at the start with a pidfd open
  * (which then stands for that process only), else again before every
  * signal, so a runner gone (its pid free for reuse) is not signalled
- * either.  1 ours, 0 not (gone, or not our runner), -1 cannot tell (lock
- * unreadable).
+ * either.  A caller that saw the lock itself (the sweep, from its probe
+ * child, so that the agent's loop opens no project file) gives the
+ * holder's start time: the same process still holds it, as our runner
+ * keeps its lock until it exits.  1 ours, 0 not (gone, or not our
+ * runner), -1 cannot tell (lock unreadable).
  */
 static int
 ours(const struct st_stop *s)
@@ -55,6 +60,8 @@ ours(const struct st_stop *s)
 	/* A group of our child's cannot be reused while it has a member. */
 	if (s->group)
 		return (s->pid > 1 && (kill(-s->pid, 0) == 0 || errno == EPERM));
+	if (s->start != 0)
+		return (st_proc_same(s->pid, s->start));
 	if (s->pid <= 0 || s->project == NULL)
 		return (0);
 	if ((held = st_lock_probe(s->project, &holder)) == -1)
@@ -64,8 +71,8 @@ ours(const struct st_stop *s)
 
 /*
  * Gone: exited (the pidfd turns readable even before its parent reaps
- * it), or without a pidfd, its lock is free or another's (a zombie, or a
- * pid reused): the project's folder is not touched again with a pidfd.
+ * it), or without a pidfd, not ours() any more (a zombie, or a pid
+ * reused): the project's folder is not touched again with a pidfd.
  */
 static int
 gone(const struct st_stop *s)
@@ -154,9 +161,18 @@ answered(const struct st_stop *s)
 st_stop *
 st_stop_begin(st_gdb *g, const struct st_runner *r, int flags)
 {
+	return (st_stop_begin_seen(g, r, 0, flags));
+}
+
+/* st_stop_begin of a holder of the lock seen by the caller (ours()). */
+st_stop *
+st_stop_begin_seen(st_gdb *g, const struct st_runner *r, time_t start,
+    int flags)
+{
 	st_stop	*s;
 
 	s = st_xcalloc(1, sizeof(*s));
+	s->start = start;
 	s->g = g;
 	s->id = r->id != NULL ? st_xstrdup(r->id) : NULL;
 	s->project = r->project_path != NULL ?

@@ -13,6 +13,9 @@
  *    (struct st_prober), each project's answer awaited ST_PROBE_TIMEOUT_MS: a
  *    project on a hung mount is reported, its child killed and left
  *    behind, never waited for, and a new child goes on with the next;
+ *  - the runner lock is judged as the probe child saw it (its holder's
+ *    PID and start time), so nothing here opens a project's file but
+ *    st_probe_count, for a hold that would start it (the CLI's);
  *  - a runner whose heartbeat is stale is asked to beat and stopped only
  *    if it does not (stop.c: 3 s to answer, SIGTERM, SIGKILL after 8 s,
  *    2 s to be gone), one project at a time;
@@ -20,7 +23,7 @@
  *    reported skipped and the next sweep begins with them;
  *  - so a sweep ends within ST_SWEEP_BOUND seconds (st_sweep_bound),
  *    which the CLI arms with alarm(2) as a backstop for what no timeout
- *    here can catch (a global DB locked for minutes, a hung lock probe).
+ *    here can catch (a global DB locked for minutes, a hung count).
  *
  * A sweep is a run of steps that never wait (struct st_sweep_run): the
  * agent takes them on its event loop, between its events; st_sweep waits
@@ -158,7 +161,7 @@ sweep_one(struct st_sweep_run *run, st_gdb *g, const struct st_project *p,
 
 	/* Just resumed from a suspend: no heartbeat is judged (the agent). */
 	if (st_runners_check(g, path, (flags & ST_SWEEP_NO_STALE) ? 0 :
-	    pr->stale_timeout, dry, rows, rs, &e) == -1) {
+	    pr->stale_timeout, dry, rows, &pr->lock, rs, &e) == -1) {
 		res->action = ST_SWEEP_SKIPPED;
 		strlcpy(reason, e.msg, rlen);
 		return (0);
@@ -236,9 +239,19 @@ sweep_rest(struct st_sweep_run *run, const char *path, int flags,
 		    "pid not yet written)");
 		return;
 	}
-	/* The probe saw a runner, gone since or stopped above: count now. */
-	if (pr->pending == ST_PENDING_HELD)
+	/*
+	 * The probe saw a runner, gone since or stopped above: count now,
+	 * unless the caller's hold would start nothing anyway (the agent,
+	 * which opens no project file on its loop, checks it itself).
+	 */
+	if (pr->pending == ST_PENDING_HELD) {
+		if (hold != NULL && (why = hold(path, arg)) != NULL) {
+			add_note(reason, rlen, "its runner is gone; not "
+			    "counted here: %s", why);
+			return;
+		}
 		st_probe_count(path, pr);
+	}
 	if (pr->pending < 0) {
 		if (res->action == ST_SWEEP_NONE)
 			res->action = ST_SWEEP_SKIPPED;

@@ -271,3 +271,39 @@ got() {
 	run ! kill -0 "$old"
 	kill -0 "$AGENT_PID"
 }
+
+# The sweep's judgement of a runner comes from its probe child: the lock
+# as the child saw it, and the holder told from a later process with its
+# PID by its start time.  So asking a stale runner to beat, as stopping
+# one, opens nothing in its project on the agent's loop, where a mount
+# that hangs after the probe would hold every project.  strace (no -f)
+# sees the agent's own calls only; before, each sweep opened the lock.
+@test "agent: the sweep judges and asks a stale runner without a file call of the agent's own on its project" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+	steroids config set agent.sweep_interval 1 --global >/dev/null
+	handler
+	rm -f "$STEROIDS_HOME/agent.status"
+	strace -o "$TEST_ROOT/trace" -e trace=%file \
+	    "$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 3>&- &
+	track_pid $!
+	wait_for 10 test -s "$STEROIDS_HOME/agent.pid"
+	AGENT_PID=$(cat "$STEROIDS_HOME/agent.pid")
+	track_pid "$AGENT_PID"
+	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+	steroids tasks add work --project "$P" >/dev/null
+	wait_for 10 has_row
+	pid=$(row_pid)
+	# Sweeps (1 s apart) see the lock held; then the stale row is asked.
+	sleep 2
+	make_stale
+	wait_for 10 grep -q "$P: heartbeat refreshed when asked; runner running (pid $pid)" "$TEST_ROOT/agent.log"
+	kill -0 "$pid"
+	touch "$TEST_ROOT/go"
+	wait_for 10 task_is completed
+	# The registry and its own files it opened itself, and no project's.
+	grep -q "\"$STEROIDS_HOME/steroids.db\"" "$TEST_ROOT/trace"
+	run grep "\"$P/" "$TEST_ROOT/trace"
+	echo "$output"
+	[ -z "$output" ]
+}

@@ -145,6 +145,83 @@ test_alive_only_with_the_lock(void **state)
 	assert_int_equal(st_runner_holds_lock(&r), 0);
 }
 
+/*
+ * The sweep judges the rows by the lock as its probe child saw it, and
+ * opens nothing of the project's itself (the project here does not even
+ * exist): the holder seen, if still the same process (its start time),
+ * is the runner; one gone since, or a PID another process's now, has no
+ * lock, and its row counts only by the lockless rule; a lock that could
+ * not be read fails the project.
+ */
+static void
+test_check_by_lock_seen(void **state)
+{
+	struct unit		*u = *state;
+	struct st_lockseen	 seen;
+	struct st_runstate	 rs;
+	struct st_error		 err;
+	const char		*proj = "/nonexistent-steroids-test/p";
+	st_gdb			*g;
+	time_t			 start;
+	pid_t			 dead;
+
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_true(dead > 0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	child = unit_sleeper();
+	assert_int_equal(st_proc_start_time(child, &start), 1);
+	assert_int_equal(st_proc_same(child, start), 1);
+	assert_int_equal(st_proc_same(child, start + 100), 0);
+	assert_int_equal(st_proc_same(dead, start), 0);
+	assert_int_equal(st_gdb_open(&g, &err), 0);
+	row(u, "mine", child, proj, "datetime('now')");
+	row(u, "gone", dead, proj, "datetime('now')");
+
+	/* Held by the sleeper, as seen: it runs; the dead row would go. */
+	seen.held = 1;
+	seen.holder = child;
+	seen.start = start;
+	assert_int_equal(st_runners_check(g, proj, 300, 1, NULL, &seen, &rs,
+	    &err), 0);
+	assert_int_equal(rs.held, 1);
+	assert_int_equal(rs.running, child);
+	assert_int_equal(rs.cleaned, 1);
+	assert_null(rs.stop);
+
+	/* The holder seen has exited since: its lock went with it. */
+	seen.holder = dead;
+	assert_int_equal(st_runners_check(g, proj, 300, 1, NULL, &seen, &rs,
+	    &err), 0);
+	assert_int_equal(rs.held, 0);
+	assert_int_equal(rs.running, child);	/* by the lockless rule */
+	assert_int_equal(rs.lockless, child);
+
+	/* The PID seen is another process's now (another start time). */
+	seen.holder = child;
+	seen.start = start + 100;
+	assert_int_equal(st_runners_check(g, proj, 300, 1, NULL, &seen, &rs,
+	    &err), 0);
+	assert_int_equal(rs.held, 0);
+	assert_int_equal(rs.lockless, child);
+
+	/* Free as seen: the same. */
+	seen.held = 0;
+	seen.holder = 0;
+	seen.start = 0;
+	assert_int_equal(st_runners_check(g, proj, 300, 1, NULL, &seen, &rs,
+	    &err), 0);
+	assert_int_equal(rs.held, 0);
+	assert_int_equal(rs.running, child);
+
+	/* Could not be read: the project's sweep fails, saying so. */
+	seen.held = -1;
+	assert_int_equal(st_runners_check(g, proj, 300, 1, NULL, &seen, &rs,
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "cannot read the runner lock"));
+	st_gdb_close(g);
+}
+
 /* A row as the upstream tool's daemon writes one: started_at and all. */
 static void
 urow(const struct unit *u, const char *id, long pid, const char *project,
@@ -323,6 +400,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stale_by_time_not_text,
 		    unit_setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alive_only_with_the_lock,
+		    unit_setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_by_lock_seen,
 		    unit_setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockless_rows,
 		    unit_setup, teardown),
