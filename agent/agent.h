@@ -46,6 +46,7 @@ struct project {
 	int				 exiting; /* runner exits being checked */
 	int				 kept;	/* a worker keeps its DB open */
 	unsigned			 kept_gen;
+	int				 answered; /* a check came back once */
 	int				 hung;	/* missed a deadline */
 	double				 hung_delay;
 	ev_timer			 retry;	/* the next try while hung */
@@ -130,6 +131,8 @@ extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT *
 #define CK_HOME		0x10	/* .steroids is $STEROIDS_HOME */
 #define CK_ALL		0x20	/* OP_FORGET: every path */
 #define CK_WATCH	0x40	/* OP_STAT: a directory is watched too */
+#define CK_QUICK	0x80	/* not known to answer (its first check, or
+				   hung): others wait CHECK_SLOW_BULK only */
 
 #define CK_URGENT	0	/* events and exits, before */
 #define CK_BULK		1	/* rescans and revalidation */

@@ -12,6 +12,8 @@
  * re-check ladders' DB connections.  A request that takes longer than
  * CHECK_SLOW while others wait demotes it: a new primary goes on with the
  * queue, the old one finishes (or not) its one request alone and exits.
+ * A bulk request, or one of a project that has not answered a check yet
+ * (its first, or it is hung: CK_QUICK), demotes after CHECK_SLOW_QUICK.
  * A request unanswered after CHECK_TIMEOUT gets its worker killed and
  * its caller an answer with timeout set: the project is hung
  * (watch.c).  A start's folder and log are opened here and passed back
@@ -50,10 +52,15 @@
 #include "agent.h"
 
 #define CHECK_SLOW	0.3	/* s: past this, others waiting go elsewhere */
+#define CHECK_SLOW_QUICK 0.05	/* s: the same for a bulk request or one
+				   of a project not known to answer, which
+				   a healthy project answers well within */
 #ifndef MSG_CMSG_CLOEXEC
 #define MSG_CMSG_CLOEXEC	0	/* the fds get FD_CLOEXEC below */
 #endif
-#define WORKERS_MAX	16	/* at work at once (killed ones not counted) */
+#define WORKERS_MAX	32	/* at work at once (killed ones not counted):
+				   20 hung projects at the start, demoted
+				   after 0.05 s each, use 20 till 2 s */
 #define RETRY_DELAY	0.1	/* s: after a fork or a send failed */
 #define SEND_TRIES	3	/* to new workers, before the caller is told */
 
@@ -964,6 +971,14 @@ worker_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_timer_start(loop, t);
 }
 
+/* How long a request may keep others waiting before they go elsewhere. */
+static double
+slow_after(const struct creq *r)
+{
+	return (r->prio == CK_BULK || (r->w.flags & CK_QUICK) ?
+	    CHECK_SLOW_QUICK : CHECK_SLOW);
+}
+
 static int
 worker_send(struct worker *w, struct creq *r)
 {
@@ -984,7 +999,7 @@ worker_send(struct worker *w, struct creq *r)
 	w->sent = ev_now(agent.loop);
 	w->got = 0;
 	ev_io_start(agent.loop, &w->io);
-	ev_timer_set(&w->timer, CHECK_SLOW, 0.);
+	ev_timer_set(&w->timer, slow_after(r), 0.);
 	ev_timer_start(agent.loop, &w->timer);
 	return (0);
 }
@@ -999,7 +1014,8 @@ dispatch(void)
 	while (!TAILQ_EMPTY(&urgent) || !TAILQ_EMPTY(&bulk)) {
 		if (primary != NULL && primary->req != NULL) {
 			/* Slow already: do not wait for it. */
-			if (ev_now(agent.loop) - primary->sent < CHECK_SLOW)
+			if (ev_now(agent.loop) - primary->sent <
+			    slow_after(primary->req))
 				return;
 			demote(primary);
 		}

@@ -127,6 +127,8 @@ project_answered(struct project *p, const struct check_answer *a, int check)
 		project_hang(p, "its database is locked");
 		return (-1);
 	}
+	if (check)
+		p->answered = 1;
 	if (p->hung && check) {
 		p->hung = 0;
 		p->hung_delay = 0;
@@ -275,11 +277,20 @@ ladder_send(struct project *p)
 
 	if (p->ck_fresh)
 		flags |= CK_FRESH;
+	if (!p->answered || p->hung)
+		flags |= CK_QUICK;
 	p->ck_fresh = 0;
 	p->ck_busy = 1;
-	/* After an event, the first check looks again every 100 us for 2 ms. */
+	/*
+	 * After an event, the first check looks again every 100 us for 2 ms.
+	 * A hung project's checks (its retries) go behind every healthy
+	 * project's, bulk ones too: they are likely to hang again.  One not
+	 * known to answer hands the queue on sooner (CK_QUICK, check.c), so
+	 * many hung ones at the agent's start add up to little.
+	 */
 	check_submit(OP_CHECK, p->path, flags, p->step == 0 && p->fast ?
-	    FAST_TRIES : 0, CK_URGENT, ladder_answer, NULL);
+	    FAST_TRIES : 0, p->hung ? CK_BULK : CK_URGENT, ladder_answer,
+	    NULL);
 }
 
 static void
@@ -596,9 +607,10 @@ project_stat(struct project *p, int then, int prio)
 	/* Before the agent is ready: counted in first_stats (arg). */
 	if (first_wait != -1)
 		first_stats++;
-	check_submit(OP_STAT, p->path, p->w == NULL && stat_watches() ?
-	    CK_WATCH : 0, 0, prio, stat_answer, first_wait != -1 ?
-	    &first_stats : NULL);
+	/* A folder never seen, or hung: CK_QUICK, as in ladder_send. */
+	check_submit(OP_STAT, p->path, (p->w == NULL && stat_watches() ?
+	    CK_WATCH : 0) | (!p->known || p->hung ? CK_QUICK : 0), 0, prio,
+	    stat_answer, first_wait != -1 ? &first_stats : NULL);
 }
 
 static void

@@ -287,9 +287,10 @@ blocked_at_least() {
 	done
 	touch "$HANG"
 	start_agent
-	# More stuck workers than the agent has at work at once (16).
+	# Stuck workers, killed at their deadline, count apart from those
+	# at work (WORKERS_MAX), which go on: 17 and more.
 	wait_for 20 blocked_at_least 17
-	# Its turn came behind theirs (each holds a worker CHECK_SLOW).
+	# Its turn came behind theirs (each holds a worker CHECK_SLOW_QUICK).
 	wait_for 10 grep -qF "$OK: watched" "$TEST_ROOT/agent.log"
 	add_task "$OK" one
 	within 1000 runner_for "$OK"
@@ -464,4 +465,30 @@ new_holder() {
 	run grep -c -e "\"$OK/" -e "\"$TEST_ROOT/b/" -e "\"$TEST_ROOT/c/" \
 	    "$TEST_ROOT/trace"
 	[ "$output" = 0 ]
+}
+
+# At the agent's start every project gets one check, in registry order;
+# a check that hangs hands the queue on after a while, so twenty hung
+# projects ahead of a healthy one added up (0.3 s each, 6 s) before its
+# first check, where the task it had waited.  Bulk checks now hand on
+# sooner: the healthy project's runner comes within 3 s (a bound with
+# room for a loaded machine, not a measurement).
+@test "isolation: twenty hung projects ahead of a healthy one at the agent's start" {
+	local i
+	for i in $(seq -w 0 19); do
+		new_project "$TEST_ROOT/a$i"
+		add_task "$TEST_ROOT/a$i" stuck
+		hang_probe "$TEST_ROOT/a$i"
+	done
+	add_task "$OK" one
+	t0=$(now_ms)
+	start_agent
+	wait_for 10 runner_for "$OK"
+	t1=$(now_ms)
+	echo "first runner after $((t1 - t0)) ms"
+	[ $((t1 - t0)) -le 3000 ]
+	# They are all hung, not lost: each named in agent status.
+	wait_for 10 grep -q '^hung 20$' "$STEROIDS_HOME/agent.status"
+	kill -TERM "$AGENT_PID"
+	within 1000 gone "$AGENT_PID"
 }
