@@ -64,6 +64,9 @@ EOF
 	kill -CONT "$pid"
 	wait "$pid"
 	run pdb "$P" "SELECT status || ' ' || failure_count FROM tasks"
+	# Should it fail again (seen once in a loaded make check): what was.
+	echo "task: $output"
+	cat "$TEST_ROOT/loop.out" "$P/.steroids/logs/runner.log" "$REC"
 	[ "$output" = "pending 1" ]
 	grep -q 'timeout after 2 s' "$P/.steroids/logs/runner.log"
 	[ "$(cat "$REC")" = start ]
