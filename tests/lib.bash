@@ -134,6 +134,22 @@ start_agent() {
 	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
 }
 
+# start_traced_agent STRACE-ARGS...: start_agent under strace -o
+# $TEST_ROOT/trace, without -f (the agent's own calls only); the test is
+# skipped where strace is missing or cannot trace.
+start_traced_agent() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+	rm -f "$STEROIDS_HOME/agent.status"
+	strace -o "$TEST_ROOT/trace" "$@" \
+	    "$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 3>&- &
+	track_pid $!
+	wait_for 10 test -s "$STEROIDS_HOME/agent.pid"
+	AGENT_PID=$(cat "$STEROIDS_HOME/agent.pid")
+	track_pid "$AGENT_PID"
+	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+}
+
 # Exit-code check after `run --separate-stderr`: status CODE, exactly one
 # line on stderr ("steroids: ..."), and it matches the glob PATTERN if given.
 expect_status() {

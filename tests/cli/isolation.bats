@@ -437,17 +437,8 @@ new_holder() {
 # instance with it), so a mount that hangs just after the stat holds that
 # worker, never the agent.  strace (no -f) sees the agent's own calls only.
 @test "isolation: the agent's own process adds no watch on a project's path" {
-	command -v strace >/dev/null || skip "strace is not installed"
-	strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
 	new_project "$TEST_ROOT/b"
-	rm -f "$STEROIDS_HOME/agent.status"
-	strace -o "$TEST_ROOT/trace" -e trace=inotify_add_watch \
-	    "$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 3>&- &
-	track_pid $!
-	wait_for 10 test -s "$STEROIDS_HOME/agent.pid"
-	AGENT_PID=$(cat "$STEROIDS_HOME/agent.pid")
-	track_pid "$AGENT_PID"
-	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+	start_traced_agent -e trace=inotify_add_watch
 	grep -q '^backend inotify$' "$STEROIDS_HOME/agent.status" ||
 	    skip "only the inotify backend adds its watches off the loop"
 	# One registered while it runs goes the same way.

@@ -279,18 +279,9 @@ got() {
 # that hangs after the probe would hold every project.  strace (no -f)
 # sees the agent's own calls only; before, each sweep opened the lock.
 @test "agent: the sweep judges and asks a stale runner without a file call of the agent's own on its project" {
-	command -v strace >/dev/null || skip "strace is not installed"
-	strace -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
 	steroids config set agent.sweep_interval 1 --global >/dev/null
 	handler
-	rm -f "$STEROIDS_HOME/agent.status"
-	strace -o "$TEST_ROOT/trace" -e trace=%file \
-	    "$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 3>&- &
-	track_pid $!
-	wait_for 10 test -s "$STEROIDS_HOME/agent.pid"
-	AGENT_PID=$(cat "$STEROIDS_HOME/agent.pid")
-	track_pid "$AGENT_PID"
-	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+	start_traced_agent -e trace=%file
 	steroids tasks add work --project "$P" >/dev/null
 	wait_for 10 has_row
 	pid=$(row_pid)
