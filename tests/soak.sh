@@ -232,8 +232,9 @@ valgrind)
 	    "$AGENT" ;;
 asan)
 	# A small quarantine, so freed memory is reused within the run and
-	# VmRSS can level off (the default 256 MB would look like growth).
-	set -- env ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:quarantine_size_mb=16:log_path=$W/asan" \
+	# VmRSS levels off before the 20 s reference (the default 256 MB, or
+	# even 16 MB, fills at ~250 kB/s for a minute and more: growth).
+	set -- env ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:quarantine_size_mb=2:log_path=$W/asan" \
 	    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$W/asan" \
 	    "$AGENT" ;;
 esac
@@ -413,9 +414,10 @@ LAST_SWEEP=$(( $(date +%s) - $(awk '$1 == "last_sweep" { print $2 }' \
 # runners and sees some 250 inserts.  Measured on Linux/glibc (200
 # projects, 60 s): bare, 0 kB in every run, so 128 kB catches ~0.5 kB kept
 # per runner start.  valgrind: +84 and +188 kB (its 20 MB freelist of
-# freed blocks and its translations).  ASan: +0.7 to +1.4 MB until ~60 s
-# while its 16 MB quarantine and size-class caches fill, then level
-# (+-0.2 MB from 60 to 150 s); LSan at exit is the leak check there.
+# freed blocks and its translations).  ASan with its 2 MB quarantine
+# (2026-12-03, one hung project): level from 17 s, +0.6 MB from 20 to
+# 90 s (with 16 MB: +9.8 MB to 60 s, level only from ~110 s at +25 MB);
+# LSan at exit is the leak check there.
 rss_bound() {
 	case $WRAPPER in
 	none)		echo 128 ;;
