@@ -47,6 +47,9 @@ struct project {
 	int				 kept;	/* a worker keeps its DB open */
 	unsigned			 kept_gen;
 	int				 answered; /* a check came back once */
+	unsigned			 wgen;	/* its watch's, for agent_reopen */
+	int				 reopen_busy;
+	int				 reopen_again; /* WATCH_F_* asked meanwhile */
 	int				 hung;	/* missed a deadline */
 	double				 hung_delay;
 	ev_timer			 retry;	/* the next try while hung */
@@ -123,6 +126,7 @@ extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT *
 #define OP_RELEASE	2	/* the DB kept for the path: a spare now */
 #define OP_FILES	3	/* a poll: the path (a .steroids), DB, -wal */
 #define OP_FORGET	4	/* close it (CK_ALL: every one kept) */
+#define OP_REOPEN	5	/* a watch's files (flags: WATCH_F_*) */
 
 #define CK_FRESH	0x01	/* drop the kept DB if replaced on disk */
 #define CK_KEEP		0x02	/* keep the connection opened */
@@ -154,13 +158,17 @@ struct check_answer {
 	int		 isdir;		/* OP_STAT */
 	dev_t		 dev;
 	ino_t		 ino;
-	int		 watched;	/* CK_WATCH: 1 token, -1 werr, 2 not */
+	int		 watched;	/* CK_WATCH: 1 token, 3 wfd, -1 werr,
+					   2 not */
 	long		 token;		/* for the backend's add_token */
 	int		 werr;
 	struct watch_files files;	/* OP_FILES */
 	int		 startable;	/* 1 fds below, -1 refused (msg) */
 	int		 dirfd;		/* the receiver takes them, or not */
 	int		 logfd;
+	int		 fdmask;	/* which of a worker's fds came (bits) */
+	int		 wfd[3];	/* CK_WATCH 3 or OP_REOPEN: WATCH_F_* */
+	int		 wnews;		/* what they hold may be a commit */
 	char		 msg[256];
 };
 typedef void check_cb(const char *, struct check_answer *, void *);

@@ -24,13 +24,12 @@
  * WORKERS_MAX, and its path is not asked again until it is reaped
  * (check_stuck), so a dead mount holds one process a project.
  *
- * With inotify the worker that stats a .steroids also adds its watch
- * (fd 4: the agent's inotify instance, shared), so no path is looked up
+ * The worker that stats a .steroids also makes its watch: with inotify
+ * in the agent's instance (fd 4, shared), with kqueue by opening the
+ * directory, DB and -wal and passing them back, and a -wal made anew
+ * later is opened by a worker too (OP_REOPEN); so no path is looked up
  * on the loop.  The periodic sweep (lib/sweep.c) judges runners by the
- * lock as its probe child saw it and starts nothing itself.  What can
- * still hold the loop, in a window of its own: with kqueue, the watch's
- * open on the loop just after a worker's stat answered, and the DB and
- * -wal it opens at events.
+ * lock as its probe child saw it and starts nothing itself.
  */
 #include "config.h"
 
@@ -58,6 +57,7 @@
 #ifndef MSG_CMSG_CLOEXEC
 #define MSG_CMSG_CLOEXEC	0	/* the fds get FD_CLOEXEC below */
 #endif
+#define CHECK_FDS	3	/* at most, with an answer: dir, DB, -wal */
 #define WORKERS_MAX	32	/* at work at once (killed ones not counted):
 				   20 hung projects at the start, demoted
 				   after 0.05 s each, use 20 till 2 s */
@@ -95,7 +95,7 @@ struct worker {
 	unsigned		 gen;		/* of the primary it was */
 	struct check_answer	 ans;		/* read so far */
 	size_t			 got;
-	int			 fds[2];
+	int			 fds[CHECK_FDS];
 	int			 nfds;
 };
 TAILQ_HEAD(workers, worker);
@@ -426,7 +426,7 @@ read_counts(const char *path, int keep, int tries, struct check_answer *a,
  * its path, so the fd handed to the spawn is the folder that was judged.
  */
 static void
-prepare_start(const char *path, struct check_answer *a, int fds[2])
+prepare_start(const char *path, struct check_answer *a, int fds[CHECK_FDS])
 {
 	struct st_error	 err;
 	struct stat	 fsb, psb;
@@ -471,7 +471,7 @@ prepare_start(const char *path, struct check_answer *a, int fds[2])
 
 static void
 serve_check(const struct wire_req *rq, const char *path,
-    struct check_answer *a, int fds[2])
+    struct check_answer *a, int fds[CHECK_FDS])
 {
 	struct st_error	err;
 	struct kept	*k;
@@ -531,7 +531,7 @@ serve_check(const struct wire_req *rq, const char *path,
 
 static void
 serve_stat(const struct wire_req *rq, const char *path,
-    struct check_answer *a)
+    struct check_answer *a, int fds[CHECK_FDS])
 {
 	char		dir[PATH_MAX + 16];
 	struct stat	sb;
@@ -549,13 +549,38 @@ serve_stat(const struct wire_req *rq, const char *path,
 	a->ino = sb.st_ino;
 	if (!(rq->flags & CK_WATCH) || !a->isdir)
 		return;
-	if (watch_fd == -1)
+	if (agent.native->worker_open != NULL) {
+		/* The watch's files, opened here for the loop (kqueue). */
+		if (agent.native->worker_open(dir, WATCH_F_ALL, fds,
+		    &a->wnews) == -1) {
+			a->watched = -1;
+			a->werr = errno;
+		} else
+			a->watched = 3;
+	} else if (watch_fd == -1)
 		a->watched = 2;		/* none here: the loop adds it */
 	else if ((a->token = agent.native->worker_add(watch_fd, dir)) == -1) {
 		a->watched = -1;
 		a->werr = errno;
 	} else
 		a->watched = 1;
+}
+
+/* The files a watch of serve_stat's lacks now (a -wal made anew). */
+static void
+serve_reopen(const struct wire_req *rq, const char *path,
+    struct check_answer *a, int fds[CHECK_FDS])
+{
+	char	dir[PATH_MAX + 16];
+
+	snprintf(dir, sizeof(dir), "%s/" ST_PROJECT_DIR, path);
+	if (agent.native->worker_open == NULL ||
+	    agent.native->worker_open(dir, rq->flags & (WATCH_F_DB |
+	    WATCH_F_WAL), fds, &a->wnews) == -1) {
+		a->code = ST_EGENERAL;
+		snprintf(a->msg, sizeof(a->msg), "cannot reopen its files: %s",
+		    strerror(errno));
+	}
 }
 
 static int
@@ -574,32 +599,40 @@ read_full(int fd, void *buf, size_t len)
 	return (0);
 }
 
+/* a, with the fds that are not -1 (a->fdmask says which they are). */
 static int
-send_answer(int fd, const struct check_answer *a, const int fds[2])
+send_answer(int fd, struct check_answer *a, const int fds[CHECK_FDS])
 {
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
+		char		buf[CMSG_SPACE(CHECK_FDS * sizeof(int))];
 	}		 cm;
 	struct msghdr	 mh;
 	struct iovec	 iov;
 	struct cmsghdr	*c;
 	ssize_t		 n;
+	int		 i, v[CHECK_FDS], nv = 0;
 
+	a->fdmask = 0;
+	for (i = 0; i < CHECK_FDS; i++)
+		if (fds[i] != -1) {
+			a->fdmask |= 1 << i;
+			v[nv++] = fds[i];
+		}
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = (void *)a;
 	iov.iov_len = sizeof(*a);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	if (fds[0] != -1 && fds[1] != -1) {
+	if (nv > 0) {
 		memset(&cm, 0, sizeof(cm));
 		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
+		mh.msg_controllen = CMSG_SPACE(nv * sizeof(int));
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(2 * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, 2 * sizeof(int));
+		c->cmsg_len = CMSG_LEN(nv * sizeof(int));
+		memcpy(CMSG_DATA(c), v, nv * sizeof(int));
 	}
 	while ((n = sendmsg(fd, &mh, 0)) == -1 && errno == EINTR)
 		;
@@ -619,7 +652,7 @@ worker_main(void)
 	struct wire_req		 rq;
 	struct kept		*k;
 	char			 path[PATH_MAX];
-	int			 fds[2];
+	int			 fds[CHECK_FDS];
 	size_t			 i;
 
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -639,14 +672,17 @@ worker_main(void)
 		a.held = -1;
 		a.idle = -1;
 		a.work = a.mark = -1;
-		a.dirfd = a.logfd = -1;
-		fds[0] = fds[1] = -1;
+		for (i = 0; i < CHECK_FDS; i++)
+			fds[i] = -1;
 		switch (rq.op) {
 		case OP_CHECK:
 			serve_check(&rq, path, &a, fds);
 			break;
 		case OP_STAT:
-			serve_stat(&rq, path, &a);
+			serve_stat(&rq, path, &a, fds);
+			break;
+		case OP_REOPEN:
+			serve_reopen(&rq, path, &a, fds);
 			break;
 		case OP_RELEASE:
 			/* Kept a while for the project's next reaction. */
@@ -670,10 +706,9 @@ worker_main(void)
 		}
 		if (send_answer(3, &a, fds) == -1)
 			_exit(1);
-		if (fds[0] != -1)
-			close(fds[0]);
-		if (fds[1] != -1)
-			close(fds[1]);
+		for (i = 0; i < CHECK_FDS; i++)
+			if (fds[i] != -1)
+				close(fds[i]);
 	}
 }
 
@@ -706,6 +741,7 @@ worker_fds(int sock)
 
 static void
 worker_io_cb(struct ev_loop *, ev_io *, int);
+static void	take_fds(struct worker *, struct check_answer *);
 static void
 worker_timer_cb(struct ev_loop *, ev_timer *, int);
 static void
@@ -753,7 +789,6 @@ worker_new(void)
 		fatalx("out of memory");
 	w->pid = pid;
 	w->fd = sv[0];
-	w->fds[0] = w->fds[1] = -1;
 	ev_io_init(&w->io, worker_io_cb, w->fd, EV_READ);
 	w->io.data = w;
 	ev_timer_init(&w->timer, worker_timer_cb, 0., 0.);
@@ -825,11 +860,16 @@ req_free(struct creq *r)
 static void
 deliver(struct creq *r, struct check_answer *a)
 {
+	int	i;
+
 	r->cb(r->path, a, r->arg);
 	if (a->dirfd != -1)
 		close(a->dirfd);
 	if (a->logfd != -1)
 		close(a->logfd);
+	for (i = 0; i < CHECK_FDS; i++)
+		if (a->wfd[i] != -1)
+			close(a->wfd[i]);
 	req_free(r);
 }
 
@@ -842,6 +882,7 @@ no_answer(struct check_answer *a, int why)
 	a->held = a->idle = -1;
 	a->work = a->mark = -1;
 	a->dirfd = a->logfd = -1;
+	a->wfd[0] = a->wfd[1] = a->wfd[2] = -1;
 }
 
 /* w's request is over without an answer (why: CK_TIMEOUT, CK_DIED, ...). */
@@ -864,7 +905,7 @@ worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
+		char		buf[CMSG_SPACE(CHECK_FDS * sizeof(int))];
 	}			 cm;
 	struct worker		*w = io->data;
 	struct check_answer	 a;
@@ -897,7 +938,7 @@ worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
 			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-			if (w->nfds < 2)
+			if (w->nfds < CHECK_FDS)
 				w->fds[w->nfds++] = fd;
 			else
 				close(fd);
@@ -913,19 +954,7 @@ worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 	if (w->got < sizeof(w->ans))
 		return;
 	a = w->ans;
-	a.dirfd = a.logfd = -1;
-	if (w->nfds == 2 && a.startable == 1) {
-		a.dirfd = w->fds[0];
-		a.logfd = w->fds[1];
-		w->nfds = 0;
-	} else if (a.startable == 1) {
-		a.startable = -1;
-		strlcpy(a.msg, "its folder and log did not come through",
-		    sizeof(a.msg));
-	}
-	for (i = 0; i < w->nfds; i++)
-		close(w->fds[i]);
-	w->nfds = 0;
+	take_fds(w, &a);
 	w->got = 0;
 	a.gen = w == primary ? w->gen : 0;
 	if (w != primary)
@@ -937,6 +966,41 @@ worker_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 		worker_close(w);
 	deliver(r, &a);
 	dispatch();
+}
+
+/*
+ * The fds that came with a's answer, where fdmask says: a start's folder
+ * and log, or a watch's files (what a worker put in a's fields of them
+ * are its own numbers).  A start that lacks one is refused.
+ */
+static void
+take_fds(struct worker *w, struct check_answer *a)
+{
+	int	slot[CHECK_FDS], i, j = 0;
+
+	for (i = 0; i < CHECK_FDS; i++)
+		slot[i] = (a->fdmask & (1 << i)) && j < w->nfds ?
+		    w->fds[j++] : -1;
+	for (; j < w->nfds; j++)
+		close(w->fds[j]);
+	w->nfds = 0;
+	a->dirfd = a->logfd = -1;
+	if (a->startable == 1) {
+		a->dirfd = slot[0];
+		a->logfd = slot[1];
+		if (slot[2] != -1)
+			close(slot[2]);
+		if (a->dirfd == -1 || a->logfd == -1) {
+			a->startable = -1;
+			strlcpy(a->msg, "its folder and log did not come "
+			    "through", sizeof(a->msg));
+		}
+		for (i = 0; i < CHECK_FDS; i++)
+			a->wfd[i] = -1;
+		return;
+	}
+	for (i = 0; i < CHECK_FDS; i++)
+		a->wfd[i] = slot[i];
 }
 
 /* No other request waits behind a slow one: a new primary takes them. */

@@ -284,5 +284,8 @@ const struct watch_backend watch_inotify = {
 	in_pid_del,
 	in_worker_fd,
 	in_worker_add,
-	in_add_token
+	in_add_token,
+	NULL,		/* its watches hold no descriptor */
+	NULL,
+	NULL
 };

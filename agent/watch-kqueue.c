@@ -4,7 +4,10 @@
  * deletes and recreates it), and EVFILT_PROC/NOTE_EXIT for PIDs that are
  * not our children.  One kqueue, read through one ev_io.  Knotes are
  * matched by ident (fd or PID) rather than udata, whose type differs
- * between the BSDs (intptr_t before NetBSD 10).
+ * between the BSDs (intptr_t before NetBSD 10).  A project's files are
+ * opened by a check worker (kq_worker_open) and only registered here
+ * (kq_add_fds, kq_refresh_fds), so no project path is looked up on the
+ * loop; kq_add, which opens on the loop, is for $STEROIDS_HOME.
  *
  * Each watch holds three descriptors, so the watches may use what
  * RLIMIT_NOFILE leaves after a reserve for the agent's own SQLite, spawn
@@ -37,6 +40,7 @@
 #include <signal.h>
 #include <stdint.h>
 #endif
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,6 +74,8 @@ struct watch {
 	int			 dirfd;
 	int			 dbfd;
 	int			 walfd;
+	int			 offloop;	/* add_fds: files come from
+						   a worker (agent_reopen) */
 };
 
 struct pidwatch {
@@ -241,6 +247,15 @@ kq_event(const struct kevent *kev)
 			return;
 		}
 		kq_close(fd == w->walfd ? &w->walfd : &w->dbfd);
+	}
+	if (w->offloop) {
+		/* A worker opens what is missing; its news come with them. */
+		if (w->dbfd == -1 || w->walfd == -1)
+			agent_reopen(w->arg, (w->dbfd == -1 ? WATCH_F_DB : 0) |
+			    (w->walfd == -1 ? WATCH_F_WAL : 0));
+		if (changed)
+			agent_changed(w->arg);
+		return;
 	}
 	if (kq_refresh(w, &news) == -1) {
 		/*
@@ -500,6 +515,159 @@ kq_del(struct watch *w)
 	kq_count--;
 }
 
+/*
+ * In a check worker, off the loop (a hung mount holds the worker, not the
+ * agent): open what mask asks of dir's, as kq_add and kq_refresh would.
+ * *news as kq_refresh's: a DB, or a -wal that has frames already.
+ */
+static int
+kq_worker_open(const char *dir, int mask, int fds[3], int *news)
+{
+	static const char *const names[3] = { NULL, WATCH_DB, WATCH_WAL };
+	char		path[PATH_MAX];
+	struct stat	sb;
+	int		i, e;
+
+	fds[0] = fds[1] = fds[2] = -1;
+	*news = 0;
+	if ((mask & WATCH_F_DIR) && (fds[0] = open(dir, KQ_OPEN_FLAGS |
+	    O_DIRECTORY | O_NONBLOCK)) == -1)
+		return (-1);
+	for (i = 1; i < 3; i++) {
+		if (!(mask & (1 << i)))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >=
+		    (int)sizeof(path)) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		/* By the descriptor of the directory judged, if we have it. */
+		fds[i] = fds[0] != -1 ? openat(fds[0], names[i], KQ_OPEN_FLAGS |
+		    O_NOFOLLOW | O_NONBLOCK) : open(path, KQ_OPEN_FLAGS |
+		    O_NOFOLLOW | O_NONBLOCK);
+		if (fds[i] == -1) {
+			if (errno != ENOENT)
+				goto fail;
+			continue;
+		}
+		if (i == 1 || fstat(fds[i], &sb) == -1 || sb.st_size > 0)
+			*news = 1;
+	}
+	return (0);
+fail:
+	e = errno;
+	for (i = 0; i < 3; i++)
+		if (fds[i] != -1) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	errno = e;
+	return (-1);
+}
+
+/* Watch a worker's descriptor of one file; -1: given up (closed). */
+static int
+kq_take(struct watch *w, int *slot, int fd, unsigned int notes)
+{
+	int	e;
+
+	*slot = fd;
+	if (kq_vnode(fd, notes) == -1) {
+		e = errno;
+		close(fd);
+		*slot = -1;
+		errno = e;
+		return (-1);
+	}
+	return (kq_index(w, slot));
+}
+
+/* The loop's side of kq_worker_open: kevent() only, no path. */
+static struct watch *
+kq_add_fds(const char *dir, int fds[3], void *arg)
+{
+	struct watch	*w = NULL;
+	int		 i, e = 0;
+
+	if (fds[0] == -1)
+		e = EINVAL;
+	else if (kq_max != -1 && kq_count >= kq_max)
+		e = ENOSPC;
+	else if ((kq_count + 1) * KQ_WATCH_FDS > kq_fdmax)
+		e = EMFILE;
+	else if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->dir = strdup(dir)) == NULL) {
+		free(w);
+		e = ENOMEM;
+	}
+	if (e != 0) {
+		for (i = 0; i < 3; i++)
+			if (fds[i] != -1)
+				close(fds[i]);
+		errno = e;
+		return (NULL);
+	}
+	w->arg = arg;
+	w->offloop = 1;
+	w->dbfd = w->walfd = -1;
+	/* Each fd, given to kq_take, is in w then or closed; or closed here. */
+	if (kq_take(w, &w->dirfd, fds[0], KQ_DIR_NOTES) == -1)
+		e = errno;
+	for (i = 1; i < 3; i++) {
+		if (fds[i] == -1)
+			continue;
+		if (e != 0)
+			close(fds[i]);
+		else if (kq_take(w, i == 1 ? &w->dbfd : &w->walfd, fds[i],
+		    KQ_FILE_NOTES) == -1)
+			e = errno;
+	}
+	if (e != 0) {
+		kq_free(w);
+		errno = e;
+		return (NULL);
+	}
+	TAILQ_INSERT_TAIL(&kq_watches, w, entry);
+	kq_count++;
+	return (w);
+}
+
+/*
+ * agent_reopen's answer: what w still lacks of fds; the rest closed.  The
+ * worker read the -wal's size before its knote was here, so a -wal it
+ * found empty (a reader made it) may have had frames written since: one
+ * more reopen reads its size again, with the knote in place, and its
+ * news (or its knote) tell of any commit.
+ */
+static void
+kq_refresh_fds(struct watch *w, int fds[3], int news)
+{
+	int	i, *slot, failed = 0, quiet_wal = 0;
+
+	if (fds[0] != -1)
+		close(fds[0]);
+	for (i = 1; i < 3; i++) {
+		if (fds[i] == -1)
+			continue;
+		slot = i == 1 ? &w->dbfd : &w->walfd;
+		if (*slot != -1 || failed)
+			close(fds[i]);
+		else if (kq_take(w, slot, fds[i], KQ_FILE_NOTES) == -1)
+			failed = 1;
+		else if (i == 2 && !news)
+			quiet_wal = 1;
+	}
+	if (failed) {
+		log_warn("%s: kqueue cannot watch its reopened files", w->dir);
+		agent_gone(w->arg);		/* the agent calls del */
+		return;
+	}
+	if (news)
+		agent_changed(w->arg);
+	else if (quiet_wal)
+		agent_reopen(w->arg, WATCH_F_WAL);
+}
+
 #ifdef LIBKQUEUE
 /*
  * libkqueue reads the exit with waitid(), which fails for a PID that is
@@ -557,7 +725,10 @@ const struct watch_backend watch_kqueue = {
 	kq_del,
 	kq_pid_add,
 	kq_pid_del,
-	NULL,		/* watches are added on the loop */
+	NULL,		/* a kqueue is not inherited: no worker_fd */
 	NULL,
-	NULL
+	NULL,
+	kq_worker_open,
+	kq_add_fds,
+	kq_refresh_fds
 };

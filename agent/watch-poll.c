@@ -330,7 +330,10 @@ const struct watch_backend watch_poll = {
 	poll_del,
 	poll_pid_add,
 	poll_pid_del,
-	NULL,		/* watches are added on the loop */
+	NULL,		/* watches are added on the loop: its stats are */
+	NULL,		/* a worker's already (agent_files) */
+	NULL,
+	NULL,
 	NULL,
 	NULL
 };

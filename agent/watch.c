@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,21 +486,26 @@ project_unwatch(struct project *p)
 }
 
 /*
- * Watch .steroids natively, else poll it; 0 watched, -1 it is gone.  A
- * backend that can (inotify) had the worker make the watch with its stat
- * (a's token), so the path is never looked up on the loop.  Else its
- * worker has just stat()ed it, so the path answered a moment ago: a mount
- * that hangs in between can still hold the loop (kqueue's open).
+ * Watch .steroids natively, else poll it; 0 watched, -1 it is gone.  The
+ * native backends have the worker make the watch with its stat, so the
+ * path is never looked up on the loop: inotify's in the instance they
+ * share (a's token), kqueue's as the files' descriptors (a's wfd).
  */
 static int
-project_watch(struct project *p, const struct check_answer *a)
+project_watch(struct project *p, struct check_answer *a)
 {
-	int	e;
+	static unsigned	gen;
+	int		e, i;
 
 	p->wb = agent.native;
+	p->wgen = ++gen;	/* what agent_reopen asks for is this watch's */
 	if (a->watched == 1)
 		p->w = p->wb->add_token(a->token, p);
-	else if (a->watched == -1) {
+	else if (a->watched == 3) {
+		p->w = p->wb->add_fds(p->dir, a->wfd, p);
+		for (i = 0; i < 3; i++)
+			a->wfd[i] = -1;		/* the backend's now */
+	} else if (a->watched == -1) {
 		p->w = NULL;
 		errno = a->werr;
 	} else
@@ -527,7 +533,8 @@ project_watch(struct project *p, const struct check_answer *a)
 static int
 stat_watches(void)
 {
-	return (agent.native->worker_add != NULL);
+	return (agent.native->worker_add != NULL ||
+	    agent.native->worker_open != NULL);
 }
 
 static void
@@ -843,6 +850,56 @@ agent_changed(void *arg)
 		home_kick();
 	else
 		project_event(arg);
+}
+
+/* The files came (or not) for the watch of p that asked (wgen). */
+static void
+reopen_answer(const char *path, struct check_answer *a, void *arg)
+{
+	struct project	*p;
+	int		 i, again;
+
+	if (a->timeout == CK_CANCELLED || (p = project_find(path)) == NULL)
+		return;
+	p->reopen_busy = 0;
+	again = p->reopen_again;
+	p->reopen_again = 0;
+	if (project_answered(p, a, 0) == -1)
+		return;			/* hung: its retry watches it anew */
+	/* Not for another watch of p made since (its wgen). */
+	if (p->w != NULL && p->wb == agent.native &&
+	    (uintptr_t)arg == (uintptr_t)p->wgen) {
+		if (a->code != 0) {
+			log_warnx("%s: %s %s", p->path, p->wb->name, a->msg);
+			agent_gone(p);	/* half a watch would miss writes */
+			return;
+		}
+		p->wb->refresh_fds(p->w, a->wfd, a->wnews);
+		for (i = 0; i < 3; i++)
+			a->wfd[i] = -1;
+	}
+	if (again && p->w != NULL && p->wb == agent.native)
+		agent_reopen(p, again);
+}
+
+/*
+ * A watch made of a worker's descriptors (kqueue) lacks its DB or -wal
+ * (one made anew, or not there yet): a worker opens them, so no file of
+ * the project is opened on the loop.  One request a project at a time.
+ */
+void
+agent_reopen(void *arg, int mask)
+{
+	struct project	*p = arg;
+
+	if (p->reopen_busy) {
+		p->reopen_again |= mask;
+		return;
+	}
+	p->reopen_busy = 1;
+	check_submit(OP_REOPEN, p->path, mask | (p->hung ? CK_QUICK : 0), 0,
+	    p->hung ? CK_BULK : CK_URGENT, reopen_answer,
+	    (void *)(uintptr_t)p->wgen);
 }
 
 void

@@ -39,7 +39,25 @@ struct watch_backend {
 	int		 (*worker_fd)(void);
 	long		 (*worker_add)(int, const char *);
 	struct watch	*(*add_token)(long, void *);
+	/*
+	 * Optional (kqueue, whose watches are descriptors): the files opened
+	 * off the loop.  In a check worker, worker_open(dir, mask, fds,
+	 * &news) opens what mask asks (WATCH_F_*: fds[0] dir, [1] DB, [2]
+	 * -wal; -1 where a file is not there) and news says they may hold a
+	 * commit not seen; -1 and errno if dir cannot be.  On the loop,
+	 * add_fds(dir, fds, arg) makes the watch of them, and refresh_fds
+	 * gives a watch the files it asked for with agent_reopen.  Both take
+	 * the fds, used or closed.
+	 */
+	int		 (*worker_open)(const char *, int, int [3], int *);
+	struct watch	*(*add_fds)(const char *, int [3], void *);
+	void		 (*refresh_fds)(struct watch *, int [3], int);
 };
+
+#define WATCH_F_DIR	0x1
+#define WATCH_F_DB	0x2
+#define WATCH_F_WAL	0x4
+#define WATCH_F_ALL	(WATCH_F_DIR | WATCH_F_DB | WATCH_F_WAL)
 
 /* The names a watched directory reports changes for. */
 #define WATCH_DB	"steroids.db"
@@ -86,6 +104,8 @@ void	agent_changed(void *);		/* the DB or -wal changed */
 void	agent_gone(void *);		/* the directory went away */
 void	agent_overflow(void);		/* events lost: rescan everything */
 void	agent_pid_exit(void *);		/* a watched PID exited */
+/* A watch of add_fds lacks these files (WATCH_F_*): open them off the loop. */
+void	agent_reopen(void *, int);
 /*
  * Read dir's files off the loop: cb(arg, files) later, from the loop,
  * with NULL if no answer came in time; never if the agent is exiting.

@@ -400,6 +400,9 @@ new_holder() {
 	set_config "$S" runner.heartbeat_interval 1
 	set_config "$S" runner.stale_timeout 2
 	global_config agent.sweep_interval 1
+	# Over libkqueue an adopted runner's exit is polled (docs/kqueue.md):
+	# seen within 1 s, not the default 2, so the bound below holds there.
+	global_config agent.poll_interval 1
 	start_agent
 	add_task "$S" long
 	wait_for 5 lock_pid "$S"
@@ -456,6 +459,34 @@ new_holder() {
 	run grep -c -e "\"$OK/" -e "\"$TEST_ROOT/b/" -e "\"$TEST_ROOT/c/" \
 	    "$TEST_ROOT/trace"
 	[ "$output" = 0 ]
+}
+
+# With kqueue a watch is descriptors: the check worker that stats a
+# .steroids opens it, its DB and -wal and passes them over (SCM_RIGHTS),
+# and a -wal made anew is opened by a worker too (agent_reopen), so the
+# agent's own process opens no file of a project.  (Over libkqueue its
+# kevent() adds an inotify watch by the path it reads back from
+# /proc/self/fd: the emulation's own lookup, not a BSD kernel's.)
+@test "isolation: with kqueue the agent's own process opens no file of a project" {
+	new_project "$TEST_ROOT/b"
+	start_traced_agent -e trace=open,openat
+	grep -q '^backend kqueue$' "$STEROIDS_HOME/agent.status" ||
+	    skip "the kqueue backend's test (this agent: $(awk \
+	    '$1 == "backend" { print $2 }' "$STEROIDS_HOME/agent.status"))"
+	new_project "$TEST_ROOT/c"
+	wait_for 10 grep -q "$TEST_ROOT/c: watched (kqueue)" \
+	    "$TEST_ROOT/agent.log"
+	# No -wal when the watch was made (init's sqlite3 deleted it as it
+	# closed): the insert makes it, which the watch is given to see.
+	add_task "$TEST_ROOT/c" one
+	wait_for 5 runner_for "$TEST_ROOT/c"
+	add_task "$TEST_ROOT/b" two
+	wait_for 5 runner_for "$TEST_ROOT/b"
+	grep -q "\"$STEROIDS_HOME/steroids.db\"" "$TEST_ROOT/trace"
+	run grep -e "\"$OK/" -e "\"$TEST_ROOT/b/" -e "\"$TEST_ROOT/c/" \
+	    "$TEST_ROOT/trace"
+	echo "$output"
+	[ -z "$output" ]
 }
 
 # At the agent's start every project gets one check, in registry order;
