@@ -472,11 +472,11 @@ kq_done(void)
 	kq_fds = NULL;
 }
 
+/* A new watch of dir within the limits, no descriptor yet; NULL, errno. */
 static struct watch *
-kq_add(const char *dir, void *arg)
+kq_new(const char *dir, void *arg)
 {
 	struct watch	*w;
-	int		 e, news;
 
 	if (kq_max != -1 && kq_count >= kq_max) {
 		errno = ENOSPC;
@@ -493,11 +493,15 @@ kq_add(const char *dir, void *arg)
 		return (NULL);
 	}
 	w->arg = arg;
-	w->dbfd = w->walfd = -1;
-	if ((w->dirfd = open(dir, KQ_OPEN_FLAGS | O_DIRECTORY)) == -1 ||
-	    kq_vnode(w->dirfd, KQ_DIR_NOTES) == -1 ||
-	    kq_index(w, &w->dirfd) == -1 || kq_refresh(w, &news) == -1) {
-		e = errno;
+	w->dirfd = w->dbfd = w->walfd = -1;
+	return (w);
+}
+
+/* w made (e 0), or given up (errno e). */
+static struct watch *
+kq_made(struct watch *w, int e)
+{
+	if (e != 0) {
 		kq_free(w);
 		errno = e;
 		return (NULL);
@@ -505,6 +509,22 @@ kq_add(const char *dir, void *arg)
 	TAILQ_INSERT_TAIL(&kq_watches, w, entry);
 	kq_count++;
 	return (w);
+}
+
+/* Opens on the loop: for $STEROIDS_HOME (a project's: kq_add_fds). */
+static struct watch *
+kq_add(const char *dir, void *arg)
+{
+	struct watch	*w;
+	int		 news;
+
+	if ((w = kq_new(dir, arg)) == NULL)
+		return (NULL);
+	if ((w->dirfd = open(dir, KQ_OPEN_FLAGS | O_DIRECTORY)) == -1 ||
+	    kq_vnode(w->dirfd, KQ_DIR_NOTES) == -1 ||
+	    kq_index(w, &w->dirfd) == -1 || kq_refresh(w, &news) == -1)
+		return (kq_made(w, errno));
+	return (kq_made(w, 0));
 }
 
 static void
@@ -586,30 +606,18 @@ kq_take(struct watch *w, int *slot, int fd, unsigned int notes)
 static struct watch *
 kq_add_fds(const char *dir, int fds[3], void *arg)
 {
-	struct watch	*w = NULL;
+	struct watch	*w;
 	int		 i, e = 0;
 
-	if (fds[0] == -1)
-		e = EINVAL;
-	else if (kq_max != -1 && kq_count >= kq_max)
-		e = ENOSPC;
-	else if ((kq_count + 1) * KQ_WATCH_FDS > kq_fdmax)
-		e = EMFILE;
-	else if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    (w->dir = strdup(dir)) == NULL) {
-		free(w);
-		e = ENOMEM;
-	}
-	if (e != 0) {
+	if (fds[0] == -1 || (w = kq_new(dir, arg)) == NULL) {
+		e = fds[0] == -1 ? EINVAL : errno;
 		for (i = 0; i < 3; i++)
 			if (fds[i] != -1)
 				close(fds[i]);
 		errno = e;
 		return (NULL);
 	}
-	w->arg = arg;
 	w->offloop = 1;
-	w->dbfd = w->walfd = -1;
 	/* Each fd, given to kq_take, is in w then or closed; or closed here. */
 	if (kq_take(w, &w->dirfd, fds[0], KQ_DIR_NOTES) == -1)
 		e = errno;
@@ -622,14 +630,7 @@ kq_add_fds(const char *dir, int fds[3], void *arg)
 		    KQ_FILE_NOTES) == -1)
 			e = errno;
 	}
-	if (e != 0) {
-		kq_free(w);
-		errno = e;
-		return (NULL);
-	}
-	TAILQ_INSERT_TAIL(&kq_watches, w, entry);
-	kq_count++;
-	return (w);
+	return (kq_made(w, e));
 }
 
 /*
