@@ -164,6 +164,42 @@ st_lock_probe(const char *project, pid_t *holder)
 	return (held);
 }
 
+/*
+ * st_lock_probe for a judgement made later (the sweep, struct
+ * st_lockseen): the holder with its start time.  Its holder writes its
+ * PID after it has started, so a process that started after the file was
+ * last written is not the holder (a PID of an earlier holder, reused,
+ * while a new one has the lock and not written yet): holder 0 then.
+ */
+int
+st_lock_seen(const char *project, struct st_lockseen *seen)
+{
+	char		path[PATH_MAX + 64];
+	struct stat	sb;
+	int		fd;
+
+	memset(seen, 0, sizeof(*seen));
+	if (lock_path(project, path, sizeof(path)) == -1)
+		return (seen->held = -1);
+	if ((fd = lock_open(path, O_RDONLY)) == -1)
+		return (seen->held = errno == ENOENT ? 0 : -1);
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		seen->held = 0;
+	else
+		seen->held = errno == EWOULDBLOCK ? 1 : -1;
+	if (seen->held == 1 && (seen->holder = st_pid_read(fd)) > 0) {
+		if (st_proc_start_time(seen->holder, &seen->start) != 1)
+			seen->start = 0;	/* gone, or no start times */
+		else if (fstat(fd, &sb) == 0 &&
+		    seen->start > sb.st_mtime + 1) {
+			seen->holder = 0;	/* not its writer: above */
+			seen->start = 0;
+		}
+	}
+	close(fd);
+	return (seen->held);
+}
+
 void
 st_lock_release(int fd)
 {

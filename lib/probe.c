@@ -97,9 +97,7 @@ probe_local(const char *path, const st_config *global, struct st_probe *pr)
 	 * the sweep finds the lock free after all, it counts then
 	 * (probe_count).
 	 */
-	if ((pr->lock.held = st_lock_probe(path, &pr->lock.holder)) == 1) {
-		if (st_proc_start_time(pr->lock.holder, &pr->lock.start) != 1)
-			pr->lock.start = 0;
+	if (st_lock_seen(path, &pr->lock) == 1) {
 		pr->pending = ST_PENDING_HELD;
 		return;
 	}

@@ -58,7 +58,9 @@ int	 st_seterr(struct st_error *, int, const char *, ...)
 #define ST_GLOBAL_SCHEMA_VERSION	3
 
 /* lock.c */
+struct st_lockseen;
 pid_t	 st_lock_holder(const char *);
+int	 st_lock_seen(const char *, struct st_lockseen *);
 pid_t	 st_pid_read(int);
 
 /* proc.c */

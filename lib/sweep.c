@@ -15,7 +15,8 @@
  *    behind, never waited for, and a new child goes on with the next;
  *  - the runner lock is judged as the probe child saw it (its holder's
  *    PID and start time), so nothing here opens a project's file but
- *    st_probe_count, for a hold that would start it (the CLI's);
+ *    st_probe_count, for a hold that would start it (the CLI's), and,
+ *    on a system that gives no start times, the stop's lock probe;
  *  - a runner whose heartbeat is stale is asked to beat and stopped only
  *    if it does not (stop.c: 3 s to answer, SIGTERM, SIGKILL after 8 s,
  *    2 s to be gone), one project at a time;

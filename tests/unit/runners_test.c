@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <sys/file.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <signal.h>
@@ -219,7 +220,54 @@ test_check_by_lock_seen(void **state)
 	assert_int_equal(st_runners_check(g, proj, 300, 1, NULL, &seen, &rs,
 	    &err), -1);
 	assert_non_null(strstr(err.msg, "cannot read the runner lock"));
+
 	st_gdb_close(g);
+}
+
+/*
+ * The lock as a probe sees it: its holder with its start time; a PID in
+ * the file of a process that started after the file was last written is
+ * no holder's (an earlier holder's PID, reused): holder 0, a runner
+ * starting.
+ */
+static void
+test_lock_seen(void **state)
+{
+	struct unit		*u = *state;
+	struct st_lockseen	 seen;
+	struct timeval		 tv[2];
+	char			 proj[PATH_MAX], lock[PATH_MAX], buf[32];
+	time_t			 start;
+	int			 fd;
+
+	unit_path(u, proj, sizeof(proj), "p");
+	assert_int_equal(mkdir(proj, 0700), 0);
+	snprintf(lock, sizeof(lock), "%s/.steroids", proj);
+	assert_int_equal(mkdir(lock, 0700), 0);
+	strlcat(lock, "/runner.lock", sizeof(lock));
+	assert_int_equal(st_lock_seen(proj, &seen), 0);	/* no file */
+
+	child = unit_sleeper();
+	assert_int_equal(st_proc_start_time(child, &start), 1);
+	fd = open(lock, O_RDWR | O_CREAT, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	snprintf(buf, sizeof(buf), "%ld\n", (long)child);
+	assert_int_equal(write(fd, buf, strlen(buf)), (ssize_t)strlen(buf));
+	assert_int_equal(st_lock_seen(proj, &seen), 1);
+	assert_int_equal(seen.holder, child);
+	assert_true(seen.start >= start - 1 && seen.start <= start + 1);
+
+	/* Written an hour before the process with that PID started. */
+	tv[0].tv_sec = tv[1].tv_sec = time(NULL) - 3600;
+	tv[0].tv_usec = tv[1].tv_usec = 0;
+	assert_int_equal(utimes(lock, tv), 0);
+	assert_int_equal(st_lock_seen(proj, &seen), 1);
+	assert_int_equal(seen.holder, 0);
+	assert_int_equal(seen.start, 0);
+
+	close(fd);
+	assert_int_equal(st_lock_seen(proj, &seen), 0);
 }
 
 /* A row as the upstream tool's daemon writes one: started_at and all. */
@@ -402,6 +450,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_alive_only_with_the_lock,
 		    unit_setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_by_lock_seen,
+		    unit_setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_seen,
 		    unit_setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lockless_rows,
 		    unit_setup, teardown),
