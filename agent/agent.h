@@ -136,7 +136,7 @@ extern double	check_timeout;	/* CHECK_TIMEOUT, or STEROIDS_AGENT_CHECK_TIMEOUT *
 #define CK_ALL		0x20	/* OP_FORGET: every path */
 #define CK_WATCH	0x40	/* OP_STAT: a directory is watched too */
 #define CK_QUICK	0x80	/* not known to answer (its first check, or
-				   hung): others wait CHECK_SLOW_BULK only */
+				   hung): others wait CHECK_SLOW_QUICK only */
 
 #define CK_URGENT	0	/* events and exits, before */
 #define CK_BULK		1	/* rescans and revalidation */
@@ -168,7 +168,8 @@ struct check_answer {
 	int		 logfd;
 	int		 fdmask;	/* which of a worker's fds came (bits) */
 	int		 wfd[3];	/* CK_WATCH 3 or OP_REOPEN: WATCH_F_* */
-	int		 wnews;		/* what they hold may be a commit */
+	struct watch_fid wid[3];	/* what each is */
+	int		 wnews;		/* which may hold a commit: WATCH_F_* */
 	char		 msg[256];
 };
 typedef void check_cb(const char *, struct check_answer *, void *);

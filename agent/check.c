@@ -12,8 +12,8 @@
  * re-check ladders' DB connections.  A request that takes longer than
  * CHECK_SLOW while others wait demotes it: a new primary goes on with the
  * queue, the old one finishes (or not) its one request alone and exits.
- * A bulk request, or one of a project that has not answered a check yet
- * (its first, or it is hung: CK_QUICK), demotes after CHECK_SLOW_QUICK.
+ * A request of a project that has not answered a check yet (its first,
+ * or it is hung: CK_QUICK) demotes after CHECK_SLOW_QUICK.
  * A request unanswered after CHECK_TIMEOUT gets its worker killed and
  * its caller an answer with timeout set: the project is hung
  * (watch.c).  A start's folder and log are opened here and passed back
@@ -51,9 +51,9 @@
 #include "agent.h"
 
 #define CHECK_SLOW	0.3	/* s: past this, others waiting go elsewhere */
-#define CHECK_SLOW_QUICK 0.05	/* s: the same for a bulk request or one
-				   of a project not known to answer, which
-				   a healthy project answers well within */
+#define CHECK_SLOW_QUICK 0.05	/* s: the same for a request of a project
+				   not known to answer (CK_QUICK), which a
+				   healthy project answers well within */
 #ifndef MSG_CMSG_CLOEXEC
 #define MSG_CMSG_CLOEXEC	0	/* the fds get FD_CLOEXEC below */
 #endif
@@ -529,6 +529,48 @@ serve_check(const struct wire_req *rq, const char *path,
 		prepare_start(path, a, fds);
 }
 
+/* What each fd a worker opened for a watch is (fstat: off the loop). */
+static void
+watch_ids(const int fds[CHECK_FDS], struct check_answer *a)
+{
+	struct stat	sb;
+	int		i;
+
+	for (i = 0; i < CHECK_FDS; i++)
+		if (fds[i] != -1 && fstat(fds[i], &sb) == 0) {
+			a->wid[i].dev = sb.st_dev;
+			a->wid[i].ino = sb.st_ino;
+		}
+}
+
+/*
+ * A watch's files for the loop (kqueue), opened here; 0, or -1 and errno.
+ * Never a second descriptor of a DB this worker keeps a connection to:
+ * closing it after the send would drop SQLite's POSIX locks on the file
+ * (they are the process's, not the descriptor's).  The connection's own
+ * descriptor, kept beside it, is lent instead (lent_fd: not closed).
+ */
+static int	lent_fd = -1;
+
+static int
+watch_open(const char *path, const char *dir, int mask,
+    int fds[CHECK_FDS], struct check_answer *a)
+{
+	struct kept	*k = kept_find(path);
+	int		 m = mask;
+
+	if ((mask & WATCH_F_DB) && k != NULL && k->dbfd != -1 && kept_same(k))
+		m &= ~WATCH_F_DB;
+	if (agent.native->worker_open(dir, m, fds, &a->wnews) == -1)
+		return (-1);
+	if (m != mask) {
+		fds[1] = lent_fd = k->dbfd;
+		a->wnews |= WATCH_F_DB;
+	}
+	watch_ids(fds, a);
+	return (0);
+}
+
 static void
 serve_stat(const struct wire_req *rq, const char *path,
     struct check_answer *a, int fds[CHECK_FDS])
@@ -551,8 +593,7 @@ serve_stat(const struct wire_req *rq, const char *path,
 		return;
 	if (agent.native->worker_open != NULL) {
 		/* The watch's files, opened here for the loop (kqueue). */
-		if (agent.native->worker_open(dir, WATCH_F_ALL, fds,
-		    &a->wnews) == -1) {
+		if (watch_open(path, dir, WATCH_F_ALL, fds, a) == -1) {
 			a->watched = -1;
 			a->werr = errno;
 		} else
@@ -566,7 +607,7 @@ serve_stat(const struct wire_req *rq, const char *path,
 		a->watched = 1;
 }
 
-/* The files a watch of serve_stat's lacks now (a -wal made anew). */
+/* The files a watch of serve_stat's lacks now, or has anew at its path. */
 static void
 serve_reopen(const struct wire_req *rq, const char *path,
     struct check_answer *a, int fds[CHECK_FDS])
@@ -574,9 +615,8 @@ serve_reopen(const struct wire_req *rq, const char *path,
 	char	dir[PATH_MAX + 16];
 
 	snprintf(dir, sizeof(dir), "%s/" ST_PROJECT_DIR, path);
-	if (agent.native->worker_open == NULL ||
-	    agent.native->worker_open(dir, rq->flags & (WATCH_F_DB |
-	    WATCH_F_WAL), fds, &a->wnews) == -1) {
+	if (agent.native->worker_open == NULL || watch_open(path, dir,
+	    rq->flags & (WATCH_F_DB | WATCH_F_WAL), fds, a) == -1) {
 		a->code = ST_EGENERAL;
 		snprintf(a->msg, sizeof(a->msg), "cannot reopen its files: %s",
 		    strerror(errno));
@@ -707,8 +747,9 @@ worker_main(void)
 		if (send_answer(3, &a, fds) == -1)
 			_exit(1);
 		for (i = 0; i < CHECK_FDS; i++)
-			if (fds[i] != -1)
+			if (fds[i] != -1 && fds[i] != lent_fd)
 				close(fds[i]);
+		lent_fd = -1;
 	}
 }
 
@@ -1039,8 +1080,7 @@ worker_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static double
 slow_after(const struct creq *r)
 {
-	return (r->prio == CK_BULK || (r->w.flags & CK_QUICK) ?
-	    CHECK_SLOW_QUICK : CHECK_SLOW);
+	return ((r->w.flags & CK_QUICK) ? CHECK_SLOW_QUICK : CHECK_SLOW);
 }
 
 static int

@@ -76,6 +76,7 @@ struct watch {
 	int			 walfd;
 	int			 offloop;	/* add_fds: files come from
 						   a worker (agent_reopen) */
+	struct watch_fid	 id[3];		/* offloop: what each fd is */
 };
 
 struct pidwatch {
@@ -249,8 +250,16 @@ kq_event(const struct kevent *kev)
 		kq_close(fd == w->walfd ? &w->walfd : &w->dbfd);
 	}
 	if (w->offloop) {
-		/* A worker opens what is missing; its news come with them. */
-		if (w->dbfd == -1 || w->walfd == -1)
+		/*
+		 * A worker opens what is missing, or the -wal a name changed
+		 * in the directory may have replaced (one unlinked before its
+		 * knote came: no NOTE_DELETE then); its news come with them.
+		 * A DB replaced gives NOTE_DELETE or NOTE_RENAME on its own.
+		 */
+		if (fd == w->dirfd)
+			agent_reopen(w->arg, WATCH_F_WAL |
+			    (w->dbfd == -1 ? WATCH_F_DB : 0));
+		else if (w->dbfd == -1 || w->walfd == -1)
 			agent_reopen(w->arg, (w->dbfd == -1 ? WATCH_F_DB : 0) |
 			    (w->walfd == -1 ? WATCH_F_WAL : 0));
 		if (changed)
@@ -538,7 +547,8 @@ kq_del(struct watch *w)
 /*
  * In a check worker, off the loop (a hung mount holds the worker, not the
  * agent): open what mask asks of dir's, as kq_add and kq_refresh would.
- * *news as kq_refresh's: a DB, or a -wal that has frames already.
+ * *news as kq_refresh's, a WATCH_F_* bit a file: a DB, or a -wal that
+ * has frames already.
  */
 static int
 kq_worker_open(const char *dir, int mask, int fds[3], int *news)
@@ -571,7 +581,7 @@ kq_worker_open(const char *dir, int mask, int fds[3], int *news)
 			continue;
 		}
 		if (i == 1 || fstat(fds[i], &sb) == -1 || sb.st_size > 0)
-			*news = 1;
+			*news |= 1 << i;
 	}
 	return (0);
 fail:
@@ -602,9 +612,26 @@ kq_take(struct watch *w, int *slot, int fd, unsigned int notes)
 	return (kq_index(w, slot));
 }
 
+/*
+ * Watch a worker's descriptor of the DB or -wal (i 1 or 2) in w; 0, or
+ * -1 with errno when w must be given up.  ENOENT is the file unlinked
+ * since (libkqueue reads the path back): no file, as if not opened.
+ */
+static int
+kq_take_file(struct watch *w, int i, int fd, const struct watch_fid *id)
+{
+	int	*slot = i == 1 ? &w->dbfd : &w->walfd;
+
+	if (kq_take(w, slot, fd, KQ_FILE_NOTES) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	w->id[i] = *id;
+	return (0);
+}
+
 /* The loop's side of kq_worker_open: kevent() only, no path. */
 static struct watch *
-kq_add_fds(const char *dir, int fds[3], void *arg)
+kq_add_fds(const char *dir, int fds[3], const struct watch_fid ids[3],
+    void *arg)
 {
 	struct watch	*w;
 	int		 i, e = 0;
@@ -626,24 +653,30 @@ kq_add_fds(const char *dir, int fds[3], void *arg)
 			continue;
 		if (e != 0)
 			close(fds[i]);
-		else if (kq_take(w, i == 1 ? &w->dbfd : &w->walfd, fds[i],
-		    KQ_FILE_NOTES) == -1)
+		else if (kq_take_file(w, i, fds[i], &ids[i]) == -1)
 			e = errno;
 	}
-	return (kq_made(w, e));
+	if (kq_made(w, e) == NULL)
+		return (NULL);
+	/* A file made between the worker's look and the directory's knote
+	 * raised nothing here: ask again, with the knote in place. */
+	if (w->dbfd == -1 || w->walfd == -1)
+		agent_reopen(arg, WATCH_F_DB | WATCH_F_WAL);
+	return (w);
 }
 
 /*
- * agent_reopen's answer: what w still lacks of fds; the rest closed.  The
+ * agent_reopen's answer: what w lacks of fds, or has at its path as
+ * another file now (a -wal deleted and made anew); the rest closed.  The
  * worker read the -wal's size before its knote was here, so a -wal it
  * found empty (a reader made it) may have had frames written since: one
- * more reopen reads its size again, with the knote in place, and its
- * news (or its knote) tell of any commit.
+ * more reopen reads its size again, with the knote in place.
  */
 static void
-kq_refresh_fds(struct watch *w, int fds[3], int news)
+kq_refresh_fds(struct watch *w, int fds[3], const struct watch_fid ids[3],
+    int news)
 {
-	int	i, *slot, failed = 0, quiet_wal = 0;
+	int	i, *slot, failed = 0, took = 0;
 
 	if (fds[0] != -1)
 		close(fds[0]);
@@ -651,21 +684,25 @@ kq_refresh_fds(struct watch *w, int fds[3], int news)
 		if (fds[i] == -1)
 			continue;
 		slot = i == 1 ? &w->dbfd : &w->walfd;
-		if (*slot != -1 || failed)
+		if (failed || (*slot != -1 && w->id[i].dev == ids[i].dev &&
+		    w->id[i].ino == ids[i].ino)) {
 			close(fds[i]);
-		else if (kq_take(w, slot, fds[i], KQ_FILE_NOTES) == -1)
+			continue;
+		}
+		kq_close(slot);		/* none, or a file gone from its name */
+		if (kq_take_file(w, i, fds[i], &ids[i]) == -1)
 			failed = 1;
-		else if (i == 2 && !news)
-			quiet_wal = 1;
+		else if (*slot != -1)
+			took |= 1 << i;
 	}
 	if (failed) {
 		log_warn("%s: kqueue cannot watch its reopened files", w->dir);
 		agent_gone(w->arg);		/* the agent calls del */
 		return;
 	}
-	if (news)
+	if (took & news)
 		agent_changed(w->arg);
-	else if (quiet_wal)
+	else if (took & WATCH_F_WAL)
 		agent_reopen(w->arg, WATCH_F_WAL);
 }
 

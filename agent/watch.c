@@ -167,7 +167,7 @@ retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 	log_debug("%s: hung: trying again", p->path);
 	if (p->w == NULL)
-		project_stat(p, THEN_KICK, CK_URGENT);
+		project_stat(p, THEN_KICK, CK_BULK);	/* behind healthy ones */
 	else
 		retry_check(p);
 }
@@ -502,7 +502,7 @@ project_watch(struct project *p, struct check_answer *a)
 	if (a->watched == 1)
 		p->w = p->wb->add_token(a->token, p);
 	else if (a->watched == 3) {
-		p->w = p->wb->add_fds(p->dir, a->wfd, p);
+		p->w = p->wb->add_fds(p->dir, a->wfd, a->wid, p);
 		for (i = 0; i < 3; i++)
 			a->wfd[i] = -1;		/* the backend's now */
 	} else if (a->watched == -1) {
@@ -864,8 +864,11 @@ reopen_answer(const char *path, struct check_answer *a, void *arg)
 	p->reopen_busy = 0;
 	again = p->reopen_again;
 	p->reopen_again = 0;
-	if (project_answered(p, a, 0) == -1)
-		return;			/* hung: its retry watches it anew */
+	if (project_answered(p, a, 0) == -1) {
+		/* Hung: its retry stats it, and watches it anew, whole. */
+		project_unwatch(p);
+		return;
+	}
 	/* Not for another watch of p made since (its wgen). */
 	if (p->w != NULL && p->wb == agent.native &&
 	    (uintptr_t)arg == (uintptr_t)p->wgen) {
@@ -874,7 +877,7 @@ reopen_answer(const char *path, struct check_answer *a, void *arg)
 			agent_gone(p);	/* half a watch would miss writes */
 			return;
 		}
-		p->wb->refresh_fds(p->w, a->wfd, a->wnews);
+		p->wb->refresh_fds(p->w, a->wfd, a->wid, a->wnews);
 		for (i = 0; i < 3; i++)
 			a->wfd[i] = -1;
 	}
@@ -896,6 +899,9 @@ agent_reopen(void *arg, int mask)
 		p->reopen_again |= mask;
 		return;
 	}
+	/* A worker is still in the kernel for it (a dead mount): not two. */
+	if (check_stuck(p->path))
+		return;
 	p->reopen_busy = 1;
 	check_submit(OP_REOPEN, p->path, mask | (p->hung ? CK_QUICK : 0), 0,
 	    p->hung ? CK_BULK : CK_URGENT, reopen_answer,

@@ -15,6 +15,12 @@
 struct watch;		/* a watched directory, backend-defined */
 struct pidwatch;	/* a watched PID, backend-defined */
 
+/* What a worker's fd is, so the loop can tell a file replaced. */
+struct watch_fid {
+	dev_t	dev;
+	ino_t	ino;
+};
+
 struct watch_backend {
 	const char	*name;
 	/* 0 ok, -1 errno set: the backend cannot be used at all. */
@@ -43,15 +49,18 @@ struct watch_backend {
 	 * Optional (kqueue, whose watches are descriptors): the files opened
 	 * off the loop.  In a check worker, worker_open(dir, mask, fds,
 	 * &news) opens what mask asks (WATCH_F_*: fds[0] dir, [1] DB, [2]
-	 * -wal; -1 where a file is not there) and news says they may hold a
-	 * commit not seen; -1 and errno if dir cannot be.  On the loop,
-	 * add_fds(dir, fds, arg) makes the watch of them, and refresh_fds
-	 * gives a watch the files it asked for with agent_reopen.  Both take
-	 * the fds, used or closed.
+	 * -wal; -1 where a file is not there) and news (WATCH_F_* bits) says
+	 * which may hold a commit not seen if new to the watch; -1 and errno
+	 * if dir cannot be.  On the loop, add_fds(dir, fds, ids, arg) makes
+	 * the watch of them (ids: what each fd is, read in the worker), and
+	 * refresh_fds gives a watch the files it asked for with agent_reopen,
+	 * replacing one that is another file now.  Both take the fds.
 	 */
 	int		 (*worker_open)(const char *, int, int [3], int *);
-	struct watch	*(*add_fds)(const char *, int [3], void *);
-	void		 (*refresh_fds)(struct watch *, int [3], int);
+	struct watch	*(*add_fds)(const char *, int [3],
+			    const struct watch_fid [3], void *);
+	void		 (*refresh_fds)(struct watch *, int [3],
+			    const struct watch_fid [3], int);
 };
 
 #define WATCH_F_DIR	0x1
