@@ -138,29 +138,51 @@ st_lock_holder(const char *project)
 }
 
 /*
+ * The look both probes share: 1 held (*fdp the lock file, open, and
+ * *holder the PID written in it, 0 if none yet), 0 free, -1 cannot tell
+ * (*fdp -1 unless held).  Never creates the file.
+ */
+static int
+lock_look(const char *project, pid_t *holder, int *fdp)
+{
+	char	path[PATH_MAX + 64];
+	int	fd, held;
+
+	*holder = 0;
+	*fdp = -1;
+	if (lock_path(project, path, sizeof(path)) == -1)
+		return (-1);
+	if ((fd = lock_open(path, O_RDONLY)) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	/* A shared lock we get is free; the close drops it. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		held = 0;
+	else
+		held = errno == EWOULDBLOCK ? 1 : -1;
+	if (held != 1) {
+		close(fd);
+		return (held);
+	}
+	*holder = st_pid_read(fd);
+	*fdp = fd;
+	return (1);
+}
+
+/*
  * Is a runner holding the lock?  1 held (*holder its PID, 0 if it has not
  * written it yet), 0 free, -1 cannot tell.  Never creates the file.
  */
 int
 st_lock_probe(const char *project, pid_t *holder)
 {
-	char	path[PATH_MAX + 64];
+	pid_t	pid;
 	int	fd, held;
 
+	held = lock_look(project, &pid, &fd);
+	if (fd != -1)
+		close(fd);
 	if (holder != NULL)
-		*holder = 0;
-	if (lock_path(project, path, sizeof(path)) == -1)
-		return (-1);
-	if ((fd = lock_open(path, O_RDONLY)) == -1)
-		return (errno == ENOENT ? 0 : -1);
-	/* A shared lock we get is free; the close below drops it. */
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
-		held = 0;
-	else
-		held = errno == EWOULDBLOCK ? 1 : -1;
-	if (held == 1 && holder != NULL)
-		*holder = st_pid_read(fd);
-	close(fd);
+		*holder = pid;
 	return (held);
 }
 
@@ -174,20 +196,13 @@ st_lock_probe(const char *project, pid_t *holder)
 int
 st_lock_seen(const char *project, struct st_lockseen *seen)
 {
-	char		path[PATH_MAX + 64];
 	struct stat	sb;
 	int		fd;
 
 	memset(seen, 0, sizeof(*seen));
-	if (lock_path(project, path, sizeof(path)) == -1)
-		return (seen->held = -1);
-	if ((fd = lock_open(path, O_RDONLY)) == -1)
-		return (seen->held = errno == ENOENT ? 0 : -1);
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
-		seen->held = 0;
-	else
-		seen->held = errno == EWOULDBLOCK ? 1 : -1;
-	if (seen->held == 1 && (seen->holder = st_pid_read(fd)) > 0) {
+	if ((seen->held = lock_look(project, &seen->holder, &fd)) != 1)
+		return (seen->held);
+	if (seen->holder > 0) {
 		if (st_proc_start_time(seen->holder, &seen->start) != 1)
 			seen->start = 0;	/* gone, or no start times */
 		else if (fstat(fd, &sb) == 0 &&
@@ -197,7 +212,7 @@ st_lock_seen(const char *project, struct st_lockseen *seen)
 		}
 	}
 	close(fd);
-	return (seen->held);
+	return (1);
 }
 
 void

@@ -209,7 +209,7 @@ sweep_rest(struct st_sweep_run *run, const char *path, int flags,
 	const char	*why;
 	char		*reason = res->reason;
 	size_t		 rlen = sizeof(res->reason);
-	int		 dry = (flags & ST_SWEEP_DRY_RUN) != 0;
+	int		 dry = (flags & ST_SWEEP_DRY_RUN) != 0, asked;
 
 	if (rs->cleaned > 0) {
 		res->action = ST_SWEEP_CLEANED;
@@ -243,16 +243,17 @@ sweep_rest(struct st_sweep_run *run, const char *path, int flags,
 	/*
 	 * The probe saw a runner, gone since or stopped above: count now,
 	 * unless the caller's hold would start nothing anyway (the agent,
-	 * which opens no project file on its loop, checks it itself).
+	 * which opens no project file on its loop, checks it itself).  The
+	 * hold is asked once: here, or below once there is work.
 	 */
-	if (pr->pending == ST_PENDING_HELD) {
-		if (hold != NULL && (why = hold(path, arg)) != NULL) {
-			add_note(reason, rlen, "its runner is gone; not "
-			    "counted here: %s", why);
-			return;
-		}
-		st_probe_count(path, pr);
+	asked = hold != NULL && pr->pending == ST_PENDING_HELD;
+	if (asked && (why = hold(path, arg)) != NULL) {
+		add_note(reason, rlen, "its runner is gone; not counted here: "
+		    "%s", why);
+		return;
 	}
+	if (pr->pending == ST_PENDING_HELD)
+		st_probe_count(path, pr);
 	if (pr->pending < 0) {
 		if (res->action == ST_SWEEP_NONE)
 			res->action = ST_SWEEP_SKIPPED;
@@ -265,7 +266,7 @@ sweep_rest(struct st_sweep_run *run, const char *path, int flags,
 	}
 	add_note(reason, rlen, "%ld pending task%s", pr->pending,
 	    pr->pending == 1 ? "" : "s");
-	if (hold != NULL && (why = hold(path, arg)) != NULL) {
+	if (hold != NULL && !asked && (why = hold(path, arg)) != NULL) {
 		add_note(reason, rlen, "not started: %s", why);
 		return;
 	}
