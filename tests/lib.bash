@@ -165,6 +165,16 @@ expect_status() {
 	fi
 }
 
+# Write every page of DB's -wal back and truncate it, or fail: a rename
+# or copy of a WAL DB with frames left in its -wal is SQLite's own
+# corruption (a reader overlays the old frames on the new file).  A
+# reader's transaction (the agent's checks) makes the checkpoint busy,
+# and it then leaves frames, so it waits; "0|0|0" is all written back.
+checkpoint() {
+	[ "$(sqlite3 -cmd ".timeout 10000" "$1" \
+	    "PRAGMA wal_checkpoint(TRUNCATE)")" = "0|0|0" ]
+}
+
 # pdb DIR SQL / gdb SQL: query a project's DB or the global DB.
 pdb() {
 	sqlite3 -cmd '.timeout 5000' "$1/.steroids/steroids.db" "$2"

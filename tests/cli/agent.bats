@@ -800,7 +800,8 @@ react_once() {
 	sqlite3 "$TEST_ROOT/new.db" \
 	    "INSERT INTO tasks (id, title) VALUES ('t', 'x')"
 	chmod 600 "$TEST_ROOT/new.db"
-	sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+	# The agent may be reading: checkpoint() waits for it.
+	checkpoint "$db"
 	mv "$TEST_ROOT/new.db" "$db"
 	wait_for 5 starts_at_least 2
 	agent_alive

@@ -202,8 +202,7 @@ isolation_run() {
 	new_project "$H"
 	fault_on() {
 		add_task "$H" stuck
-		sqlite3 "$H/.steroids/steroids.db" \
-		    "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+		checkpoint "$H/.steroids/steroids.db"
 		mv "$H/.steroids/steroids.db" "$TEST_ROOT/db.saved"
 		rm -f "$H/.steroids/steroids.db-wal" "$H/.steroids/steroids.db-shm"
 		mkfifo "$H/.steroids/steroids.db"

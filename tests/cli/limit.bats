@@ -331,8 +331,7 @@ queued_then() {
 	add_task "$TEST_ROOT/c" one
 	queued_then c
 	# h's DB a FIFO: its checks block, as on a dead mount.
-	sqlite3 "$TEST_ROOT/h/.steroids/steroids.db" \
-	    "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+	checkpoint "$TEST_ROOT/h/.steroids/steroids.db"
 	mv "$TEST_ROOT/h/.steroids/steroids.db" "$TEST_ROOT/db.saved"
 	rm -f "$TEST_ROOT/h/.steroids/steroids.db-wal" \
 	    "$TEST_ROOT/h/.steroids/steroids.db-shm"
