@@ -352,41 +352,42 @@ test_ours_migrated_by_upstream_repaired(void **state)
 	    "step 3");
 }
 
-/* The optional columns an open notes (pdb_detect), on each schema. */
+/* The optional columns an open of dir notes (pdb_detect). */
+static int
+cols_of(const char *dir)
+{
+	struct st_error	 err;
+	st_pdb		*p;
+	int		 cols;
+
+	assert_int_equal(st_pdb_open(dir, ST_PDB_READONLY, &p, &err), 0);
+	cols = p->cols;
+	st_pdb_close(p);
+	return (cols);
+}
+
 static void
 test_columns_detected(void **state)
 {
 	struct unit	*u = *state;
-	struct st_error	 err;
-	st_pdb		*p;
 	char		 dir[PATH_MAX], db[PATH_MAX + 32];
-	const int	 all = ST_PDB_COLS_KNOWN | ST_PDB_HAS_SKIPPED |
-			    ST_PDB_HAS_DESCRIPTION | ST_PDB_HAS_FAILURES;
 
 	foreign_project(u, "new", "upstream-project-028.sql", dir,
 	    sizeof(dir), db, sizeof(db));
-	assert_int_equal(st_pdb_open(dir, ST_PDB_READONLY, &p, &err), 0);
-	assert_int_equal(p->cols, all);
-	st_pdb_close(p);
-
+	assert_int_equal(cols_of(dir), ST_PDB_COLS_KNOWN | ST_PDB_HAS_SKIPPED |
+	    ST_PDB_HAS_DESCRIPTION | ST_PDB_HAS_FAILURES);
 	foreign_project(u, "old", "upstream-project-007.sql", dir,
 	    sizeof(dir), db, sizeof(db));
-	assert_int_equal(st_pdb_open(dir, ST_PDB_READONLY, &p, &err), 0);
-	assert_int_equal(p->cols, ST_PDB_COLS_KNOWN);
-	st_pdb_close(p);
-
+	assert_int_equal(cols_of(dir), ST_PDB_COLS_KNOWN);
 	/* Half of a pair is none of it; a missing table has no column. */
 	unit_sql(db, "ALTER TABLE tasks ADD COLUMN failure_count INTEGER");
 	unit_sql(db, "ALTER TABLE tasks ADD COLUMN description TEXT");
 	unit_sql(db, "DROP TABLE sections");
-	assert_int_equal(st_pdb_open(dir, ST_PDB_READONLY, &p, &err), 0);
-	assert_int_equal(p->cols, ST_PDB_COLS_KNOWN | ST_PDB_HAS_DESCRIPTION);
-	st_pdb_close(p);
+	assert_int_equal(cols_of(dir), ST_PDB_COLS_KNOWN |
+	    ST_PDB_HAS_DESCRIPTION);
 	unit_sql(db, "ALTER TABLE tasks ADD COLUMN last_failure_at TEXT");
-	assert_int_equal(st_pdb_open(dir, ST_PDB_READONLY, &p, &err), 0);
-	assert_int_equal(p->cols, ST_PDB_COLS_KNOWN | ST_PDB_HAS_DESCRIPTION |
-	    ST_PDB_HAS_FAILURES);
-	st_pdb_close(p);
+	assert_int_equal(cols_of(dir), ST_PDB_COLS_KNOWN |
+	    ST_PDB_HAS_DESCRIPTION | ST_PDB_HAS_FAILURES);
 }
 
 int
