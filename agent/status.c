@@ -121,8 +121,9 @@ status_write(void)
 	}
 	/*
 	 * ferror: any fprintf above that failed.  No fsync: the file is read
-	 * only while this agent holds agent.pid, and a crash of the machine
-	 * ends it; the next agent writes it anew at its start.  A sync cost
+	 * only while an agent holds agent.pid, and a reader refuses one cut
+	 * short or another agent's (its pid line); a crash of the machine
+	 * ends this agent, and the next writes the file anew.  A sync cost
 	 * a journal commit on the loop (~0.5 ms here, far more on a disk).
 	 */
 	if (ferror(f) || fflush(f) == EOF) {

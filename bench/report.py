@@ -185,7 +185,8 @@ def main():
                     r["x_floor_p99"] = w["x_ref_p99"]
                 w["ref_floor"] = rf[name]
                 row(n, "  writer %s: ref floor (agent x it)" % wm, r)
-                if pooled and a["p50_ms"] is not None:
+                if (pooled and a["p50_ms"] is not None and
+                        pooled["p50_ms"] and pooled["p99_ms"]):
                     w["x_ref_median_p50"] = a["p50_ms"] / pooled["p50_ms"]
                     w["x_ref_median_p99"] = a["p99_ms"] / pooled["p99_ms"]
                     row(n, "  writer %s: median ref floor of %d runs" % (

@@ -622,25 +622,36 @@ pdb_connect(st_pdb *p, const char *path, int flags, struct st_error *err)
  * (callgrind, the upstream 028 schema; the agent opens per reaction).
  */
 #ifdef HAVE_SQLITE3_TABLE_COLUMN_METADATA
+/* 1 or 0: the column is there or not (nor its table); -1: cannot tell. */
 static int
 pdb_has(st_pdb *p, const char *table, const char *column)
 {
-	return (sqlite3_table_column_metadata(p->db, "main", table, column,
-	    NULL, NULL, NULL, NULL, NULL) == SQLITE_OK);
+	int	rc;
+
+	rc = sqlite3_table_column_metadata(p->db, "main", table, column, NULL,
+	    NULL, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return (1);
+	if (rc == SQLITE_ERROR && strncmp(sqlite3_errmsg(p->db),
+	    "no such table column", 20) == 0)
+		return (0);
+	return (-1);
 }
 
 static int
 pdb_detect(st_pdb *p, struct st_error *err)
 {
-	(void)err;
-	p->cols = ST_PDB_COLS_KNOWN;
-	if (pdb_has(p, "sections", "skipped"))
-		p->cols |= ST_PDB_HAS_SKIPPED;
-	if (pdb_has(p, "tasks", "description"))
-		p->cols |= ST_PDB_HAS_DESCRIPTION;
-	if (pdb_has(p, "tasks", "failure_count") &&
-	    pdb_has(p, "tasks", "last_failure_at"))
-		p->cols |= ST_PDB_HAS_FAILURES;
+	int	skip, desc, fails, fat;
+
+	if ((skip = pdb_has(p, "sections", "skipped")) == -1 ||
+	    (desc = pdb_has(p, "tasks", "description")) == -1 ||
+	    (fails = pdb_has(p, "tasks", "failure_count")) == -1 ||
+	    (fat = pdb_has(p, "tasks", "last_failure_at")) == -1)
+		return (st_sql_err(p->db, sqlite3_extended_errcode(p->db), err,
+		    "cannot read the schema"));
+	p->cols = ST_PDB_COLS_KNOWN | (skip ? ST_PDB_HAS_SKIPPED : 0) |
+	    (desc ? ST_PDB_HAS_DESCRIPTION : 0) |
+	    (fails && fat ? ST_PDB_HAS_FAILURES : 0);
 	return (0);
 }
 #else
@@ -651,10 +662,11 @@ pdb_detect(st_pdb *p, struct st_error *err)
 	int		 rc;
 
 	if (st_sql_prepare(p->db, "SELECT (SELECT count(*) FROM "
-	    "pragma_table_info('sections') WHERE name = 'skipped'), (SELECT "
-	    "count(*) FROM pragma_table_info('tasks') WHERE name = "
-	    "'description'), (SELECT count(*) FROM pragma_table_info('tasks') "
-	    "WHERE name IN ('failure_count', 'last_failure_at'))", &stmt,
+	    "pragma_table_info('sections') WHERE name = 'skipped' COLLATE "
+	    "NOCASE), (SELECT count(*) FROM pragma_table_info('tasks') WHERE "
+	    "name = 'description' COLLATE NOCASE), (SELECT count(*) FROM "
+	    "pragma_table_info('tasks') WHERE name COLLATE NOCASE IN "
+	    "('failure_count', 'last_failure_at'))", &stmt,
 	    err) == -1)
 		return (-1);
 	rc = sqlite3_step(stmt);
