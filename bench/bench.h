@@ -1,6 +1,6 @@
 /*
- * bench.h -- what the bench's C programs (floor.c, writer.c) share:
- * the clock every figure is read from, and the runner-lock probe.
+ * bench.h -- what the bench's C programs (floor.c, writer.c, opencost.c)
+ * share: the clock every figure is read from, and the runner-lock probe.
  */
 #ifndef BENCH_H
 #define BENCH_H

@@ -15,91 +15,90 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench.h"
 #include "steroids.h"
-
-static double
-now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ts.tv_sec * 1e6 + ts.tv_nsec / 1e3);
-}
 
 static int
 cmp(const void *a, const void *b)
 {
-	double	x = *(const double *)a, y = *(const double *)b;
+	int64_t	x = *(const int64_t *)a, y = *(const int64_t *)b;
 
 	return (x < y ? -1 : x > y);
 }
 
+/* The median of v, in microseconds. */
 static double
-median(double *v, int n)
+median_us(int64_t *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp);
-	return (v[n / 2]);
+	return (v[n / 2] / 1e3);
 }
 
-static int
-counts(st_pdb *p, struct st_error *err)
+static void
+fail(const struct st_error *err)
 {
-	long	c[ST_TASK_NSTATUS], work;
+	fprintf(stderr, "opencost: %s\n", err->msg);
+	exit(1);
+}
 
-	if (st_task_counts(p, c, NULL, err) == -1 ||
-	    st_pdb_pending(p, &work, err) == -1)
-		return (-1);
-	return (0);
+/* The counts a check asks (check.c count_work). */
+static void
+counts(st_pdb *p)
+{
+	struct st_error	err;
+	long		c[ST_TASK_NSTATUS], work;
+
+	if (st_task_counts(p, c, NULL, &err) == -1 ||
+	    st_pdb_pending(p, &work, &err) == -1)
+		fail(&err);
+}
+
+static st_pdb *
+open_pdb(const char *dir)
+{
+	struct st_error	 err;
+	st_pdb		*p;
+
+	if (st_pdb_open(dir, ST_PDB_READONLY | ST_PDB_QUICK, &p, &err) == -1)
+		fail(&err);
+	return (p);
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct st_error	 err;
-	st_pdb		*p;
-	double		*open_t, *close_t, *kept_t, t;
-	int		 i, n;
+	st_pdb	*p;
+	int64_t	*open_t, *close_t, *kept_t, t;
+	int	 i, n;
 
 	if (argc < 2 || argc > 3 || (n = argc == 3 ? atoi(argv[2]) : 1000) < 1) {
 		fprintf(stderr, "usage: opencost DIR [COUNT]\n");
 		return (2);
 	}
-	if ((open_t = calloc(n, sizeof(double))) == NULL ||
-	    (close_t = calloc(n, sizeof(double))) == NULL ||
-	    (kept_t = calloc(n, sizeof(double))) == NULL) {
+	if ((open_t = calloc(n, sizeof(*open_t))) == NULL ||
+	    (close_t = calloc(n, sizeof(*close_t))) == NULL ||
+	    (kept_t = calloc(n, sizeof(*kept_t))) == NULL) {
 		perror("opencost");
 		return (1);
 	}
 	for (i = 0; i < n; i++) {
-		t = now_us();
-		if (st_pdb_open(argv[1], ST_PDB_READONLY | ST_PDB_QUICK, &p,
-		    &err) == -1 || counts(p, &err) == -1) {
-			fprintf(stderr, "opencost: %s\n", err.msg);
-			return (1);
-		}
-		open_t[i] = now_us() - t;
-		t = now_us();
+		t = now_ns();
+		counts(p = open_pdb(argv[1]));
+		open_t[i] = now_ns() - t;
+		t = now_ns();
 		st_pdb_close(p);
-		close_t[i] = now_us() - t;
+		close_t[i] = now_ns() - t;
 	}
-	if (st_pdb_open(argv[1], ST_PDB_READONLY | ST_PDB_QUICK, &p,
-	    &err) == -1) {
-		fprintf(stderr, "opencost: %s\n", err.msg);
-		return (1);
-	}
+	p = open_pdb(argv[1]);
 	for (i = 0; i < n; i++) {
-		t = now_us();
-		if (counts(p, &err) == -1) {
-			fprintf(stderr, "opencost: %s\n", err.msg);
-			return (1);
-		}
-		kept_t[i] = now_us() - t;
+		t = now_ns();
+		counts(p);
+		kept_t[i] = now_ns() - t;
 	}
 	st_pdb_close(p);
 	printf("median of %d, us: open + counts %.1f, close %.1f, "
-	    "counts on a kept connection %.1f\n", n, median(open_t, n),
-	    median(close_t, n), median(kept_t, n));
+	    "counts on a kept connection %.1f\n", n, median_us(open_t, n),
+	    median_us(close_t, n), median_us(kept_t, n));
 	return (0);
 }
