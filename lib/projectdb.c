@@ -731,6 +731,8 @@ st_pdb_close(st_pdb *p)
 	if (p == NULL)
 		return;
 	sqlite3_finalize(p->counts);
+	sqlite3_finalize(p->open);
+	sqlite3_finalize(p->work);
 	sqlite3_close(p->db);
 	free(p);
 }
@@ -744,51 +746,62 @@ st_pdb_dir(st_pdb *p)
 /*
  * Pending work: a task that is pending, in progress or in review, outside
  * a skipped section.  Asked in two steps: is there an open task at all
- * (idx_tasks_status; a simpler statement, ~6 of the ~15 us it takes to
- * prepare and run the join), and only then, in skipped sections or not.
- * None open means none pending; a commit between the two is seen by the
- * second.
+ * (idx_tasks_status; a simpler statement than the join), and only then,
+ * in skipped sections or not.  None open means none pending; a commit
+ * between the two is seen by the second.  Each statement is prepared
+ * once per connection (*slot): a kept connection counts at each event,
+ * and preparing both took ~100 of the ~150 us a count with work took in
+ * the agent's check (bench/README.md).  Each step after a reset is a
+ * read transaction of its own, so a commit since is seen.
  */
 static int
-pdb_count(st_pdb *p, const char *sql, long *count, struct st_error *err)
+pdb_count(st_pdb *p, sqlite3_stmt **slot, const char *sql, long *count,
+    struct st_error *err)
 {
-	sqlite3_stmt	*stmt;
-	int		 rc;
+	int	rc;
 
-	if (st_sql_prepare(p->db, sql, &stmt, err) == -1)
+	if (*slot == NULL && st_sql_prepare(p->db, sql, slot, err) == -1)
 		return (-1);
-	rc = sqlite3_step(stmt);
+	rc = sqlite3_step(*slot);
 	if (rc == SQLITE_ROW)
-		*count = (long)sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+		*count = (long)sqlite3_column_int64(*slot, 0);
+	sqlite3_reset(*slot);
 	if (rc != SQLITE_ROW)
 		return (st_sql_err(p->db, rc, err, "cannot count tasks"));
 	return (0);
 }
 
+#define PDB_SQL_OPEN	"SELECT count(*) FROM tasks t WHERE" ST_SQL_TASK_OPEN
+
 int
-st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
+st_pdb_work(st_pdb *p, long *count, struct st_error *err)
 {
 	*count = 0;
-	if (pdb_count(p, "SELECT count(*) FROM tasks t WHERE" ST_SQL_TASK_OPEN,
-	    count, err) == -1)
-		return (-1);
-	if (*count == 0)
-		return (0);
 	/*
 	 * Before the upstream tool's migration 008 sections had no skipped
 	 * column: asked only when the statement finds it missing, so the
 	 * one-shot count (which reads no schema of its own) pays nothing.
 	 */
 	if ((p->cols & ST_PDB_COLS_KNOWN) && !(p->cols & ST_PDB_HAS_SKIPPED))
+		return (pdb_count(p, &p->open, PDB_SQL_OPEN, count, err));
+	if (pdb_count(p, &p->work, "SELECT count(*)" ST_SQL_TASK_FROM
+	    " WHERE " ST_SQL_TASK_WORK, count, err) == 0)
 		return (0);
-	if (pdb_count(p, "SELECT count(*)" ST_SQL_TASK_FROM " WHERE "
-	    ST_SQL_TASK_WORK, count, err) == 0)
-		return (0);
-	if (strstr(sqlite3_errmsg(p->db), "no such column: s.skipped") == NULL)
+	if (p->work != NULL ||
+	    strstr(sqlite3_errmsg(p->db), "no such column: s.skipped") == NULL)
 		return (-1);
-	return (pdb_count(p, "SELECT count(*) FROM tasks t WHERE"
-	    ST_SQL_TASK_OPEN, count, err));
+	return (pdb_count(p, &p->open, PDB_SQL_OPEN, count, err));
+}
+
+int
+st_pdb_pending(st_pdb *p, long *count, struct st_error *err)
+{
+	*count = 0;
+	if (pdb_count(p, &p->open, PDB_SQL_OPEN, count, err) == -1)
+		return (-1);
+	if (*count == 0)
+		return (0);
+	return (st_pdb_work(p, count, err));
 }
 
 int

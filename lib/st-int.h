@@ -41,6 +41,8 @@ struct st_gdb {
 struct st_pdb {
 	sqlite3		*db;
 	sqlite3_stmt	*counts;	/* st_task_counts's, kept */
+	sqlite3_stmt	*open;		/* pdb_count's two, kept */
+	sqlite3_stmt	*work;
 	char		 dir[PATH_MAX];
 	int		 cols;		/* ST_PDB_HAS_*: columns there */
 };

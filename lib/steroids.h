@@ -186,6 +186,8 @@ void	 st_pdb_close(st_pdb *p);
 const char *st_pdb_dir(st_pdb *p);
 /* How many tasks are open for a runner in *count. */
 int	 st_pdb_pending(st_pdb *p, long *count, struct st_error *err);
+/* The same, asked by one who knows a task is open (st_task_counts). */
+int	 st_pdb_work(st_pdb *p, long *count, struct st_error *err);
 /* st_pdb_pending of dir, with a one-shot read-only open and close. */
 int	 st_project_pending(const char *dir, int flags, long *count,
 	    struct st_error *err);

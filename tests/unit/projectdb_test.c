@@ -210,6 +210,8 @@ test_upstream_007_read_not_changed(void **state)
 	assert_int_equal(st_pdb_open(dir, ST_PDB_READONLY, &p, &err), 0);
 	assert_int_equal(st_pdb_pending(p, &n, &err), 0);
 	assert_int_equal(n, 2);
+	assert_int_equal(st_pdb_work(p, &n, &err), 0);	/* no skipped column */
+	assert_int_equal(n, 2);
 	assert_int_equal(st_task_counts(p, counts, NULL, &err), 0);
 	assert_int_equal(counts[0], 2);
 	assert_int_equal(st_task_list(p, NULL, &l, &err), 0);

@@ -297,6 +297,20 @@ test_skipped_section(void **state)
 	title = claim(&f, &action);
 	assert_string_equal(title, "free");
 	free(title);
+	/*
+	 * Its statements are kept on the connection: each count is asked
+	 * anew, and sees what another connection committed since.
+	 */
+	assert_int_equal(st_pdb_work(f.p, &n, &err), 0);
+	assert_int_equal(n, 1);
+	unit_sql(f.db, "UPDATE sections SET skipped = 0");
+	assert_int_equal(st_pdb_work(f.p, &n, &err), 0);
+	assert_int_equal(n, 3);	/* parked, parked too, free (claimed) */
+	assert_int_equal(st_pdb_pending(f.p, &n, &err), 0);
+	assert_int_equal(n, 3);
+	unit_sql(f.db, "UPDATE sections SET skipped = 1");
+	assert_int_equal(st_pdb_pending(f.p, &n, &err), 0);
+	assert_int_equal(n, 1);
 	unit_sql(f.db, "UPDATE sections SET skipped = 0");
 	title = claim(&f, &action);
 	assert_string_equal(title, "parked");
