@@ -34,6 +34,9 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -297,7 +300,8 @@ open_same(const char *path, const char *sfx, dev_t dev, ino_t ino)
 
 /*
  * Keep pdb, opened on path with the files before[] said were there, if
- * they are the same now and a slot is free; else it is closed.
+ * they are the same now and a slot is free; else NULL, and pdb is still
+ * the caller's.
  */
 static struct kept *
 kept_add(const char *path, st_pdb *pdb, const dev_t bdev[KEPT_FILES],
@@ -340,13 +344,12 @@ kept_add(const char *path, st_pdb *pdb, const dev_t bdev[KEPT_FILES],
 	k->spare = 0;
 	return (k);
 no:
-	st_pdb_close(pdb);
 	return (NULL);
 }
 
 /*
  * Work (the library's definition: open tasks outside skipped sections,
- * st_pdb_pending), asked only when a task is open at all, and the mark:
+ * st_pdb_work), asked only when a task is open at all, and the mark:
  * the tasks in a final status.
  */
 static int
@@ -365,58 +368,8 @@ count_work(st_pdb *pdb, long *work, long *mark, struct st_error *err)
 			*mark += counts[i];
 	}
 	*work = 0;
-	if (open > 0 && st_pdb_pending(pdb, work, err) == -1)
+	if (open > 0 && st_pdb_work(pdb, work, err) == -1)
 		return (-1);
-	return (0);
-}
-
-/*
- * The counts, looking again every 100 us while there is no work, tries
- * times at most, on the same connection (a new read transaction each
- * time): right after an event the commit that caused it is mostly
- * visible within ~1 ms (SPEC 8, "Trap"), and the loop's timers cannot
- * wait less than 1 ms.  Not ST_PDB_SHMRO: a readonly_shm reader alone
- * re-reads the whole WAL at each read transaction.
- */
-static int
-read_counts(const char *path, int keep, int tries, struct check_answer *a,
-    struct st_error *err)
-{
-	struct timespec	 tick = { 0, 100 * 1000 };
-	struct kept	*k = kept_find(path);
-	st_pdb		*pdb = k != NULL ? k->pdb : NULL;
-	dev_t		 dev[KEPT_FILES];
-	ino_t		 ino[KEPT_FILES];
-	int		 rc;
-
-	if (pdb == NULL && keep && files_id(path, dev, ino) == -1)
-		keep = 0;
-	if (pdb == NULL && keep)
-		spare_evict();
-	if (pdb == NULL && st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK,
-	    &pdb, err) == -1)
-		return (-1);
-	for (;;) {
-		if ((rc = count_work(pdb, &a->work, &a->mark, err)) == -1)
-			break;
-		if (a->work != 0 || tries-- <= 0)
-			break;
-		nanosleep(&tick, NULL);
-	}
-	if (rc == -1) {
-		a->work = a->mark = -1;
-		if (k != NULL)
-			kept_drop(k);
-		else
-			st_pdb_close(pdb);
-		return (-1);
-	}
-	if (k == NULL && keep)
-		(void)kept_add(path, pdb, dev, ino);
-	else if (k == NULL)
-		st_pdb_close(pdb);
-	else if (keep)
-		k->spare = 0;	/* a ladder reads it again */
 	return (0);
 }
 
@@ -469,12 +422,120 @@ prepare_start(const char *path, struct check_answer *a, int fds[CHECK_FDS])
 	a->startable = 1;
 }
 
+/*
+ * Wait for a writer mid-commit to be done: its write lock probed every
+ * 20 us, on the descriptors kept beside the connection (k), and a count
+ * again at least every 100 us all the same (a writer the probe cannot
+ * see, on another host), never past end.  1: it was seen done, and its
+ * commit is visible to the next read transaction.
+ */
+static int
+writer_wait(const struct kept *k, double end)
+{
+	struct timespec	tick = { 0, FAST_PROBE * 1000 };
+	int		i;
+
+	if (k == NULL) {
+		tick.tv_nsec = FAST_TICK * 1000;
+		nanosleep(&tick, NULL);
+		return (0);
+	}
+	for (i = 0; i < FAST_TICK / FAST_PROBE; i++) {
+		nanosleep(&tick, NULL);
+		if (st_pdb_writer_idle_fd(k->shmfd, k->dbfd) == 1)
+			return (1);
+		if (mono_now() >= end)
+			break;
+	}
+	return (0);
+}
+
+/*
+ * The counts, looking again while there is no work for tries x 100 us at
+ * most, on the same connection (a new read transaction each time): right
+ * after an event the commit that caused it is mostly visible within ~1 ms
+ * (SPEC 8, "Trap"), and the loop's timers cannot wait less than 1 ms.
+ * The event comes before the commit is visible, ~1-2 ms before with a
+ * writer that syncs; a start (*prepared not NULL) is got ready in that
+ * time (prepare_start), so that the commit seen is a spawn at once.
+ * Not ST_PDB_SHMRO: a readonly_shm reader alone re-reads the whole WAL at
+ * each read transaction.
+ */
+static int
+read_counts(const char *path, int keep, int tries, struct check_answer *a,
+    int fds[CHECK_FDS], int *prepared, struct st_error *err)
+{
+	struct kept	*k = kept_find(path);
+	st_pdb		*pdb = k != NULL ? k->pdb : NULL;
+	dev_t		 dev[KEPT_FILES];
+	ino_t		 ino[KEPT_FILES];
+	struct st_error	 e;
+	double		 end;
+	long		 n;
+	int		 rc, idle = 0, mine = 0, waited = 0;
+
+	if (pdb == NULL && keep && files_id(path, dev, ino) == -1)
+		keep = 0;
+	if (pdb == NULL && keep)
+		spare_evict();
+	if (pdb == NULL) {
+		if (st_pdb_open(path, ST_PDB_READONLY | ST_PDB_QUICK, &pdb,
+		    err) == -1)
+			return (-1);
+		/* Kept from here: the writer probe below needs its fds. */
+		if (!keep || (k = kept_add(path, pdb, dev, ino)) == NULL)
+			mine = 1;
+	} else if (keep)
+		k->spare = 0;	/* a ladder reads it again */
+	end = mono_now() + tries * FAST_TICK / 1e6;
+	for (;;) {
+		if ((rc = count_work(pdb, &a->work, &a->mark, err)) == -1)
+			break;
+		if (a->work != 0 || tries <= 0 || idle == 1 ||
+		    mono_now() >= end)
+			break;
+		if (!waited) {
+			/* Its statement prepared now, not after the commit. */
+			(void)st_pdb_work(pdb, &n, &e);
+			waited = 1;
+		}
+		if (prepared != NULL && !*prepared) {
+			prepare_start(path, a, fds);
+			*prepared = 1;
+		}
+		idle = writer_wait(k, end);
+	}
+	if (rc == -1)
+		a->work = a->mark = -1;
+	if (mine)
+		st_pdb_close(pdb);
+	else if (rc == -1)
+		kept_drop(k);
+	return (rc);
+}
+
+/* Undo prepare_start: no start after all. */
+static void
+unprepare(struct check_answer *a, int fds[CHECK_FDS])
+{
+	int	i;
+
+	for (i = 0; i < CHECK_FDS; i++)
+		if (fds[i] != -1) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	a->startable = 0;
+	a->msg[0] = '\0';
+}
+
 static void
 serve_check(const struct wire_req *rq, const char *path,
     struct check_answer *a, int fds[CHECK_FDS])
 {
 	struct st_error	err;
 	struct kept	*k;
+	int		rc, prepared = 0;
 
 	/* A spare was read by nobody since: it is checked too. */
 	if ((k = kept_find(path)) != NULL && ((rq->flags & CK_FRESH) ||
@@ -499,7 +560,8 @@ serve_check(const struct wire_req *rq, const char *path,
 	}
 	if (a->held == 1) {
 		/* For an adoption: the mark before it makes progress. */
-		if (a->holder > 0 && read_counts(path, 0, 0, a, &err) == -1)
+		if (a->holder > 0 &&
+		    read_counts(path, 0, 0, a, fds, NULL, &err) == -1)
 			a->mark = -1;
 		a->work = -1;
 		/* Still kept by its ladder: the agent releases it at the end. */
@@ -518,14 +580,17 @@ serve_check(const struct wire_req *rq, const char *path,
 	if ((rq->flags & CK_IDLE) && !(rq->flags & CK_HOME))
 		a->idle = (k == NULL ? st_pdb_writer_idle(path) :
 		    st_pdb_writer_idle_fd(k->shmfd, k->dbfd)) == 1;
-	if (read_counts(path, (rq->flags & CK_KEEP) != 0, a->idle == 1 ? 0 :
-	    rq->tries, a, &err) == -1) {
+	rc = read_counts(path, (rq->flags & CK_KEEP) != 0, a->idle == 1 ? 0 :
+	    rq->tries, a, fds, (rq->flags & CK_START) ? &prepared : NULL, &err);
+	if (prepared && (rc == -1 || a->work <= 0))
+		unprepare(a, fds);	/* got ready for a commit with no work */
+	if (rc == -1) {
 		a->code = err.code == 0 ? ST_EGENERAL : err.code;
 		strlcpy(a->msg, err.msg, sizeof(a->msg));
 		return;
 	}
 	a->kept = (k = kept_find(path)) != NULL && !k->spare;
-	if (a->work > 0 && (rq->flags & CK_START))
+	if (a->work > 0 && (rq->flags & CK_START) && !prepared)
 		prepare_start(path, a, fds);
 }
 
@@ -697,6 +762,10 @@ worker_main(void)
 
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
+#if defined(HAVE_SYS_PRCTL_H) && defined(PR_SET_TIMERSLACK)
+	/* Its waits are 20 us (writer_wait): Linux's 50 us slack doubled them. */
+	(void)prctl(PR_SET_TIMERSLACK, 1000UL);
+#endif
 	for (;;) {
 		struct pollfd	pfd = { 3, POLLIN, 0 };
 		int		ms;

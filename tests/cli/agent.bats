@@ -862,6 +862,45 @@ react_once() {
 	agent_alive
 }
 
+# slow_commit DIR: one transaction that spills to the WAL (cache_size 1)
+# long before its COMMIT, a second later, adds a pending task: file
+# events while the writer holds its write lock.
+slow_commit() {
+	{
+		echo "PRAGMA busy_timeout = 5000; PRAGMA cache_size = 1; BEGIN;"
+		echo "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1"
+		echo "FROM c WHERE x < 3000) INSERT INTO sections (id, name,"
+		echo "position) SELECT 'x' || x, hex(randomblob(200)), x FROM c;"
+		echo "INSERT INTO tasks (id, title) VALUES ('t1', 'one');"
+		sleep 1
+		echo "COMMIT;"
+	} | sqlite3 "$1/.steroids/steroids.db"
+}
+
+@test "agent: a writer mid-commit: the start got ready meanwhile is made, or refused, as any other" {
+	# The worker gets a start ready while a writer is mid-commit
+	# (check.c, read_counts); a project whose config is world-writable
+	# must still be refused, and one that is fine started, once.
+	new_project "$TEST_ROOT/ok"
+	new_project "$TEST_ROOT/bad"
+	: >"$TEST_ROOT/bad/.steroids/config"
+	chmod 0666 "$TEST_ROOT/bad/.steroids/config"
+	start_agent
+	slow_commit "$TEST_ROOT/ok" &
+	w1=$!
+	slow_commit "$TEST_ROOT/bad" &
+	w2=$!
+	wait "$w1" "$w2"
+	wait_for 5 starts_at_least 1
+	wait_for 5 grep -q "$TEST_ROOT/bad: skipped: unsafe" "$TEST_ROOT/agent.log"
+	sleep 1
+	[ "$(starts)" -eq 1 ]
+	[ "$(live_runners "$TEST_ROOT/ok")" -eq 1 ]
+	run grep "$TEST_ROOT/ok: skipped" "$TEST_ROOT/agent.log"
+	[ "$status" -ne 0 ]
+	agent_alive
+}
+
 @test "agent: idle means idle: no wakeups with 20 projects and nothing happening" {
 	can_count_ctxt_switches || skip "no context switch count here"
 	use_consume
