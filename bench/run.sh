@@ -74,15 +74,23 @@ stop_bg() {
 	PIDS=$(echo "$PIDS" | sed "s/ $1\$//; s/ $1 / /")
 }
 
-# Wait until PID's CPU time stops moving for a second (it has settled).
+# Wait until PID's CPU time stops moving for a second (it has settled);
+# settle_pid PID tree: PID's and its check workers' (agent_cpu): the
+# agent's first check of every project is the workers' work, ~11 s of it
+# at N = 10,000, and the agent's own ticks stood still long before.
 settle_pid() {
 	# local: the caller's $i is the watcher's PID (it was overwritten,
 	# and stop_bg then missed the inotifywait loop: it ran on beside
 	# the next rows).
 	local last=-1 t k
 	for k in $(seq 1 120); do
-		t=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null) ||
-		    return 1
+		if [ "${2:-}" = tree ]; then
+			kill -0 "$1" 2>/dev/null || return 1
+			t=$(agent_cpu "$1")
+		else
+			t=$(awk '{print $14 + $15}' "/proc/$1/stat" \
+			    2>/dev/null) || return 1
+		fi
 		[ "$t" = "$last" ] && return 0
 		last=$t
 		sleep 1
@@ -190,6 +198,9 @@ for n in $NS; do
 	say "N=$n: setting up projects"
 	STEROIDS_HOME=$H "$B/bench/setup" "$W/projects" "$n" >"$W/list-$n" ||
 	    exit 1
+	# The setup's writeback (~3.5 GB at N = 10,000) not under the rows:
+	# every writer's sync would wait behind it.
+	sync
 	echo "agent.sweep_interval = 3600" >"$H/config"
 	export STEROIDS_HOME="$H"
 	export STEROIDS_LOOP_COMMAND="$FAKE $W/results-$n $W/mode"
@@ -223,7 +234,7 @@ for n in $NS; do
 		    start_bg "$B/steroids-agent" ${BENCH_AGENT_FLAGS:-}
 		a=$BG
 		sleep 1
-		settle_pid "$a"
+		settle_pid "$a" tree
 		echo "start $(proc_stats "$a")" >"$R/agent-cost-$n"
 		say "N=$n: agent idle ${IDLE}s"
 		sleep "$IDLE"
