@@ -301,23 +301,26 @@ open_same(const char *path, const char *sfx, dev_t dev, ino_t ino)
 /*
  * Keep pdb, opened on path with the files before[] said were there, if
  * they are the same now and a slot is free; else NULL, and pdb is still
- * the caller's.
+ * the caller's, with *left a descriptor opened here (or -1) that the
+ * caller closes only after pdb: closing it first would drop the POSIX
+ * locks SQLite holds on that file through its own.
  */
 static struct kept *
 kept_add(const char *path, st_pdb *pdb, const dev_t bdev[KEPT_FILES],
-    const ino_t bino[KEPT_FILES])
+    const ino_t bino[KEPT_FILES], int *left)
 {
 	struct kept	*k;
 	size_t		 i;
 	int		 j;
 
+	*left = -1;
 	for (i = 0; i < PDB_KEEP_MAX && kept[i].path != NULL; i++)
 		;
 	if (i == PDB_KEEP_MAX)
-		goto no;
+		return (NULL);
 	k = &kept[i];
 	if (files_id(path, k->dev, k->ino) == -1)
-		goto no;
+		return (NULL);
 	/*
 	 * Changed under the open: not known which file it read.  A -wal or
 	 * -shm that was not there before is the one the open made.
@@ -325,26 +328,22 @@ kept_add(const char *path, st_pdb *pdb, const dev_t bdev[KEPT_FILES],
 	for (j = 0; j < KEPT_FILES; j++)
 		if ((j == 0 || bino[j] != 0) && (bdev[j] != k->dev[j] ||
 		    bino[j] != k->ino[j]))
-			goto no;
+			return (NULL);
+	if ((k->path = strdup(path)) == NULL)
+		return (NULL);
+	k->dbfd = -1;
 	k->shmfd = open_same(path, "-shm", k->dev[2], k->ino[2]);
-	if (k->ino[2] != 0 && k->shmfd == -1)
-		goto no;
-	if ((k->dbfd = open_same(path, "", k->dev[0], k->ino[0])) == -1) {
-		if (k->shmfd != -1)
-			close(k->shmfd);
+	if ((k->ino[2] != 0 && k->shmfd == -1) ||
+	    (k->dbfd = open_same(path, "", k->dev[0], k->ino[0])) == -1) {
+		*left = k->shmfd;
 		k->shmfd = -1;
-		goto no;
-	}
-	if ((k->path = strdup(path)) == NULL) {
-		k->pdb = NULL;
-		kept_drop(k);	/* closes the two descriptors */
-		goto no;
+		free(k->path);
+		k->path = NULL;
+		return (NULL);
 	}
 	k->pdb = pdb;
 	k->spare = 0;
 	return (k);
-no:
-	return (NULL);
 }
 
 /*
@@ -457,7 +456,8 @@ writer_wait(const struct kept *k, double end)
  * (SPEC 8, "Trap"), and the loop's timers cannot wait less than 1 ms.
  * The event comes before the commit is visible, ~1-2 ms before with a
  * writer that syncs; a start (*prepared not NULL) is got ready in that
- * time (prepare_start), so that the commit seen is a spawn at once.
+ * time (prepare_start), so that the commit seen is a spawn at once (a
+ * commit with no work leaves a runner log made or rotated, no more).
  * Not ST_PDB_SHMRO: a readonly_shm reader alone re-reads the whole WAL at
  * each read transaction.
  */
@@ -472,7 +472,7 @@ read_counts(const char *path, int keep, int tries, struct check_answer *a,
 	struct st_error	 e;
 	double		 end;
 	long		 n;
-	int		 rc, idle = 0, mine = 0, waited = 0;
+	int		 rc, idle = 0, mine = 0, waited = 0, left = -1;
 
 	if (pdb == NULL && keep && files_id(path, dev, ino) == -1)
 		keep = 0;
@@ -483,7 +483,8 @@ read_counts(const char *path, int keep, int tries, struct check_answer *a,
 		    err) == -1)
 			return (-1);
 		/* Kept from here: the writer probe below needs its fds. */
-		if (!keep || (k = kept_add(path, pdb, dev, ino)) == NULL)
+		if (!keep || (k = kept_add(path, pdb, dev, ino, &left)) ==
+		    NULL)
 			mine = 1;
 	} else if (keep)
 		k->spare = 0;	/* a ladder reads it again */
@@ -507,9 +508,11 @@ read_counts(const char *path, int keep, int tries, struct check_answer *a,
 	}
 	if (rc == -1)
 		a->work = a->mark = -1;
-	if (mine)
+	if (mine) {
 		st_pdb_close(pdb);
-	else if (rc == -1)
+		if (left != -1)
+			close(left);
+	} else if (rc == -1)
 		kept_drop(k);
 	return (rc);
 }
