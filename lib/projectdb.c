@@ -750,9 +750,10 @@ st_pdb_dir(st_pdb *p)
  * in skipped sections or not.  None open means none pending; a commit
  * between the two is seen by the second.  Each statement is prepared
  * once per connection (*slot): a kept connection counts at each event,
- * and preparing both took ~100 of the ~150 us a count with work took in
- * the agent's check (bench/README.md).  Each step after a reset is a
- * read transaction of its own, so a commit since is seen.
+ * and a count with work took ~150 us in the agent's check, the two
+ * prepares ~70 us of it (measured apart; bench/README.md).  Each step
+ * after a reset is a read transaction of its own, so a commit since is
+ * seen.
  */
 static int
 pdb_count(st_pdb *p, sqlite3_stmt **slot, const char *sql, long *count,
