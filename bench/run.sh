@@ -76,8 +76,8 @@ stop_bg() {
 
 # Wait until PID's CPU time stops moving for a second (it has settled);
 # settle_pid PID tree: PID's and its check workers' (agent_cpu): the
-# agent's first check of every project is the workers' work, ~11 s of it
-# at N = 10,000, and the agent's own ticks stood still long before.
+# agent's first check of every project is the workers' work, ~24 s of it
+# at N = 10,000 here, and the agent's own ticks stood still long before.
 settle_pid() {
 	# local: the caller's $i is the watcher's PID (it was overwritten,
 	# and stop_bg then missed the inotifywait loop: it ran on beside
