@@ -101,7 +101,7 @@ extern struct agent agent;
 
 /* The re-check ladder after an event (watch.c check_delays). */
 #define CHECK_STEPS	15
-#define FAST_TRIES	20	/* 100 us apart, in the worker */
+#define FAST_TRIES	20	/* x FAST_TICK: a first check waits this long */
 #define FAST_TICK	100	/* us: a count at least this often */
 #define FAST_PROBE	20	/* us: the writer probed this often between */
 #define PDB_KEEP_MAX	32	/* project DBs a worker keeps open at once */
