@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -936,4 +937,35 @@ st_pdb_writer_idle_fd(int shmfd, int dbfd)
 	if ((held = lock_held_fd(dbfd, DB_PENDING_BYTE, DB_LOCK_BYTES)) != 0)
 		return (held == 1 ? 0 : -1);
 	return (1);
+}
+
+/*
+ * Was a commit published since *mark, the -shm's header when last asked?
+ * SQLite publishes a commit by writing the wal-index header after its
+ * frames (and their sync): two copies, at 0 and 48, the second written
+ * first (walformat.html); a read transaction begun after that sees the
+ * commit.  So a header changed since, its copies alike (not being
+ * written) and with frames (mxFrame, at 16, native order; none is a WAL
+ * restarted or truncated, no commit), means every commit whose frames
+ * were written before *mark was read is visible now.  A writer that
+ * commits again at once (a burst) holds its lock through; this sees the
+ * first commit all the same.  *mark becomes what was read, unless the
+ * header was being written.
+ */
+int
+st_pdb_commit_since(int shmfd, unsigned char mark[ST_PDB_MARK_LEN])
+{
+	unsigned char	hdr[ST_PDB_MARK_LEN];
+	uint32_t	frames;
+	int		changed;
+
+	if (shmfd == -1 ||
+	    pread(shmfd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		return (-1);
+	if (memcmp(hdr, hdr + ST_PDB_MARK_LEN / 2, ST_PDB_MARK_LEN / 2) != 0)
+		return (0);
+	changed = memcmp(hdr, mark, sizeof(hdr)) != 0;
+	memcpy(mark, hdr, sizeof(hdr));
+	memcpy(&frames, hdr + 16, sizeof(frames));
+	return (changed && frames != 0);
 }

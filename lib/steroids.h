@@ -194,6 +194,9 @@ int	 st_project_pending(const char *dir, int flags, long *count,
 /* 1 no process writes dir's DB, 0 one may, -1 cannot tell (projectdb.c). */
 int	 st_pdb_writer_idle(const char *dir);
 int	 st_pdb_writer_idle_fd(int shmfd, int dbfd);
+/* 1 a commit was published since *mark (an -shm fd), 0 not, -1 unreadable. */
+#define ST_PDB_MARK_LEN	96
+int	 st_pdb_commit_since(int shmfd, unsigned char mark[ST_PDB_MARK_LEN]);
 
 /* config.c */
 typedef struct st_config st_config;

@@ -482,6 +482,91 @@ test_writer_idle(void **state)
 	assert_int_equal(st_pdb_writer_idle(f.dir), -1);
 }
 
+/* Open a committing connection of our own, as a writer that keeps it. */
+static sqlite3 *
+writer(const char *db)
+{
+	sqlite3	*w;
+
+	if (sqlite3_open(db, &w) != SQLITE_OK ||
+	    sqlite3_exec(w, "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
+	    NULL) != SQLITE_OK)
+		fail_msg("open %s: %s", db, sqlite3_errmsg(w));
+	return (w);
+}
+
+static void
+wsql(sqlite3 *w, const char *sql)
+{
+	if (sqlite3_exec(w, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(w));
+}
+
+/*
+ * st_pdb_commit_since: 1 once for each published commit, none for a
+ * transaction still open or a WAL checkpointed empty; nothing while the
+ * header is half written.  The agent counts again on 1 (SPEC 8, "Trap"):
+ * a 1 too early costs a step of the ladder, a 0 too many the 100 us tick.
+ */
+static void
+test_commit_since(void **state)
+{
+	struct fixture	 f;
+	unsigned char	 mark[ST_PDB_MARK_LEN] = { 0 }, hdr[ST_PDB_MARK_LEN];
+	char		 shm[PATH_MAX + 40];
+	sqlite3		*w;
+	uint32_t	 frames = 3;
+	int		 fd;
+
+	open_project(*state, &f);
+	st_pdb_close(f.p);
+	w = writer(f.db);
+	wsql(w, "INSERT INTO tasks (id, title) VALUES ('a', 'a')");
+	snprintf(shm, sizeof(shm), "%s-shm", f.db);
+	if ((fd = open(shm, O_RDONLY | O_CLOEXEC)) == -1)
+		fail_msg("%s: %s", shm, strerror(errno));
+	assert_int_equal(st_pdb_commit_since(fd, mark), 1);	/* from none */
+	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
+	wsql(w, "INSERT INTO tasks (id, title) VALUES ('b', 'b')");
+	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
+	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
+
+	/* Spilled to the WAL, or not: unpublished until COMMIT. */
+	wsql(w, "PRAGMA cache_size = 1; BEGIN IMMEDIATE");
+	wsql(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+	    "FROM n WHERE i < 500) INSERT INTO tasks (id, title) SELECT "
+	    "'s' || i, printf('%.200c', 'x') FROM n");
+	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
+	wsql(w, "COMMIT");
+	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
+
+	/* Checkpointed and truncated: the header changes, with no commit. */
+	wsql(w, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
+	wsql(w, "INSERT INTO tasks (id, title) VALUES ('c', 'c')");
+	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
+	sqlite3_close(w);
+	close(fd);	/* after the connection: its locks go with any fd */
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 503);
+
+	/* A header being written (its copies differ) is not a commit yet. */
+	unit_path(*state, shm, sizeof(shm), "fake-shm");
+	memset(hdr, 0, sizeof(hdr));
+	memcpy(hdr + 16, &frames, sizeof(frames));
+	if ((fd = open(shm, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    pwrite(fd, hdr + 48, 48, 48) != 48 ||
+	    pwrite(fd, hdr, 48, 0) != 48)
+		fail_msg("%s: %s", shm, strerror(errno));
+	memset(mark, 0, sizeof(mark));
+	assert_int_equal(st_pdb_commit_since(fd, mark), 0);	/* 1 is new */
+	assert_int_equal(pwrite(fd, hdr, 48, 48), 48);
+	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
+	assert_int_equal(ftruncate(fd, 60), 0);
+	assert_int_equal(st_pdb_commit_since(fd, mark), -1);
+	close(fd);
+	assert_int_equal(st_pdb_commit_since(-1, mark), -1);
+}
+
 int
 main(void)
 {
@@ -496,6 +581,7 @@ main(void)
 		st_test(test_bad_input),
 		st_test(test_counts_kept_statement),
 		st_test(test_writer_idle),
+		st_test(test_commit_since),
 	};
 
 	return (unit_run_group(tests));
