@@ -901,6 +901,28 @@ slow_commit() {
 	agent_alive
 }
 
+# A writer that commits and at once takes its write lock again (a burst,
+# a daemon's next transaction) never lets the lock go free between: the
+# commit, visible already, must be started on while the lock is held
+# (check.c, writer_wait), not when the writer is done.
+@test "agent: a commit followed at once by a held write lock is started while it is held" {
+	new_project "$TEST_ROOT/p"
+	start_agent
+	sqlite3 "$TEST_ROOT/p/.steroids/steroids.db" >/dev/null <<-EOF &
+	.timeout 10000
+	INSERT INTO tasks (id, title) VALUES ('t', 'x');
+	BEGIN IMMEDIATE;
+	.shell sleep 8
+	ROLLBACK;
+	EOF
+	w=$!
+	track_pid "$w"
+	wait_for 5 starts_at_least 1
+	kill -0 "$w"	# still holding its lock
+	[ "$(live_runners "$TEST_ROOT/p")" -le 1 ]
+	agent_alive
+}
+
 @test "agent: idle means idle: no wakeups with 20 projects and nothing happening" {
 	can_count_ctxt_switches || skip "no context switch count here"
 	use_consume
