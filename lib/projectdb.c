@@ -942,15 +942,19 @@ st_pdb_writer_idle_fd(int shmfd, int dbfd)
 /*
  * Was a commit published since *mark, the -shm's header when last asked?
  * SQLite publishes a commit by writing the wal-index header after its
- * frames (and their sync): two copies, at 0 and 48, the second written
- * first (walformat.html); a read transaction begun after that sees the
- * commit.  So a header changed since, its copies alike (not being
- * written) and with frames (mxFrame, at 16, native order; none is a WAL
- * restarted or truncated, no commit), means every commit whose frames
- * were written before *mark was read is visible now.  A writer that
- * commits again at once (a burst) holds its lock through; this sees the
- * first commit all the same.  *mark becomes what was read, unless the
- * header was being written.
+ * frames (and their sync, under synchronous=FULL): two copies, at 0 and
+ * 48, the second written first (walformat.html); a read transaction
+ * begun after that sees the commit.  So a header changed since, its
+ * copies alike (not being written) and with frames (mxFrame, at 16,
+ * native order: none means a WAL restarted, by a writer's first frame or
+ * a truncating checkpoint, with no commit yet), means every commit whose
+ * frames were written before *mark was read is visible now.  A writer
+ * that commits again at once (a burst) takes its lock again within
+ * microseconds of each COMMIT; this sees the first commit all the same.
+ * *mark becomes what was read, unless the header was being written.
+ * Where pread does not see another process's writes to a shared mapping
+ * at once (OpenBSD, no unified buffer cache) it sees a commit late or
+ * never, and the caller's other probes and counts remain.
  */
 int
 st_pdb_commit_since(int shmfd, unsigned char mark[ST_PDB_MARK_LEN])

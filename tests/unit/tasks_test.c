@@ -503,8 +503,28 @@ wsql(sqlite3 *w, const char *sql)
 }
 
 /*
+ * A write transaction left open with 500 rows, spilled to the WAL (a
+ * cache of one page cannot hold them): frames written, none published.
+ */
+static void
+spill(sqlite3 *w, char tag)
+{
+	char	sql[256];
+	int	cur = 0, hi = 0;
+
+	wsql(w, "PRAGMA cache_size = 1; BEGIN IMMEDIATE");
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE n(i) AS (SELECT 1 UNION "
+	    "ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO tasks (id, "
+	    "title) SELECT '%c' || i, printf('%%.200c', 'x') FROM n", tag);
+	wsql(w, sql);
+	assert_int_equal(sqlite3_db_status(w, SQLITE_DBSTATUS_CACHE_SPILL,
+	    &cur, &hi, 1), SQLITE_OK);
+	assert_true(cur > 0);
+}
+
+/*
  * st_pdb_commit_since: 1 once for each published commit, none for a
- * transaction still open or a WAL checkpointed empty; nothing while the
+ * transaction still open or a WAL restarted or truncated; nothing while the
  * header is half written.  The agent counts again on 1 (SPEC 8, "Trap"):
  * a 1 too early costs a step of the ladder, a 0 too many the 100 us tick.
  */
@@ -531,11 +551,19 @@ test_commit_since(void **state)
 	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
 	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
 
-	/* Spilled to the WAL, or not: unpublished until COMMIT. */
-	wsql(w, "PRAGMA cache_size = 1; BEGIN IMMEDIATE");
-	wsql(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
-	    "FROM n WHERE i < 500) INSERT INTO tasks (id, title) SELECT "
-	    "'s' || i, printf('%.200c', 'x') FROM n");
+	/* Spilled to the WAL: unpublished until COMMIT. */
+	spill(w, 's');
+	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
+	wsql(w, "COMMIT");
+	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
+
+	/*
+	 * Checkpointed whole, the WAL restarts at the next writer's first
+	 * frame, a spill here: the header changes then, before any commit.
+	 */
+	wsql(w, "PRAGMA wal_checkpoint(PASSIVE)");
+	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
+	spill(w, 'r');
 	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
 	wsql(w, "COMMIT");
 	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
@@ -547,19 +575,21 @@ test_commit_since(void **state)
 	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
 	sqlite3_close(w);
 	close(fd);	/* after the connection: its locks go with any fd */
-	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 503);
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 1003);
 
-	/* A header being written (its copies differ) is not a commit yet. */
+	/*
+	 * A header being written is not a commit yet: SQLite writes the
+	 * second copy, then the first; here the second is new.
+	 */
 	unit_path(*state, shm, sizeof(shm), "fake-shm");
 	memset(hdr, 0, sizeof(hdr));
-	memcpy(hdr + 16, &frames, sizeof(frames));
+	memcpy(hdr + 48 + 16, &frames, sizeof(frames));
 	if ((fd = open(shm, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
-	    pwrite(fd, hdr + 48, 48, 48) != 48 ||
-	    pwrite(fd, hdr, 48, 0) != 48)
+	    pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		fail_msg("%s: %s", shm, strerror(errno));
 	memset(mark, 0, sizeof(mark));
-	assert_int_equal(st_pdb_commit_since(fd, mark), 0);	/* 1 is new */
-	assert_int_equal(pwrite(fd, hdr, 48, 48), 48);
+	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
+	assert_int_equal(pwrite(fd, hdr + 48, 48, 0), 48);	/* then the first */
 	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
 	assert_int_equal(ftruncate(fd, 60), 0);
 	assert_int_equal(st_pdb_commit_since(fd, mark), -1);
