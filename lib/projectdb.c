@@ -959,17 +959,17 @@ st_pdb_writer_idle_fd(int shmfd, int dbfd)
 int
 st_pdb_commit_since(int shmfd, unsigned char mark[ST_PDB_MARK_LEN])
 {
-	unsigned char	hdr[ST_PDB_MARK_LEN];
+	unsigned char	hdr[2 * ST_PDB_MARK_LEN];	/* both copies */
 	uint32_t	frames;
 	int		changed;
 
 	if (shmfd == -1 ||
 	    pread(shmfd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		return (-1);
-	if (memcmp(hdr, hdr + ST_PDB_MARK_LEN / 2, ST_PDB_MARK_LEN / 2) != 0)
+	if (memcmp(hdr, hdr + ST_PDB_MARK_LEN, ST_PDB_MARK_LEN) != 0)
 		return (0);
-	changed = memcmp(hdr, mark, sizeof(hdr)) != 0;
-	memcpy(mark, hdr, sizeof(hdr));
+	changed = memcmp(hdr, mark, ST_PDB_MARK_LEN) != 0;
+	memcpy(mark, hdr, ST_PDB_MARK_LEN);
 	memcpy(&frames, hdr + 16, sizeof(frames));
 	return (changed && frames != 0);
 }

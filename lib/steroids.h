@@ -195,7 +195,7 @@ int	 st_project_pending(const char *dir, int flags, long *count,
 int	 st_pdb_writer_idle(const char *dir);
 int	 st_pdb_writer_idle_fd(int shmfd, int dbfd);
 /* 1 a commit was published since *mark (an -shm fd), 0 not, -1 unreadable. */
-#define ST_PDB_MARK_LEN	96
+#define ST_PDB_MARK_LEN	48	/* the wal-index header (one copy) */
 int	 st_pdb_commit_since(int shmfd, unsigned char mark[ST_PDB_MARK_LEN]);
 
 /* config.c */

@@ -532,10 +532,10 @@ static void
 test_commit_since(void **state)
 {
 	struct fixture	 f;
-	unsigned char	 mark[ST_PDB_MARK_LEN] = { 0 }, hdr[ST_PDB_MARK_LEN];
+	unsigned char	 mark[ST_PDB_MARK_LEN] = { 0 }, hdr[2 * ST_PDB_MARK_LEN];
 	char		 shm[PATH_MAX + 40];
 	sqlite3		*w;
-	uint32_t	 frames = 3;
+	uint32_t	 frames = 3, cksum = 0x5eed;
 	int		 fd;
 
 	open_project(*state, &f);
@@ -579,17 +579,20 @@ test_commit_since(void **state)
 
 	/*
 	 * A header being written is not a commit yet: SQLite writes the
-	 * second copy, then the first; here the second is new.
+	 * second copy, then the first.  Here the second is new and the
+	 * first half so (its frame count new, its checksum not yet).
 	 */
 	unit_path(*state, shm, sizeof(shm), "fake-shm");
 	memset(hdr, 0, sizeof(hdr));
 	memcpy(hdr + 48 + 16, &frames, sizeof(frames));
+	memcpy(hdr + 48 + 40, &cksum, sizeof(cksum));
+	memcpy(hdr + 16, &frames, sizeof(frames));
 	if ((fd = open(shm, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
 	    pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		fail_msg("%s: %s", shm, strerror(errno));
 	memset(mark, 0, sizeof(mark));
 	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
-	assert_int_equal(pwrite(fd, hdr + 48, 48, 0), 48);	/* then the first */
+	assert_int_equal(pwrite(fd, hdr + 48, 48, 0), 48);	/* the first done */
 	assert_int_equal(st_pdb_commit_since(fd, mark), 1);
 	assert_int_equal(ftruncate(fd, 60), 0);
 	assert_int_equal(st_pdb_commit_since(fd, mark), -1);
