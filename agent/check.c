@@ -425,13 +425,15 @@ prepare_start(const char *path, struct check_answer *a, int fds[CHECK_FDS])
  * Wait for a writer mid-commit: no writer holding its write lock (1), or
  * a commit published since the count before (2: mark; a writer in a
  * burst lets its lock go at each COMMIT and takes it again microseconds
- * later, which the lock probe all but never sees), probed every 20 us on
- * the descriptors kept beside the connection (k); back for a count all
- * the same after 100 us (0: a writer the probes cannot see, on another
- * host), by the clock, not by a number of probes: a 20 us sleep took
- * 50-60 us on the bench's VM, five of them 300 us.  Past end by a sleep
- * at most.  After 1, every commit whose event came before is visible to
- * the next read; after 2, one more is.
+ * later, which the lock probe all but never sees), probed at once and
+ * then every 20 us on the descriptors kept beside the connection (k):
+ * at once, as the commit may have come during the count or the start's
+ * preparation before (0.1-0.3 ms when the event came late); back for a
+ * count all the same after 100 us (0: a writer the probes cannot see, on
+ * another host), by the clock, not by a number of probes: a 20 us sleep
+ * took 50-60 us on the bench's VM, five of them 300 us.  Past end by a
+ * sleep at most.  After 1, every commit whose event came before is
+ * visible to the next read; after 2, one more is.
  */
 static int
 writer_wait(const struct kept *k, unsigned char mark[ST_PDB_MARK_LEN],
@@ -447,13 +449,13 @@ writer_wait(const struct kept *k, unsigned char mark[ST_PDB_MARK_LEN],
 	}
 	next = mono_now() + FAST_TICK / 1e6;
 	for (;;) {
-		nanosleep(&tick, NULL);
 		if (st_pdb_writer_idle_fd(k->shmfd, k->dbfd) == 1)
 			return (1);
 		if (st_pdb_commit_since(k->shmfd, mark) == 1)
 			return (2);
 		if ((now = mono_now()) >= next || now >= end)
 			return (0);
+		nanosleep(&tick, NULL);
 	}
 }
 
