@@ -34,6 +34,7 @@
 #define RESCAN_CHUNK	64
 /* From a lost event queue to the rescan (projects_rescan). */
 #define RESCAN_DELAY	0.05
+#define RELEASE_DELAY	0.01	/* s: a runner's exec is ~1.5 ms, 5 at p99 */
 
 static const double check_delays[CHECK_STEPS] = {
 	0, .001, .001, .001, .001, .002, .004, .008, .016, .032, .064, .128,
@@ -59,6 +60,7 @@ static dev_t			 home_dev;
 static ino_t			 home_ino;
 
 static void	ladder_send(struct project *);
+static void	release_now(struct project *);
 static void	home_check_cb(struct ev_loop *, ev_timer *, int);
 static void	project_stat(struct project *, int, int);
 
@@ -301,6 +303,10 @@ step_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (!p->ladder) {
+		release_now(p);	/* project_release's, RELEASE_DELAY on */
+		return;
+	}
 	if (p->ck_busy)
 		p->ck_again = 1;	/* sent when the one in flight is back */
 	else
@@ -349,9 +355,8 @@ release_answer(const char *path, struct check_answer *a, void *arg)
 	(void)arg;
 }
 
-/* The worker closes p's kept connection, unless its checks go on. */
-void
-project_release(struct project *p)
+static void
+release_now(struct project *p)
 {
 	if (p->ladder || !p->kept || closing)
 		return;
@@ -359,6 +364,23 @@ project_release(struct project *p)
 	if (check_gen_current(p->kept_gen))
 		check_submit(OP_RELEASE, p->path, 0, 0, CK_BULK,
 		    release_answer, NULL);
+}
+
+/*
+ * The worker closes p's kept connection, unless its checks go on: after
+ * RELEASE_DELAY, on p's check timer (its ladder is over), so that the
+ * release (a worker's wakeup, maybe a close) does not share the two
+ * cores with the exec of a runner just started; a ladder begun meanwhile
+ * reads the connection again instead.
+ */
+void
+project_release(struct project *p)
+{
+	if (p->ladder || !p->kept || closing)
+		return;
+	ev_timer_stop(agent.loop, &p->check);
+	ev_timer_set(&p->check, RELEASE_DELAY, 0.);
+	ev_timer_start(agent.loop, &p->check);
 }
 
 /* ---- one check each, a few at a time ---- */
