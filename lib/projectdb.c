@@ -939,6 +939,16 @@ st_pdb_writer_idle_fd(int shmfd, int dbfd)
 	return (1);
 }
 
+/* Both copies of the wal-index header: 1, 0 being written, -1 unreadable. */
+static int
+wal_header(int shmfd, unsigned char hdr[2 * ST_PDB_MARK_LEN])
+{
+	if (shmfd == -1 ||
+	    pread(shmfd, hdr, 2 * ST_PDB_MARK_LEN, 0) != 2 * ST_PDB_MARK_LEN)
+		return (-1);
+	return (memcmp(hdr, hdr + ST_PDB_MARK_LEN, ST_PDB_MARK_LEN) == 0);
+}
+
 /*
  * Was a commit published since *mark, the -shm's header when last asked?
  * SQLite publishes a commit by writing the wal-index header after its
@@ -961,15 +971,28 @@ st_pdb_commit_since(int shmfd, unsigned char mark[ST_PDB_MARK_LEN])
 {
 	unsigned char	hdr[2 * ST_PDB_MARK_LEN];	/* both copies */
 	uint32_t	frames;
-	int		changed;
+	int		rc, changed;
 
-	if (shmfd == -1 ||
-	    pread(shmfd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
-		return (-1);
-	if (memcmp(hdr, hdr + ST_PDB_MARK_LEN, ST_PDB_MARK_LEN) != 0)
-		return (0);
+	if ((rc = wal_header(shmfd, hdr)) != 1)
+		return (rc);
 	changed = memcmp(hdr, mark, ST_PDB_MARK_LEN) != 0;
 	memcpy(mark, hdr, ST_PDB_MARK_LEN);
 	memcpy(&frames, hdr + 16, sizeof(frames));
 	return (changed && frames != 0);
+}
+
+/*
+ * The -shm's wal-index header, into hdr: 0, or -1 when it cannot be read
+ * or is being written.  Every commit changes it (its iChange, at 8,
+ * counts the transactions), so two reads alike mean no commit between.
+ */
+int
+st_pdb_header(int shmfd, unsigned char hdr[ST_PDB_MARK_LEN])
+{
+	unsigned char	both[2 * ST_PDB_MARK_LEN];
+
+	if (wal_header(shmfd, both) != 1)
+		return (-1);
+	memcpy(hdr, both, ST_PDB_MARK_LEN);
+	return (0);
 }

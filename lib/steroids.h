@@ -197,6 +197,8 @@ int	 st_pdb_writer_idle_fd(int shmfd, int dbfd);
 /* 1 a commit was published since *mark (an -shm fd), 0 not, -1 unreadable. */
 #define ST_PDB_MARK_LEN	48	/* the wal-index header (one copy) */
 int	 st_pdb_commit_since(int shmfd, unsigned char mark[ST_PDB_MARK_LEN]);
+/* The wal-index header of an -shm fd: 0, or -1 (unreadable, being written). */
+int	 st_pdb_header(int shmfd, unsigned char hdr[ST_PDB_MARK_LEN]);
 
 /* config.c */
 typedef struct st_config st_config;

@@ -600,6 +600,62 @@ test_commit_since(void **state)
 	assert_int_equal(st_pdb_commit_since(-1, mark), -1);
 }
 
+/*
+ * st_pdb_header: the same bytes while nothing commits, others after each
+ * commit; -1 while the copies differ (being written) or unreadable.  The
+ * agent trusts a registry answer read under a header still the same.
+ */
+static void
+test_header(void **state)
+{
+	static const char *const commits[] = {	/* each changes a row */
+		"UPDATE tasks SET title = 'x'",
+		"DELETE FROM tasks",
+		"INSERT INTO tasks (id, title) VALUES ('b', 'b')",
+	};
+	struct fixture	 f;
+	unsigned char	 a[ST_PDB_MARK_LEN], b[ST_PDB_MARK_LEN];
+	unsigned char	 hdr[2 * ST_PDB_MARK_LEN];
+	char		 shm[PATH_MAX + 40];
+	sqlite3		*w;
+	int		 fd, i;
+
+	open_project(*state, &f);
+	st_pdb_close(f.p);
+	w = writer(f.db);
+	wsql(w, "INSERT INTO tasks (id, title) VALUES ('a', 'a')");
+	snprintf(shm, sizeof(shm), "%s-shm", f.db);
+	if ((fd = open(shm, O_RDONLY | O_CLOEXEC)) == -1)
+		fail_msg("%s: %s", shm, strerror(errno));
+	assert_int_equal(st_pdb_header(fd, a), 0);
+	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 1);
+	assert_int_equal(st_pdb_header(fd, b), 0);
+	assert_memory_equal(a, b, sizeof(a));	/* a read commits nothing */
+	for (i = 0; i < 3; i++) {
+		wsql(w, commits[i]);
+		assert_int_equal(st_pdb_header(fd, b), 0);
+		assert_memory_not_equal(a, b, sizeof(a));
+		memcpy(a, b, sizeof(a));
+	}
+	sqlite3_close(w);
+	close(fd);	/* after the connection: its locks go with any fd */
+
+	unit_path(*state, shm, sizeof(shm), "fake-shm");
+	memset(hdr, 0, sizeof(hdr));
+	hdr[48 + 8] = 1;	/* the second copy written, the first not */
+	if ((fd = open(shm, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		fail_msg("%s: %s", shm, strerror(errno));
+	assert_int_equal(st_pdb_header(fd, a), -1);
+	assert_int_equal(pwrite(fd, hdr + 48, 48, 0), 48);
+	assert_int_equal(st_pdb_header(fd, a), 0);
+	assert_int_equal(a[8], 1);
+	assert_int_equal(ftruncate(fd, 60), 0);
+	assert_int_equal(st_pdb_header(fd, a), -1);
+	close(fd);
+	assert_int_equal(st_pdb_header(-1, a), -1);
+}
+
 int
 main(void)
 {
@@ -615,6 +671,7 @@ main(void)
 		st_test(test_counts_kept_statement),
 		st_test(test_writer_idle),
 		st_test(test_commit_since),
+		st_test(test_header),
 	};
 
 	return (unit_run_group(tests));
