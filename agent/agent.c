@@ -552,6 +552,7 @@ main(int argc, char **argv)
 	watch_poll.done();
 	status_done();
 	st_gdb_close(agent.gdb);
+	start_done();
 	pidfile_remove(pfh);
 	ev_loop_destroy(agent.loop);
 	return (0);

@@ -63,6 +63,8 @@ struct project {
 	int				 wait_kicked; /* checked for its turn */
 	int				 wait_now; /* this check queued it */
 	ev_tstamp			 wait_since;
+	int				 reg_asked; /* start_early, this ladder */
+	unsigned			 reg_gen; /* it read no rows */
 };
 TAILQ_HEAD(projects, project);
 
@@ -214,6 +216,9 @@ void	checks_done(void);
 
 /* start.c: the start stage */
 int	start_runner(struct project *, struct check_answer *);
+void	start_early(struct project *);
+void	start_forget(struct project *);
+void	start_done(void);
 
 /* backoff.c */
 void	backoff_save(struct project *);

@@ -270,6 +270,7 @@ ladder_answer(const char *path, struct check_answer *a, void *arg)
 	}
 	log_debug("%s: checks over", p->path);
 	p->ladder = 0;
+	start_forget(p);
 	project_release(p);
 }
 
@@ -294,6 +295,8 @@ ladder_send(struct project *p)
 	check_submit(OP_CHECK, p->path, flags, p->step == 0 && p->fast ?
 	    FAST_TRIES : 0, p->hung ? CK_BULK : CK_URGENT, ladder_answer,
 	    NULL);
+	if (p->step == 0 && p->fast && !p->hung)
+		start_early(p);	/* while the worker is at it */
 }
 
 static void

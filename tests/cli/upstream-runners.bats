@@ -326,3 +326,46 @@ dead_pid() {
 		kill -0 "$UP"
 	done
 }
+
+# The agent asks the registry for a project's rows when its event comes,
+# while its worker waits for the writer's commit (start.c, start_early),
+# and trusts that answer of none at the start only if the registry saw
+# no commit since.  An upstream runner registered in between is seen.
+@test "the agent starts no runner beside an upstream runner registered while the commit was on its way" {
+	mkdir -p "$STEROIDS_HOME"
+	"$STEROIDS" config set agent.sweep_interval 86400 --global >/dev/null
+	Q="$TEST_ROOT/q"
+	new_project "$Q"
+	"$STEROIDS_AGENT" -v >>"$TEST_ROOT/agent.log" 2>&1 &
+	agent=$!
+	track_pid "$agent"
+	wait_for 10 test -f "$STEROIDS_HOME/agent.status"
+	stand_in
+	# A transaction spilled to the WAL (an event) a second before its
+	# COMMIT; the upstream runner's row is written half-way.
+	{
+		echo "PRAGMA busy_timeout = 5000; PRAGMA cache_size = 1; BEGIN;"
+		echo "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1"
+		echo "FROM c WHERE x < 3000) INSERT INTO sections (id, name,"
+		echo "position) SELECT 'x' || x, hex(randomblob(200)), x FROM c;"
+		echo "INSERT INTO tasks (id, title) VALUES ('t1', 'one');"
+		sleep 0.5
+		upstream_row "$UP" "datetime('now')" "datetime('now')" "$Q"
+		sleep 0.5
+		echo "COMMIT;"
+	} | sqlite3 "$Q/.steroids/steroids.db"
+	wait_for 5 grep -q "$Q: the upstream tool's runner (pid $UP) runs it" \
+	    "$TEST_ROOT/agent.log"
+	sleep 0.5
+	run grep "$Q: started a runner" "$TEST_ROOT/agent.log"
+	[ "$status" -ne 0 ]
+	[ "$(gdb "SELECT id FROM runners")" = "up-$UP" ]
+	# Without it, the same commit is started on.
+	gdb "DELETE FROM runners"
+	kill "$UP"
+	wait "$UP" 2>/dev/null || true
+	add_task "$Q" two
+	wait_for 10 grep -q "$Q: started a runner" "$TEST_ROOT/agent.log"
+	kill "$agent"
+	wait "$agent" 2>/dev/null || true
+}
