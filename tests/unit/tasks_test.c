@@ -523,6 +523,25 @@ spill(sqlite3 *w, char tag)
 }
 
 /*
+ * A project DB with one task committed by a writer left open (returned),
+ * and its -shm opened read-only (*fd; close it after the writer).
+ */
+static sqlite3 *
+committed(struct unit *u, struct fixture *f, char *shm, size_t len, int *fd)
+{
+	sqlite3	*w;
+
+	open_project(u, f);
+	st_pdb_close(f->p);
+	w = writer(f->db);
+	wsql(w, "INSERT INTO tasks (id, title) VALUES ('a', 'a')");
+	snprintf(shm, len, "%s-shm", f->db);
+	if ((*fd = open(shm, O_RDONLY | O_CLOEXEC)) == -1)
+		fail_msg("%s: %s", shm, strerror(errno));
+	return (w);
+}
+
+/*
  * st_pdb_commit_since: 1 once for each published commit, none for a
  * transaction still open or a WAL restarted or truncated; nothing while the
  * header is half written.  The agent counts again on 1 (SPEC 8, "Trap"):
@@ -538,13 +557,7 @@ test_commit_since(void **state)
 	uint32_t	 frames = 3, cksum = 0x5eed;
 	int		 fd;
 
-	open_project(*state, &f);
-	st_pdb_close(f.p);
-	w = writer(f.db);
-	wsql(w, "INSERT INTO tasks (id, title) VALUES ('a', 'a')");
-	snprintf(shm, sizeof(shm), "%s-shm", f.db);
-	if ((fd = open(shm, O_RDONLY | O_CLOEXEC)) == -1)
-		fail_msg("%s: %s", shm, strerror(errno));
+	w = committed(*state, &f, shm, sizeof(shm), &fd);
 	assert_int_equal(st_pdb_commit_since(fd, mark), 1);	/* from none */
 	assert_int_equal(st_pdb_commit_since(fd, mark), 0);
 	wsql(w, "INSERT INTO tasks (id, title) VALUES ('b', 'b')");
@@ -620,13 +633,7 @@ test_header(void **state)
 	sqlite3		*w;
 	int		 fd, i;
 
-	open_project(*state, &f);
-	st_pdb_close(f.p);
-	w = writer(f.db);
-	wsql(w, "INSERT INTO tasks (id, title) VALUES ('a', 'a')");
-	snprintf(shm, sizeof(shm), "%s-shm", f.db);
-	if ((fd = open(shm, O_RDONLY | O_CLOEXEC)) == -1)
-		fail_msg("%s: %s", shm, strerror(errno));
+	w = committed(*state, &f, shm, sizeof(shm), &fd);
 	assert_int_equal(st_pdb_header(fd, a), 0);
 	assert_int_equal(unit_count(f.db, "SELECT count(*) FROM tasks"), 1);
 	assert_int_equal(st_pdb_header(fd, b), 0);
