@@ -34,6 +34,8 @@ static ino_t		reg_ino;
  * The registry's header now; 0, or -1: none to go by.  The descriptor is
  * closed only after agent.gdb (start_done): closing any descriptor of the
  * -shm drops every POSIX lock this process holds on it, SQLite's too.
+ * Not on OpenBSD: its pread may not see another process's writes to the
+ * mapping yet (st_pdb_commit_since), and a header seen late is trusted.
  */
 static int
 reg_header(void)
@@ -42,6 +44,9 @@ reg_header(void)
 	unsigned char	hdr[ST_PDB_MARK_LEN];
 	struct stat	sb;
 
+#ifdef __OpenBSD__
+	reg_lost = 1;
+#endif
 	if (reg_lost || snprintf(path, sizeof(path), "%s/" ST_PROJECT_DB
 	    "-shm", agent.home) >= (int)sizeof(path))
 		return (-1);

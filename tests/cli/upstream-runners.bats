@@ -360,7 +360,7 @@ dead_pid() {
 	run grep "$Q: started a runner" "$TEST_ROOT/agent.log"
 	[ "$status" -ne 0 ]
 	[ "$(gdb "SELECT id FROM runners")" = "up-$UP" ]
-	# Without it, the same commit is started on.
+	# The upstream runner gone, the next commit is started on.
 	gdb "DELETE FROM runners"
 	kill "$UP"
 	wait "$UP" 2>/dev/null || true
