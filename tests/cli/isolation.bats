@@ -419,8 +419,11 @@ new_holder() {
 	wait "$AGENT_PID" || true
 	start_agent
 	# Stopped (SIGTERM stays pending on a stopped process: SIGKILL) and
-	# replaced by a new runner.
-	wait_for 15 new_holder "$S" "$R"
+	# replaced by a new runner.  That takes ~13 s by design: the stop
+	# begun before the restart waits 3 s for an answer and 8 s after
+	# SIGTERM, then 1 s of backoff and the start.  The bound leaves a
+	# loaded machine room (a fresh-clone CI's ASan pass missed 15 s).
+	wait_for 40 new_holder "$S" "$R"
 	kill -0 "$AGENT_PID"
 	# That runner and its handler (sleep 300) end with the test, not when
 	# they notice their folder gone: the agent first, so it starts no
