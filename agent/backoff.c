@@ -48,6 +48,33 @@ backoff_expire(void)
 	}
 }
 
+/* p's backoff timer, to end in `after` s (agent.n_backoff counts them). */
+void
+backoff_arm(struct project *p, double after)
+{
+	backoff_disarm(p);
+	ev_timer_set(&p->backoff, after, 0.);
+	ev_timer_start(agent.loop, &p->backoff);
+	agent.n_backoff++;
+}
+
+void
+backoff_disarm(struct project *p)
+{
+	if (!ev_is_active(&p->backoff))
+		return;
+	ev_timer_stop(agent.loop, &p->backoff);
+	agent.n_backoff--;
+}
+
+/* Its timer's callback: libev stopped the timer before calling it. */
+void
+backoff_expired(struct project *p)
+{
+	(void)p;
+	agent.n_backoff--;
+}
+
 /* p is going away (disabled, removed): keep its backoff if one runs. */
 void
 backoff_save(struct project *p)
@@ -88,9 +115,7 @@ backoff_restore(struct project *p)
 	p->restart = s->restart;
 	p->locked = s->locked;
 	saved_free(s);
-	ev_timer_stop(agent.loop, &p->backoff);
-	ev_timer_set(&p->backoff, left, 0.);
-	ev_timer_start(agent.loop, &p->backoff);
+	backoff_arm(p, left);
 	log_info("%s: still in crash-loop backoff; starting again in %.1fs",
 	    p->path, left);
 }

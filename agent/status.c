@@ -51,24 +51,11 @@ status_write(void)
 	struct project		*p;
 	struct runner		*r;
 	FILE			*f;
-	long			 native = 0, polled = 0, unwatched = 0;
-	long			 runners = 0, backoff = 0, hung = 0;
+	long			 runners = 0, n;
 	int			 fd;
 
 	status_started = 1;
 	status_last = ev_now(agent.loop);
-	TAILQ_FOREACH(p, &agent.projects, entry) {
-		if (p->wb == NULL)
-			unwatched++;
-		else if (p->wb == &watch_poll)
-			polled++;
-		else
-			native++;
-		if (ev_is_active(&p->backoff))
-			backoff++;
-		if (p->hung)
-			hung++;
-	}
 	TAILQ_FOREACH(r, &agent.runners, entry)
 		runners++;
 	snprintf(path, sizeof(path), "%s/agent.status", agent.home);
@@ -89,25 +76,34 @@ status_write(void)
 	fprintf(f, "%s %lld\n", K(ST_AGENT_STARTED), (long long)agent.started);
 	fprintf(f, "%s %s\n", K(ST_AGENT_VERSION), st_version());
 	fprintf(f, "%s %s\n", K(ST_AGENT_BACKEND), agent.native->name);
-	fprintf(f, "%s %ld\n", K(ST_AGENT_WATCHED_NATIVE), native);
-	fprintf(f, "%s %ld\n", K(ST_AGENT_WATCHED_POLL), polled);
-	fprintf(f, "%s %ld\n", K(ST_AGENT_UNWATCHED), unwatched);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_WATCHED_NATIVE), agent.n_native);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_WATCHED_POLL), agent.n_polled);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_UNWATCHED), agent.n_unwatched);
 	fprintf(f, "%s %ld\n", K(ST_AGENT_RUNNERS), runners);
 	fprintf(f, "%s %lld\n", K(ST_AGENT_LAST_SWEEP),
 	    (long long)agent.last_sweep);
 	fprintf(f, "%s %ld\n", K(ST_AGENT_STARTS), agent.starts);
 	fprintf(f, "%s %ld\n", K(ST_AGENT_RESTARTS), agent.restarts);
-	fprintf(f, "%s %ld\n", K(ST_AGENT_BACKOFF), backoff);
+	/* The projects walked only to name some (none, mostly). */
+	fprintf(f, "%s %ld\n", K(ST_AGENT_BACKOFF), agent.n_backoff);
+	n = 0;
 	TAILQ_FOREACH(p, &agent.projects, entry) {
+		if (n == agent.n_backoff)
+			break;
 		if (!ev_is_active(&p->backoff))
 			continue;
+		n++;
 		st_path_display(p->path, disp, sizeof(disp));
 		fprintf(f, ST_AGENT_BACKOFF_PROJECT " %s\n", disp);
 	}
-	fprintf(f, "%s %ld\n", K(ST_AGENT_HUNG), hung);
+	fprintf(f, "%s %ld\n", K(ST_AGENT_HUNG), agent.n_hung);
+	n = 0;
 	TAILQ_FOREACH(p, &agent.projects, entry) {
+		if (n == agent.n_hung)
+			break;
 		if (!p->hung)
 			continue;
+		n++;
 		st_path_display(p->path, disp, sizeof(disp));
 		fprintf(f, ST_AGENT_HUNG_PROJECT " %s\n", disp);
 	}

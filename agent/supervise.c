@@ -282,9 +282,7 @@ exit_answer(const char *path, struct check_answer *a, void *arg)
 			p->delay = agent.backoff_max;
 		log_info("%s: runner %ld %s with %ld task(s) left; starting "
 		    "again in %gs", path, (long)pid, how, n, p->delay);
-		ev_timer_stop(agent.loop, &p->backoff);
-		ev_timer_set(&p->backoff, p->delay, 0.);
-		ev_timer_start(agent.loop, &p->backoff);
+		backoff_arm(p, p->delay);
 		status_changed();
 		goto out;
 	}

@@ -86,6 +86,7 @@ project_hang(struct project *p, const char *why)
 		log_warnx("%s: hung (%s); retried with backoff, no other "
 		    "project waits for it", p->path, why);
 		p->hung = 1;
+		agent.n_hung++;
 		p->hung_delay = agent.backoff_initial;
 		status_changed();
 	} else {
@@ -134,6 +135,7 @@ project_answered(struct project *p, const struct check_answer *a, int check)
 		p->answered = 1;
 	if (p->hung && check) {
 		p->hung = 0;
+		agent.n_hung--;
 		p->hung_delay = 0;
 		ev_timer_stop(agent.loop, &p->retry);
 		log_info("%s: answers again", p->path);
@@ -496,9 +498,27 @@ backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
+	backoff_expired(p);
 	log_debug("%s: backoff over", p->path);
 	status_changed();
 	project_kick(p);
+}
+
+/* The count agent.status shows for a watch backend (NULL: none). */
+static long *
+wb_count(const struct watch_backend *wb)
+{
+	if (wb == NULL)
+		return (&agent.n_unwatched);
+	return (wb == &watch_poll ? &agent.n_polled : &agent.n_native);
+}
+
+static void
+project_set_wb(struct project *p, const struct watch_backend *wb)
+{
+	(*wb_count(p->wb))--;
+	p->wb = wb;
+	(*wb_count(wb))++;
 }
 
 static void
@@ -507,7 +527,7 @@ project_unwatch(struct project *p)
 	if (p->w != NULL)
 		p->wb->del(p->w);
 	p->w = NULL;
-	p->wb = NULL;
+	project_set_wb(p, NULL);
 }
 
 /*
@@ -522,7 +542,7 @@ project_watch(struct project *p, struct check_answer *a)
 	static unsigned	gen;
 	int		e, i;
 
-	p->wb = agent.native;
+	project_set_wb(p, agent.native);
 	p->wgen = ++gen;	/* what agent_reopen asks for is this watch's */
 	if (a->watched == 1)
 		p->w = p->wb->add_token(a->token, p);
@@ -539,7 +559,7 @@ project_watch(struct project *p, struct check_answer *a)
 		return (0);
 	e = errno;
 	if (e == ENOENT || e == ENOTDIR) {
-		p->wb = NULL;
+		project_set_wb(p, NULL);
 		return (-1);
 	}
 	if (!p->poll_logged)
@@ -547,10 +567,10 @@ project_watch(struct project *p, struct check_answer *a)
 		    "%gs instead", p->path, agent.native->name, strerror(e),
 		    agent.poll_interval);
 	p->poll_logged = 1;
-	p->wb = &watch_poll;
+	project_set_wb(p, &watch_poll);
 	if ((p->w = p->wb->add(p->dir, p)) != NULL)
 		return (0);
-	p->wb = NULL;
+	project_set_wb(p, NULL);
 	return (-1);
 }
 
@@ -695,6 +715,7 @@ project_new(const char *path)
 	p->backoff.data = p;
 	ev_timer_init(&p->retry, retry_cb, 0., 0.);
 	p->retry.data = p;
+	agent.n_unwatched++;	/* p->wb NULL */
 	if (hash_put(byname, p->path, strlen(p->path), p) == -1)
 		fatalx("out of memory");
 	backoff_restore(p);	/* disabled and enabled in backoff */
@@ -715,8 +736,11 @@ project_free(struct project *p)
 	project_unwatch(p);
 	backoff_save(p);
 	ev_timer_stop(agent.loop, &p->check);
-	ev_timer_stop(agent.loop, &p->backoff);
+	backoff_disarm(p);
 	ev_timer_stop(agent.loop, &p->retry);
+	if (p->hung)
+		agent.n_hung--;
+	agent.n_unwatched--;	/* project_unwatch made it one */
 	free(p->dir);
 	free(p->path);
 	free(p);

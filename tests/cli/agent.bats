@@ -291,6 +291,45 @@ log_has() {
 	agent_alive
 }
 
+# agent.status's counts are kept as projects change (not counted at each
+# write): a project disabled while hung or in backoff leaves its count,
+# and comes back to it when enabled (isolation.bats: one that answers
+# again leaves the hung count).
+@test "agent: status counts follow projects hung or in backoff, disabled and enabled" {
+	export FAKE_RUNNER_SLEEP=0 FAKE_RUNNER_EXIT=1
+	global_config agent.backoff_initial 60
+	global_config agent.backoff_max 60
+	B="$TEST_ROOT/b" H="$TEST_ROOT/h"
+	new_project "$B"
+	new_project "$H"
+	# h's DB a FIFO: its check never answers.
+	add_task "$H" stuck
+	checkpoint "$H/.steroids/steroids.db"
+	mv "$H/.steroids/steroids.db" "$TEST_ROOT/db.saved"
+	rm -f "$H/.steroids/steroids.db-wal" "$H/.steroids/steroids.db-shm"
+	mkfifo "$H/.steroids/steroids.db"
+	start_agent
+	add_task "$B" one
+	wait_for 10 status_is backoff = 1
+	wait_for 10 status_is hung = 1
+	[ "$(status_value watched_native)" -eq 2 ]
+	"$STEROIDS" projects disable "$B" >/dev/null
+	wait_for 5 status_is backoff = 0
+	wait_for 5 status_is watched_native = 1
+	"$STEROIDS" projects disable "$H" >/dev/null
+	wait_for 5 status_is hung = 0
+	wait_for 5 status_is watched_native = 0
+	[ "$(status_value unwatched)" -eq 0 ]
+	"$STEROIDS" projects enable "$B" >/dev/null
+	wait_for 5 status_is backoff = 1
+	"$STEROIDS" projects enable "$H" >/dev/null
+	wait_for 10 status_is hung = 1
+	wait_for 5 status_is watched_native = 2
+	[ "$(status_value backoff)" -eq 1 ]
+	[ "$(status_value unwatched)" -eq 0 ]
+	agent_alive
+}
+
 @test "agent: a runner that exits 6 again and again with the lock free backs off" {
 	cat >"$TEST_ROOT/exit6" <<-EOF
 	#!/bin/sh

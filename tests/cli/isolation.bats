@@ -164,6 +164,7 @@ isolation_run() {
 	wait_for 10 runner_for "$hung"
 	[ "$(started_for "$hung")" -eq 1 ]
 	wait_for 5 grep -q "$hung: answers again" "$TEST_ROOT/agent.log"
+	wait_for 5 grep -qx 'hung 0' "$STEROIDS_HOME/agent.status"
 	kill -0 "$AGENT_PID"
 }
 
