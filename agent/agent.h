@@ -232,7 +232,7 @@ void	start_done(void);
 /* backoff.c */
 void	backoff_arm(struct project *, double);
 void	backoff_disarm(struct project *);
-void	backoff_expired(struct project *);
+void	backoff_expired(void);
 void	backoff_save(struct project *);
 void	backoff_restore(struct project *);
 void	backoffs_free(void);

@@ -69,9 +69,8 @@ backoff_disarm(struct project *p)
 
 /* Its timer's callback: libev stopped the timer before calling it. */
 void
-backoff_expired(struct project *p)
+backoff_expired(void)
 {
-	(void)p;
 	agent.n_backoff--;
 }
 

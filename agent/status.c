@@ -43,6 +43,40 @@ status_fail(const char *what, const char *tmp, FILE *f)
 	status_failing = 1;
 }
 
+static int
+in_backoff(const struct project *p)
+{
+	return (ev_is_active(&p->backoff));
+}
+
+static int
+is_hung(const struct project *p)
+{
+	return (p->hung);
+}
+
+/*
+ * A "key path" line for each of the n projects that are(): the projects
+ * are walked only to name some (none, mostly), up to the last of them.
+ */
+static void
+name_projects(FILE *f, const char *key, long n,
+    int (*are)(const struct project *))
+{
+	char		 disp[ST_DISPLAY_MAX];
+	struct project	*p;
+
+	TAILQ_FOREACH(p, &agent.projects, entry) {
+		if (n == 0)
+			break;
+		if (!are(p))
+			continue;
+		n--;
+		st_path_display(p->path, disp, sizeof(disp));
+		fprintf(f, "%s %s\n", key, disp);
+	}
+}
+
 void
 status_write(void)
 {
@@ -51,7 +85,7 @@ status_write(void)
 	struct project		*p;
 	struct runner		*r;
 	FILE			*f;
-	long			 runners = 0, n;
+	long			 runners = 0;
 	int			 fd;
 
 	status_started = 1;
@@ -84,29 +118,11 @@ status_write(void)
 	    (long long)agent.last_sweep);
 	fprintf(f, "%s %ld\n", K(ST_AGENT_STARTS), agent.starts);
 	fprintf(f, "%s %ld\n", K(ST_AGENT_RESTARTS), agent.restarts);
-	/* The projects walked only to name some (none, mostly). */
 	fprintf(f, "%s %ld\n", K(ST_AGENT_BACKOFF), agent.n_backoff);
-	n = 0;
-	TAILQ_FOREACH(p, &agent.projects, entry) {
-		if (n == agent.n_backoff)
-			break;
-		if (!ev_is_active(&p->backoff))
-			continue;
-		n++;
-		st_path_display(p->path, disp, sizeof(disp));
-		fprintf(f, ST_AGENT_BACKOFF_PROJECT " %s\n", disp);
-	}
+	name_projects(f, ST_AGENT_BACKOFF_PROJECT, agent.n_backoff,
+	    in_backoff);
 	fprintf(f, "%s %ld\n", K(ST_AGENT_HUNG), agent.n_hung);
-	n = 0;
-	TAILQ_FOREACH(p, &agent.projects, entry) {
-		if (n == agent.n_hung)
-			break;
-		if (!p->hung)
-			continue;
-		n++;
-		st_path_display(p->path, disp, sizeof(disp));
-		fprintf(f, ST_AGENT_HUNG_PROJECT " %s\n", disp);
-	}
+	name_projects(f, ST_AGENT_HUNG_PROJECT, agent.n_hung, is_hung);
 	/* The runner limit; the queue in order, the head first. */
 	fprintf(f, "%s %ld\n", K(ST_AGENT_MAX_RUNNERS), agent.max_runners);
 	fprintf(f, "%s %ld\n", K(ST_AGENT_ALIVE), limit_alive());

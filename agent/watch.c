@@ -79,14 +79,21 @@ check_flags(const struct project *p)
 
 /* ---- hung projects ---- */
 
+/* p->hung; agent.status's count follows it. */
+static void
+project_set_hung(struct project *p, int hung)
+{
+	agent.n_hung += hung - p->hung;
+	p->hung = hung;
+}
+
 static void
 project_hang(struct project *p, const char *why)
 {
 	if (!p->hung) {
 		log_warnx("%s: hung (%s); retried with backoff, no other "
 		    "project waits for it", p->path, why);
-		p->hung = 1;
-		agent.n_hung++;
+		project_set_hung(p, 1);
 		p->hung_delay = agent.backoff_initial;
 		status_changed();
 	} else {
@@ -134,8 +141,7 @@ project_answered(struct project *p, const struct check_answer *a, int check)
 	if (check)
 		p->answered = 1;
 	if (p->hung && check) {
-		p->hung = 0;
-		agent.n_hung--;
+		project_set_hung(p, 0);
 		p->hung_delay = 0;
 		ev_timer_stop(agent.loop, &p->retry);
 		log_info("%s: answers again", p->path);
@@ -498,7 +504,7 @@ backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	backoff_expired(p);
+	backoff_expired();
 	log_debug("%s: backoff over", p->path);
 	status_changed();
 	project_kick(p);
@@ -738,8 +744,7 @@ project_free(struct project *p)
 	ev_timer_stop(agent.loop, &p->check);
 	backoff_disarm(p);
 	ev_timer_stop(agent.loop, &p->retry);
-	if (p->hung)
-		agent.n_hung--;
+	project_set_hung(p, 0);
 	agent.n_unwatched--;	/* project_unwatch made it one */
 	free(p->dir);
 	free(p->path);
